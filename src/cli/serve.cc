@@ -1,0 +1,87 @@
+// `sluice serve [-c FILE]`: runs the gateway until SIGINT or SIGTERM, then drains and exits 0.
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+#include <thread>
+
+#include "cli/commands.h"
+#include "config/loader.h"
+#include "core/log.h"
+#include "gateway/access_log.h"
+#include "gateway/gateway.h"
+#include "gateway/runtime.h"
+#include "http/server.h"
+#include "net/listener.h"
+
+namespace sluice::cli {
+
+namespace {
+
+struct ServeOptions {
+  std::string config_file;
+  std::string listen;
+  int workers = -1;
+};
+
+int serve(const ServeOptions& opts) {
+  config::Config cfg;
+  try {
+    cfg = opts.config_file.empty() ? config::default_config() : config::load_file(opts.config_file);
+  } catch (const config::ConfigError& e) {
+    std::cerr << e.what() << "\n";
+    return 1;
+  }
+  if (!opts.listen.empty()) {
+    auto listen = config::parse_listen(opts.listen);
+    if (!listen) {
+      std::cerr << "sluice: --listen: " << listen.error().message << "\n";
+      return 1;
+    }
+    cfg.listen = *listen;
+  }
+  if (opts.workers >= 0) cfg.workers = opts.workers;
+  core::setup_logging(cfg.log_level);
+
+  auto shared_cfg = std::make_shared<const config::Config>(std::move(cfg));
+  auto runtime = gateway::Runtime::build(shared_cfg);
+  std::unique_ptr<gateway::AccessLog> access_log;
+  if (shared_cfg->access_log.enabled) {
+    access_log = std::make_unique<gateway::AccessLog>(shared_cfg->access_log.path);
+  }
+
+  net::raise_open_file_limit();
+  http::Server::Options options;
+  options.name = "sluice";
+  options.host = shared_cfg->listen.host;
+  options.port = shared_cfg->listen.port;
+  options.workers = shared_cfg->workers > 0
+                        ? shared_cfg->workers
+                        : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  options.limits = shared_cfg->limits;
+  options.drain_timeout = shared_cfg->drain_timeout;
+  http::Server server(options, [&](net::Worker& worker) {
+    return std::make_unique<gateway::Gateway>(worker, runtime, access_log.get());
+  });
+  server.start();
+  spdlog::info("sluice {} listening on http://{}:{} ({} workers, config {}, {} models)",
+               SLUICE_VERSION, options.host, server.port(), options.workers, shared_cfg->source,
+               shared_cfg->models.size());
+  server.run_until_signal();
+  if (access_log) access_log->flush();
+  spdlog::info("sluice stopped");
+  return 0;
+}
+
+}  // namespace
+
+void add_serve(CLI::App& app, std::function<int()>& run) {
+  auto opts = std::make_shared<ServeOptions>();
+  auto* cmd = app.add_subcommand("serve", "Run the gateway");
+  cmd->add_option("-c,--config", opts->config_file,
+                  "Configuration file (YAML); without it, a built-in offline default");
+  cmd->add_option("--listen", opts->listen, "Override `listen` (HOST:PORT)");
+  cmd->add_option("--workers", opts->workers, "Override `workers` (0 = one per core)");
+  cmd->callback([opts, &run] { run = [opts] { return serve(*opts); }; });
+}
+
+}  // namespace sluice::cli

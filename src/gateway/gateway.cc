@@ -1,0 +1,100 @@
+#include "gateway/gateway.h"
+
+#include <boost/beast/http/verb.hpp>
+
+#include "api/endpoint.h"
+#include "api/errors.h"
+#include "gateway/access_log.h"
+#include "gateway/pipeline.h"
+#include "gateway/respond.h"
+
+namespace sluice::gateway {
+
+namespace bhttp = beast::http;
+using core::Errc;
+
+namespace {
+
+constexpr std::string_view kJson = "application/json";
+
+core::Error wrong_method(const http::ServerSession& session) {
+  return core::Error(Errc::kMethodNotAllowed, "Invalid method for URL (" +
+                                                  std::string(session.request().method_string()) +
+                                                  " " + std::string(session.path()) + ").");
+}
+
+bool is_get(const http::ServerSession& session) {
+  auto m = session.request().method();
+  return m == bhttp::verb::get || m == bhttp::verb::head;
+}
+
+}  // namespace
+
+Gateway::Gateway(net::Worker& worker, std::shared_ptr<const Runtime> runtime, AccessLog* access_log)
+    : runtime_(std::move(runtime)) {
+  state_.access_log = access_log;
+  for (const auto& origin : runtime_->origins()) {
+    state_.pools.push_back(
+        origin ? std::make_unique<http::UpstreamPool>(worker.executor(), worker.deadlines(), origin)
+               : nullptr);
+  }
+}
+
+asio::awaitable<void> Gateway::handle(http::ServerSession& session) {
+  RequestContext ctx(session, runtime_, state_);
+  const std::string_view path = session.path();
+  static constexpr http::Header kAllowPost[] = {{"allow", "POST"}};
+  static constexpr http::Header kAllowGet[] = {{"allow", "GET, HEAD"}};
+
+  if (auto endpoint = api::endpoint_for_path(path)) {
+    ctx.endpoint = endpoint;
+    if (session.request().method() == bhttp::verb::post) {
+      co_await run_inference(ctx);
+    } else {
+      co_await respond_error(ctx, wrong_method(session), kAllowPost);
+    }
+  } else if (path == "/v1/models") {
+    if (is_get(session)) {
+      co_await session.respond(200, kJson, runtime_->models_body());
+    } else {
+      co_await respond_error(ctx, wrong_method(session), kAllowGet);
+    }
+  } else if (path.starts_with("/v1/models/")) {
+    std::string_view id = path.substr(11);
+    std::string body = runtime_->model_body(id);
+    if (!is_get(session)) {
+      co_await respond_error(ctx, wrong_method(session), kAllowGet);
+    } else if (body.empty()) {
+      co_await respond_error(
+          ctx, core::Error(Errc::kModelNotFound,
+                           "The model `" + std::string(id) + "` does not exist.", "model"));
+    } else {
+      co_await session.respond(200, kJson, body);
+    }
+  } else if (path == "/healthz") {
+    if (is_get(session)) {
+      co_await session.respond(200, kJson, R"({"status":"ok"})");
+    } else {
+      co_await respond_error(ctx, wrong_method(session), kAllowGet);
+    }
+  } else {
+    co_await respond_error(
+        ctx, core::Error(Errc::kNotFound, "Invalid URL (" +
+                                              std::string(session.request().method_string()) + " " +
+                                              std::string(path) + ")."));
+  }
+  ctx.status = session.status();
+  if (state_.access_log) state_.access_log->log(ctx);
+}
+
+http::ErrorPage Gateway::render_error(const core::Error& error) {
+  return {api::http_status(error), api::error_body(error)};
+}
+
+void Gateway::shutdown() {
+  for (auto& pool : state_.pools) {
+    if (pool) pool->close_all();
+  }
+}
+
+}  // namespace sluice::gateway

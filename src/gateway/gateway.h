@@ -1,0 +1,32 @@
+// The gateway's request handler, one per worker: routes each request by method and path
+// (DESIGN.md, "Life of a request", step 2) to the inference pipeline or to the small endpoints
+// (models, health), and writes the access log line.
+//
+// Thread safety: one instance per worker, used only on that worker's thread.
+#pragma once
+
+#include <memory>
+
+#include "gateway/runtime.h"
+#include "gateway/worker_state.h"
+#include "http/server.h"
+#include "net/worker.h"
+
+namespace sluice::gateway {
+
+class AccessLog;
+
+class Gateway final : public http::WorkerHandler {
+ public:
+  Gateway(net::Worker& worker, std::shared_ptr<const Runtime> runtime, AccessLog* access_log);
+
+  asio::awaitable<void> handle(http::ServerSession& session) override;
+  http::ErrorPage render_error(const core::Error& error) override;
+  void shutdown() override;
+
+ private:
+  std::shared_ptr<const Runtime> runtime_;
+  WorkerState state_;
+};
+
+}  // namespace sluice::gateway

@@ -1,0 +1,56 @@
+// The state of one request as it moves through the gateway: what was asked, where it went, what
+// came back and how long each part took. Stages fill it in; the access log and (later) metrics
+// read it at the end.
+//
+// Thread safety: lives on one worker, inside the request's coroutine.
+#pragma once
+
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/value.hpp>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "api/endpoint.h"
+#include "api/inference_request.h"
+#include "core/asio.h"
+#include "core/error.h"
+
+namespace sluice::http {
+class ServerSession;
+}
+
+namespace sluice::gateway {
+
+class Runtime;
+struct WorkerState;
+
+struct RequestContext {
+  RequestContext(http::ServerSession& s, std::shared_ptr<const Runtime> rt, WorkerState& w)
+      : session(s), runtime(std::move(rt)), worker(w) {}
+
+  http::ServerSession& session;
+  std::shared_ptr<const Runtime> runtime;  // the snapshot this request started with
+  WorkerState& worker;
+
+  std::optional<api::Endpoint> endpoint;
+  // The decoded body lives in this arena, freed all at once when the request ends.
+  json::monotonic_resource arena;
+  json::value body;
+  api::InferenceRequest request;
+
+  std::string_view model;     // as the client asked
+  std::string_view provider;  // the deployment that answered
+  std::string upstream_model;
+  bool stream = false;
+
+  int status = 0;     // as sent to the client
+  std::string error;  // our message, for the log, when the request failed
+  bool stream_failed = false;
+  std::chrono::steady_clock::time_point upstream_first_byte{};
+};
+
+}  // namespace sluice::gateway

@@ -1,0 +1,66 @@
+#include "gateway/runtime.h"
+
+#include <boost/json.hpp>
+
+#include <ctime>
+
+#include "http/upstream.h"
+#include "provider/mock_provider.h"
+#include "provider/openai_provider.h"
+
+namespace sluice::gateway {
+
+namespace {
+
+json::object model_object(const route::ModelRoute& route, std::int64_t created) {
+  json::object m;
+  m["id"] = route.name;
+  m["object"] = "model";
+  m["created"] = created;
+  m["owned_by"] = route.deployments.empty() ? "sluice" : route.deployments[0].provider->name();
+  return m;
+}
+
+}  // namespace
+
+std::shared_ptr<const Runtime> Runtime::build(std::shared_ptr<const config::Config> config) {
+  std::shared_ptr<Runtime> rt(new Runtime());
+  rt->config_ = std::move(config);
+  rt->created_ = static_cast<std::int64_t>(std::time(nullptr));
+  const config::Config& cfg = *rt->config_;
+  for (std::size_t slot = 0; slot < cfg.providers.size(); ++slot) {
+    const config::Provider& p = cfg.providers[slot];
+    switch (p.kind) {
+      case config::ProviderKind::kOpenAI: {
+        auto provider =
+            std::make_unique<provider::OpenAIProvider>(p, slot, cfg.limits.max_response_bytes);
+        rt->origins_.push_back(provider->origin());
+        rt->providers_.push_back(std::move(provider));
+        break;
+      }
+      case config::ProviderKind::kMock:
+        rt->origins_.push_back(nullptr);
+        rt->providers_.push_back(std::make_unique<provider::MockProvider>(p));
+        break;
+    }
+  }
+  rt->models_ = std::make_unique<route::ModelRegistry>(cfg, rt->providers_);
+
+  json::array data;
+  for (const auto& route : rt->models_->routes()) {
+    if (!route.pattern) data.push_back(model_object(route, rt->created_));
+  }
+  json::object list;
+  list["object"] = "list";
+  list["data"] = std::move(data);
+  rt->models_body_ = json::serialize(list);
+  return rt;
+}
+
+std::string Runtime::model_body(std::string_view id) const {
+  const route::ModelRoute* route = models_->find(id);
+  if (!route || route->pattern) return {};
+  return json::serialize(model_object(*route, created_));
+}
+
+}  // namespace sluice::gateway

@@ -1,0 +1,431 @@
+#include "http/upstream.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http/error.hpp>
+
+#include "core/strings.h"
+#include "net/listener.h"
+#include "net/tls.h"
+
+namespace sluice::http {
+
+namespace bhttp = beast::http;
+using asio::use_awaitable;
+using asio::ip::tcp;
+using core::Errc;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr auto kTuple = asio::as_tuple(use_awaitable);
+constexpr std::string_view kUserAgent = "sluice/" SLUICE_VERSION;
+
+asio::const_buffer cbuf(std::string_view s) { return asio::const_buffer(s.data(), s.size()); }
+
+Clock::time_point earlier(Clock::time_point a, Clock::time_point b) { return a < b ? a : b; }
+
+bool is_connection_loss(const boost::system::error_code& ec) {
+  return ec == asio::error::eof || ec == asio::error::connection_reset ||
+         ec == asio::error::broken_pipe || ec == asio::ssl::error::stream_truncated;
+}
+
+void append_header(std::string& out, std::string_view name, std::string_view value) {
+  out.append(name);
+  out.append(": ", 2);
+  out.append(value);
+  out.append("\r\n", 2);
+}
+
+}  // namespace
+
+// --- UpstreamOrigin ---
+
+std::shared_ptr<const UpstreamOrigin> UpstreamOrigin::from_config(const config::Provider& p) {
+  auto origin = std::make_shared<UpstreamOrigin>();
+  origin->name = p.name;
+  origin->host = p.base_url.host;
+  origin->port = p.base_url.port;
+  origin->tls = p.base_url.tls;
+  origin->tls_verify = p.tls_verify;
+  if (origin->tls) origin->tls_context = net::make_client_tls_context(p.tls_verify, p.ca_file);
+  bool default_port = origin->port == (origin->tls ? 443 : 80);
+  bool v6 = origin->host.find(':') != std::string::npos;
+  origin->host_header = v6 ? "[" + origin->host + "]" : origin->host;
+  if (!default_port) origin->host_header += ":" + std::to_string(origin->port);
+  origin->max_idle = static_cast<std::size_t>(std::max(0, p.max_idle_connections));
+  origin->idle_timeout = p.pool_idle_timeout;
+  return origin;
+}
+
+// --- UpstreamConnection ---
+
+UpstreamConnection::UpstreamConnection(asio::any_io_executor executor, UpstreamPool& pool)
+    : pool_(pool), socket_(executor) {}
+
+UpstreamConnection::~UpstreamConnection() { close(); }
+
+void UpstreamConnection::enter(Phase phase, Clock::time_point deadline, bool total_bound) {
+  phase_ = phase;
+  total_bound_ = total_bound;
+  timed_out_ = false;
+  set_deadline(deadline);
+}
+
+void UpstreamConnection::close() {
+  boost::system::error_code ec;
+  if (resolver_) resolver_->cancel();
+  socket_.close(ec);
+}
+
+void UpstreamConnection::on_deadline() {
+  if (phase_ == Phase::kIdle) {
+    // Idle too long in the pool: closing makes the idle watch complete, and its handler
+    // removes the connection.
+    close();
+    return;
+  }
+  timed_out_ = true;
+  close();
+}
+
+void UpstreamConnection::start_idle_watch() {
+  watch_pending_ = true;
+  watch_saw_close_ = false;
+  // Safe to capture `this`: a connection whose watch is pending is only ever destroyed by this
+  // handler (or, at shutdown, together with the unrun handler by the io_context).
+  async_read_some(asio::buffer(watch_byte_),
+                  [this](const boost::system::error_code& ec, std::size_t) { on_idle_watch(ec); });
+}
+
+void UpstreamConnection::on_idle_watch(const boost::system::error_code& ec) {
+  watch_pending_ = false;
+  // Anything but our own cancellation means the connection is unusable: the server closed it,
+  // reset it, or sent bytes nobody asked for (some servers send a 408 before closing).
+  watch_saw_close_ = ec != asio::error::operation_aborted || !socket_.is_open();
+  if (in_pool_) pool_.drop_idle(this);  // destroys this
+}
+
+// --- UpstreamPool ---
+
+UpstreamPool::UpstreamPool(asio::any_io_executor executor, net::DeadlineSweeper& deadlines,
+                           std::shared_ptr<const UpstreamOrigin> origin)
+    : executor_(std::move(executor)), deadlines_(deadlines), origin_(std::move(origin)) {}
+
+UpstreamPool::~UpstreamPool() = default;
+
+asio::awaitable<core::Result<std::unique_ptr<UpstreamConnection>>> UpstreamPool::acquire(
+    Clock::time_point deadline, bool fresh) {
+  while (!fresh && !idle_.empty()) {
+    std::unique_ptr<UpstreamConnection> c = std::move(idle_.back());
+    idle_.pop_back();
+    c->in_pool_ = false;
+    if (c->watch_pending_) {
+      boost::system::error_code ec;
+      c->socket_.cancel(ec);
+      // The watch's handler is queued; it must run before the connection reads again.
+      while (c->watch_pending_) co_await asio::post(executor_, use_awaitable);
+    }
+    if (!c->watch_saw_close_ && c->socket_.is_open()) co_return c;
+  }
+  co_return co_await connect(deadline);
+}
+
+asio::awaitable<core::Result<std::unique_ptr<UpstreamConnection>>> UpstreamPool::connect(
+    Clock::time_point deadline) {
+  auto c = std::make_unique<UpstreamConnection>(executor_, *this);
+  deadlines_.add(*c);
+  c->enter(UpstreamConnection::Phase::kConnect, deadline, false);
+  const UpstreamOrigin& o = *origin_;
+  std::string where = o.host + ":" + std::to_string(o.port);
+
+  auto failure = [&](const boost::system::error_code& ec, std::string_view doing) {
+    if (c->timed_out()) {
+      return core::Error(Errc::kUpstreamTimeout, "Upstream " + o.name + " (" + where +
+                                                     "): no connection within the connect "
+                                                     "timeout.");
+    }
+    if (ec == asio::error::operation_aborted) return core::Error(Errc::kCancelled, "cancelled");
+    std::string detail = ec.message();
+    if (c->is_tls() && ec.category() == asio::error::get_ssl_category()) {
+      detail = net::describe_tls_error(c->tls_->native_handle(), ec);
+    }
+    return core::Error(Errc::kUpstreamUnreachable, "Upstream " + o.name + " (" + where + ") " +
+                                                       std::string(doing) + ": " + detail + ".");
+  };
+
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(o.host, ec);
+  if (!ec) {
+    std::tie(ec) = co_await c->socket_.async_connect(tcp::endpoint(addr, o.port), kTuple);
+  } else {
+    // Name resolution runs on Asio's resolver thread, not on this worker.
+    c->resolver_.emplace(executor_);
+    auto [rec, results] =
+        co_await c->resolver_->async_resolve(o.host, std::to_string(o.port), kTuple);
+    c->resolver_.reset();
+    if (rec || c->timed_out()) co_return failure(rec, "cannot be resolved");
+    tcp::endpoint connected;
+    std::tie(ec, connected) = co_await asio::async_connect(c->socket_, results, kTuple);
+  }
+  if (ec) co_return failure(ec, "refused the connection");
+  net::tune_socket(c->socket_);
+
+  if (o.tls) {
+    c->tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(c->socket_, *o.tls_context);
+    if (!net::prepare_client_ssl(c->tls_->native_handle(), o.host, o.tls_verify)) {
+      co_return core::Error(Errc::kUpstreamUnreachable,
+                            "Upstream " + o.name + ": invalid TLS host name " + o.host + ".");
+    }
+    std::tie(ec) = co_await c->tls_->async_handshake(asio::ssl::stream_base::client, kTuple);
+    if (ec) co_return failure(ec, "failed the TLS handshake");
+  }
+  co_return c;
+}
+
+void UpstreamPool::release(std::unique_ptr<UpstreamConnection> c) {
+  if (closed_ || idle_.size() >= origin_->max_idle || !c->socket_.is_open()) return;
+  c->enter(UpstreamConnection::Phase::kIdle, Clock::now() + origin_->idle_timeout, false);
+  c->in_pool_ = true;
+  c->start_idle_watch();
+  idle_.push_back(std::move(c));
+}
+
+void UpstreamPool::drop_idle(UpstreamConnection* c) {
+  for (auto it = idle_.begin(); it != idle_.end(); ++it) {
+    if (it->get() == c) {
+      idle_.erase(it);
+      return;
+    }
+  }
+}
+
+void UpstreamPool::close_all() {
+  closed_ = true;
+  // Closing completes each idle watch; the handlers remove the connections.
+  for (auto& c : idle_) c->close();
+}
+
+// --- UpstreamCall ---
+
+UpstreamCall::UpstreamCall(UpstreamPool& pool, const UpstreamTimeouts& timeouts)
+    : pool_(pool), timeouts_(timeouts) {}
+
+UpstreamCall::~UpstreamCall() = default;
+
+std::string_view UpstreamCall::content_type() const {
+  return parser_->get()[bhttp::field::content_type];
+}
+
+asio::awaitable<core::Result<void>> UpstreamCall::start(const UpstreamRequest& request) {
+  total_deadline_ = Clock::now() + timeouts_.total;
+  bool retryable = false;
+  auto result = co_await attempt(request, false, retryable);
+  if (!result && retryable) {
+    // A kept-alive connection the server had already closed: nothing reached the server's
+    // application, so sending again on a new connection is safe.
+    result = co_await attempt(request, true, retryable);
+  }
+  co_return result;
+}
+
+asio::awaitable<core::Result<void>> UpstreamCall::attempt(const UpstreamRequest& request,
+                                                          bool fresh, bool& retryable) {
+  retryable = false;
+  const auto now = Clock::now();
+  auto connect_deadline = earlier(now + timeouts_.connect, total_deadline_);
+  auto acquired = co_await pool_.acquire(connect_deadline, fresh);
+  if (!acquired) co_return acquired.error();
+  connection_ = std::move(*acquired);
+  const bool reused = connection_->reused();
+
+  std::size_t body_size = 0;
+  for (const auto& b : request.body) body_size += b.size();
+  const UpstreamOrigin& o = pool_.origin();
+  head_.clear();
+  head_.append(request.method);
+  head_.push_back(' ');
+  head_.append(request.target);
+  head_.append(" HTTP/1.1\r\n", 11);
+  append_header(head_, "host", o.host_header);
+  append_header(head_, "user-agent", kUserAgent);
+  if (!request.content_type.empty()) append_header(head_, "content-type", request.content_type);
+  if (request.method != "GET" || body_size > 0) {
+    append_header(head_, "content-length", std::to_string(body_size));
+  }
+  for (const Header& h : request.headers) append_header(head_, h.name, h.value);
+  head_.append("\r\n", 2);
+
+  std::array<asio::const_buffer, 8> buffers;
+  std::size_t count = 0;
+  buffers[count++] = cbuf(head_);
+  for (const auto& b : request.body) {
+    if (count == buffers.size()) co_return core::fail(Errc::kInternal, "too many body pieces");
+    buffers[count++] = b;
+  }
+
+  const auto first_byte_deadline = now + timeouts_.first_byte;
+  const bool total_bound = total_deadline_ <= first_byte_deadline;
+  connection_->enter(UpstreamConnection::Phase::kWrite,
+                     earlier(first_byte_deadline, total_deadline_), total_bound);
+  auto [wec, written] = co_await connection_->async_write(std::span(buffers.data(), count), kTuple);
+  if (wec) {
+    retryable = reused && !connection_->timed_out() && wec != asio::error::operation_aborted;
+    auto error = io_error(wec, "while sending the request");
+    connection_.reset();
+    co_return error;
+  }
+
+  connection_->enter(UpstreamConnection::Phase::kFirstByte,
+                     earlier(first_byte_deadline, total_deadline_), total_bound);
+  parser_.emplace();
+  parser_->header_limit(static_cast<std::uint32_t>(o.max_header_bytes));
+  parser_->body_limit(boost::none);
+  bool got_bytes = connection_->buffer().size() > 0;
+  for (;;) {
+    auto& buffer = connection_->buffer();
+    if (buffer.size() > 0) {
+      beast::error_code ec;
+      std::size_t used = parser_->put(buffer.data(), ec);
+      buffer.consume(used);
+      if (ec && ec != bhttp::error::need_more) {
+        connection_.reset();
+        co_return core::fail(
+            Errc::kUpstreamProtocol,
+            "Upstream " + o.name + " sent an invalid HTTP response: " + ec.message() + ".");
+      }
+      if (parser_->is_header_done()) {
+        int status = parser_->get().result_int();
+        if (status >= 100 && status < 200) {
+          // Interim answers (100 Continue, 103 Early Hints) precede the real one.
+          parser_.emplace();
+          parser_->header_limit(static_cast<std::uint32_t>(o.max_header_bytes));
+          parser_->body_limit(boost::none);
+          continue;
+        }
+        break;
+      }
+    }
+    std::size_t want = std::clamp<std::size_t>(buffer.capacity() - buffer.size(), 4096, 65536);
+    auto [ec, n] = co_await connection_->async_read_some(buffer.prepare(want), kTuple);
+    if (ec) {
+      retryable = reused && !got_bytes && is_connection_loss(ec) && !connection_->timed_out();
+      auto error = io_error(ec, "before answering");
+      connection_.reset();
+      co_return error;
+    }
+    if (!got_bytes) first_byte_at_ = Clock::now();
+    got_bytes = true;
+    buffer.commit(n);
+  }
+  parser_->eager(true);
+  ++connection_->requests_;
+  co_return core::Result<void>{};
+}
+
+asio::awaitable<core::Result<bool>> UpstreamCall::read_more() {
+  const UpstreamOrigin& o = pool_.origin();
+  for (;;) {
+    auto& buffer = connection_->buffer();
+    if (parser_->is_done()) co_return false;
+    if (buffer.size() > 0) {
+      beast::error_code ec;
+      std::size_t used = parser_->put(buffer.data(), ec);
+      buffer.consume(used);
+      if (ec && ec != bhttp::error::need_more) {
+        connection_.reset();
+        co_return core::fail(
+            Errc::kUpstreamProtocol,
+            "Upstream " + o.name + " sent an invalid response body: " + ec.message() + ".");
+      }
+      if (parser_->is_done()) co_return false;
+      if (used > 0) co_return true;
+    }
+    auto now = Clock::now();
+    auto idle_deadline = now + timeouts_.idle;
+    connection_->enter(UpstreamConnection::Phase::kBody, earlier(idle_deadline, total_deadline_),
+                       total_deadline_ <= idle_deadline);
+    std::size_t want = std::clamp<std::size_t>(buffer.capacity() - buffer.size(), 4096, 65536);
+    auto [ec, n] = co_await connection_->async_read_some(buffer.prepare(want), kTuple);
+    if (ec) {
+      if (is_connection_loss(ec) && !connection_->timed_out()) {
+        beast::error_code eof_ec;
+        parser_->put_eof(eof_ec);
+        if (!eof_ec) {
+          // A body delimited by the connection's end is complete now; the connection is not.
+          connection_.reset();
+          co_return false;
+        }
+        connection_.reset();
+        co_return core::fail(Errc::kUpstreamProtocol,
+                             "Upstream " + o.name + " closed the connection mid-answer.");
+      }
+      auto error = io_error(ec, "mid-answer");
+      connection_.reset();
+      co_return error;
+    }
+    buffer.commit(n);
+  }
+}
+
+asio::awaitable<core::Result<bool>> UpstreamCall::read_some() {
+  if (!connection_) co_return false;
+  auto more = co_await read_more();
+  if (!more) co_return more.error();
+  co_return *more;
+}
+
+asio::awaitable<core::Result<std::string>> UpstreamCall::read_body(std::uint64_t limit) {
+  for (;;) {
+    if (!connection_ && !parser_->is_done()) {
+      co_return core::fail(Errc::kUpstreamProtocol, "Upstream connection lost.");
+    }
+    if (parser_->is_done() || !connection_) break;
+    auto more = co_await read_more();
+    if (!more) co_return more.error();
+    if (body().size() > limit) {
+      connection_.reset();
+      co_return core::fail(Errc::kUpstreamProtocol,
+                           "Upstream " + pool_.origin().name + " answered more than " +
+                               core::format_bytes(limit) + " (limits.max_response_bytes).");
+    }
+    if (!*more) break;
+  }
+  co_return std::move(body());
+}
+
+void UpstreamCall::finish() {
+  if (!connection_) return;
+  if (parser_ && parser_->is_done() && parser_->keep_alive()) {
+    pool_.release(std::move(connection_));
+  }
+  connection_.reset();
+}
+
+core::Error UpstreamCall::io_error(const boost::system::error_code& ec,
+                                   std::string_view doing) const {
+  const UpstreamOrigin& o = pool_.origin();
+  if (connection_ && connection_->timed_out()) {
+    using Phase = UpstreamConnection::Phase;
+    std::string what;
+    if (connection_->total_bound()) {
+      what = "did not finish within the total timeout of " + core::format_duration(timeouts_.total);
+    } else if (connection_->phase() == Phase::kBody) {
+      what = "sent nothing for " + core::format_duration(timeouts_.idle) + " (idle timeout)";
+    } else {
+      what = "did not answer within " + core::format_duration(timeouts_.first_byte) +
+             " (first-byte timeout)";
+    }
+    return core::Error(Errc::kUpstreamTimeout, "Upstream " + o.name + " " + what + ".");
+  }
+  if (ec == asio::error::operation_aborted) return core::Error(Errc::kCancelled, "cancelled");
+  return core::Error(Errc::kUpstreamUnreachable,
+                     "Upstream " + o.name + " (" + o.host + ":" + std::to_string(o.port) +
+                         ") failed " + std::string(doing) + ": " + ec.message() + ".");
+}
+
+}  // namespace sluice::http
