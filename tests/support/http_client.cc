@@ -163,6 +163,19 @@ std::optional<Response> HttpClient::read_response() {
   return head;
 }
 
+std::string HttpClient::read_raw(std::chrono::milliseconds quiet) {
+  std::string out = std::move(pending_);
+  pending_.clear();
+  for (;;) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(quiet.count())) <= 0) return out;
+    char buf[65536];
+    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n <= 0) return out;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
 bool HttpClient::wait_closed(std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {

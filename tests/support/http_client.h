@@ -48,6 +48,9 @@ class HttpClient {
   std::optional<std::string> read_body_some();
   bool body_complete() const;
 
+  // Everything that arrives until the connection has been quiet for `quiet` (raw bytes).
+  std::string read_raw(std::chrono::milliseconds quiet);
+
   // True when the server closes the connection within the timeout (EOF or reset).
   bool wait_closed(std::chrono::milliseconds timeout);
   void close();
