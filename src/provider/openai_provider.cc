@@ -16,10 +16,11 @@ constexpr std::uint64_t kMaxErrorBodyBytes = 1024 * 1024;
 
 asio::const_buffer cbuf(std::string_view s) { return asio::const_buffer(s.data(), s.size()); }
 
-// Client headers that describe the client's own connection or credentials: never forwarded,
-// whatever forward_headers says.
+// Client headers that describe the client's own connection or credentials, or that the gateway
+// sets itself: never forwarded, whatever forward_headers says.
 bool never_forwarded(std::string_view name) {
   static constexpr std::string_view kNames[] = {"authorization",
+                                                "proxy-authorization",
                                                 "host",
                                                 "content-length",
                                                 "transfer-encoding",
@@ -28,9 +29,9 @@ bool never_forwarded(std::string_view name) {
                                                 "te",
                                                 "upgrade",
                                                 "expect",
-                                                "proxy-authorization",
                                                 "content-type",
-                                                "trailer"};
+                                                "trailer",
+                                                "x-request-id"};
   for (auto n : kNames) {
     if (core::iequals(name, n)) return true;
   }

@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 
+#include "core/strings.h"
 #include "support/fake_upstream.h"
 #include "support/http_client.h"
 #include "support/process.h"
@@ -263,18 +264,23 @@ TEST_F(ErrorsTest, ClientAuthorizationIsNeverForwarded) {
     base_url: )" +
             spy.base_url() + R"(
     api_key: sk-upstream-secret
-    forward_headers: [x-trace-*, authorization]
+    forward_headers: [x-*, authorization]
 )",
         R"(
   - name: s
     deployments: [{provider: spy, model: upstream-name}]
 )");
-  auto r = post(R"({"model":"s","messages":[]})",
-                {{"Authorization", "Bearer sk-client-key"}, {"X-Trace-Id", "abc"}});
+  auto r = post(R"({"model":"s","messages":[]})", {{"Authorization", "Bearer sk-client-key"},
+                                                   {"X-Trace-Id", "abc"},
+                                                   {"X-Request-Id", "client-id-1"}});
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_NE(seen.find("authorization: Bearer sk-upstream-secret\r\n"), std::string::npos) << seen;
   EXPECT_EQ(seen.find("sk-client-key"), std::string::npos) << seen;
   EXPECT_NE(seen.find("X-Trace-Id: abc\r\n"), std::string::npos) << seen;
+  // The request id goes upstream once: the gateway's own header, which carries the client's id.
+  auto id_at = seen.find("x-request-id: client-id-1\r\n");
+  EXPECT_NE(id_at, std::string::npos) << seen;
+  EXPECT_EQ(core::to_lower(seen).find("x-request-id", id_at + 1), std::string::npos) << seen;
   EXPECT_NE(seen.find(R"({"model":"upstream-name","messages":[]})"), std::string::npos) << seen;
   EXPECT_EQ(seen.rfind("POST /v1/chat/completions HTTP/1.1\r\n", 0), 0u) << seen;
 }

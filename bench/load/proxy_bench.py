@@ -1,0 +1,840 @@
+#!/usr/bin/env python3
+"""Side-by-side load benchmark: Sluice against nginx as a plain keep-alive reverse proxy.
+
+Both proxies sit in front of the same upstream (an nginx answering instantly with fixed
+OpenAI-shaped bodies) and are driven by wrk in alternating, paired runs. The result is reported
+as Sluice/nginx ratios of requests per second and CPU time per request, with latency and memory.
+
+    python3 bench/load/proxy_bench.py                     # 5 rounds of 10 s runs
+    python3 bench/load/proxy_bench.py --rounds 3 --duration 5 --json /tmp/bench.json
+
+Python 3 standard library only; needs nginx and wrk on PATH. Everything listens on 127.0.0.1
+and lives in a temporary directory; every process it starts is stopped on exit (also on Ctrl-C).
+See bench/load/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import datetime
+import http.client
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+JSON_MODEL = "gpt-4o-mini"
+STREAM_MODEL = "gpt-4o-mini-stream"
+CASES = ("json", "stream")
+PROXIES = ("nginx", "sluice")
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Upstream bodies
+
+
+def upstream_chat_json() -> str:
+    """A non-streaming chat.completion as OpenAI returns it (~600 bytes)."""
+    body = {
+        "id": "chatcmpl-BENCHq7xLr9dKp0aZ3mYt5wVh1cN",
+        "object": "chat.completion",
+        "created": 1732280000,
+        "model": "gpt-4o-mini-2024-07-18",
+        "choices": [{
+            "index": 0,
+            "message": {
+                "role": "assistant",
+                "content": "Exit code 137 is SIGKILL, usually from the OOM killer. "
+                           "Check the memory limit.",
+                "refusal": None,
+                "annotations": [],
+            },
+            "logprobs": None,
+            "finish_reason": "stop",
+        }],
+        "usage": {
+            "prompt_tokens": 52,
+            "completion_tokens": 38,
+            "total_tokens": 90,
+            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "completion_tokens_details": {
+                "reasoning_tokens": 0,
+                "audio_tokens": 0,
+                "accepted_prediction_tokens": 0,
+                "rejected_prediction_tokens": 0,
+            },
+        },
+        "service_tier": "default",
+        "system_fingerprint": "fp_0aa8d3e20b",
+    }
+    return json.dumps(body, separators=(",", ":"))
+
+
+def upstream_chat_sse() -> str:
+    """A streamed chat completion: 49 chat.completion.chunk events, then data: [DONE]."""
+    text = ("Exit code 137 means the process received SIGKILL, which is 128 plus signal 9. "
+            "In a nightly job this is almost always the out-of-memory killer. First check the "
+            "memory limit of the container or cgroup, then look at dmesg for oom-kill lines and compare the input sizes.")
+    words = text.split(" ")
+    tokens = [words[0]] + [" " + w for w in words[1:]]
+    head = {
+        "id": "chatcmpl-BENCHs8CjcvOU2jLn4n570S5qMJKcT",
+        "object": "chat.completion.chunk",
+        "created": 1732280000,
+        "model": "gpt-4o-mini-2024-07-18",
+        "service_tier": "default",
+        "system_fingerprint": "fp_0aa8d3e20b",
+    }
+
+    def chunk(delta: dict, finish: str | None) -> str:
+        c = dict(head)
+        c["choices"] = [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
+        return "data: " + json.dumps(c, separators=(",", ":")) + "\n\n"
+
+    events = [chunk({"role": "assistant", "content": "", "refusal": None}, None)]
+    events += [chunk({"content": t}, None) for t in tokens]
+    events.append(chunk({}, "stop"))
+    events.append("data: [DONE]\n\n")
+    return "".join(events)
+
+
+def nginx_quote(s: str) -> str:
+    """Text for inside a single-quoted nginx string."""
+    if "$" in s:
+        raise ValueError("nginx strings cannot hold a literal $")
+    return s.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n")
+
+
+def request_body(case: str) -> str:
+    """The body post.lua sends (kept identical; used for the correctness check)."""
+    messages = ('[{"role":"system","content":"You are a concise assistant for a support team.'
+                ' Answer in plain English."},{"role":"user","content":"Our nightly export job'
+                ' failed with error code 137. What does that usually mean, and what should I'
+                ' check first?"}]')
+    if case == "json":
+        return ('{"model":"' + JSON_MODEL + '","messages":' + messages +
+                ',"temperature":0.2,"max_tokens":256,"user":"bench-user-0042"}')
+    return ('{"model":"' + STREAM_MODEL + '","messages":' + messages +
+            ',"temperature":0.2,"max_tokens":256,"user":"bench-user-0042","stream":true}')
+
+
+# --------------------------------------------------------------------------------------------
+# Processes
+
+
+def _set_pdeathsig() -> None:
+    """In the child: get SIGTERM if the benchmark dies without cleaning up (even SIGKILL)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, proc: subprocess.Popen, what: str, logfile: Path | None,
+              timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode} at startup"
+                               + tail(logfile))
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{what} did not listen on 127.0.0.1:{port} within {timeout}s"
+                       + tail(logfile))
+
+
+def tail(path: Path | None, n: int = 20) -> str:
+    if not path or not path.exists():
+        return ""
+    lines = path.read_text(errors="replace").splitlines()[-n:]
+    return "\n--- " + str(path) + " ---\n" + "\n".join(lines) if lines else ""
+
+
+def read_stat(pid: int) -> tuple[int, int, int] | None:
+    """(ppid, utime + stime in ticks, rss in KiB) of a process, or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            data = f.read()
+    except OSError:
+        return None
+    fields = data[data.rindex(")") + 2:].split()
+    # fields[0] is field 3 (state): ppid is field 4, utime 14, stime 15, rss 24.
+    return int(fields[1]), int(fields[11]) + int(fields[12]), int(fields[21]) * PAGE_KIB
+
+
+def children_of(ppid: int) -> list[int]:
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        st = read_stat(int(name))
+        if st and st[0] == ppid:
+            out.append(int(name))
+    return sorted(out)
+
+
+class Server:
+    """A process we started. For nginx, `pid` is the master and workers are its children."""
+
+    def __init__(self, name: str, argv: list[str], logfile: Path, nginx: bool):
+        self.name = name
+        self.argv = argv
+        self.logfile = logfile
+        self.nginx = nginx
+        self._log = open(logfile, "wb")
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self._log,
+                                     stderr=subprocess.STDOUT, start_new_session=True,
+                                     preexec_fn=_set_pdeathsig)
+        self.pid = self.proc.pid
+        self.known_workers: list[int] = []
+
+    def workers(self) -> list[int]:
+        if not self.nginx:
+            return []
+        w = children_of(self.pid)
+        self.known_workers = sorted(set(self.known_workers) | set(w))
+        return w
+
+    def pids(self) -> list[int]:
+        return [self.pid] + self.workers()
+
+    def cpu_ticks(self) -> int:
+        total = 0
+        for pid in self.pids():
+            st = read_stat(pid)
+            if st:
+                total += st[1]
+        return total
+
+    def rss_kib(self) -> tuple[int, int]:
+        """(all processes, workers only) resident set size in KiB."""
+        total = workers = 0
+        for pid in self.pids():
+            st = read_stat(pid)
+            if not st:
+                continue
+            total += st[2]
+            if pid != self.pid:
+                workers += st[2]
+        return total, workers
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout=8)
+            except subprocess.TimeoutExpired:
+                log(f"{self.name} (pid {self.pid}) ignored SIGTERM for 8 s: SIGKILL")
+                try:
+                    os.kill(self.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.proc.wait(timeout=5)
+        # nginx workers orphaned by a killed master: only the pids we saw, and only if they
+        # are still nginx processes.
+        for pid in self.known_workers:
+            try:
+                with open(f"/proc/{pid}/comm") as f:
+                    comm = f.read().strip()
+            except OSError:
+                continue
+            if comm == "nginx":
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        self._log.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Measuring
+
+
+def http_post(port: int, body: str, timeout: float = 5.0) -> tuple[int, dict, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("POST", "/v1/chat/completions", body=body.encode(),
+                     headers={"Content-Type": "application/json",
+                              "Authorization": "Bearer sk-bench-0000000000000000"})
+        r = conn.getresponse()
+        data = r.read()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+    finally:
+        conn.close()
+
+
+def stub_status(port: int) -> dict:
+    """nginx stub_status counters of the upstream (accepted connections, requests)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", "/nginx_status")
+        text = conn.getresponse().read().decode()
+    finally:
+        conn.close()
+    m = re.search(r"\n\s*(\d+)\s+(\d+)\s+(\d+)", text)
+    return {"accepts": int(m.group(1)), "handled": int(m.group(2)),
+            "requests": int(m.group(3))} if m else {}
+
+
+def proc_stat_cpu() -> list[int]:
+    """Machine-wide jiffies: user nice system idle iowait irq softirq steal."""
+    with open("/proc/stat") as f:
+        return [int(x) for x in f.readline().split()[1:9]]
+
+
+class RssSampler(threading.Thread):
+    """Peak RSS of a server while a run is going."""
+
+    def __init__(self, server: Server, interval: float = 0.2):
+        super().__init__(daemon=True)
+        self.server, self.interval = server, interval
+        self.peak = (0, 0)
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            total, workers = self.server.rss_kib()
+            if total > self.peak[0]:
+                self.peak = (total, workers)
+            self._halt.wait(self.interval)
+
+    def finish(self) -> tuple[int, int]:
+        self._halt.set()
+        self.join()
+        total, workers = self.server.rss_kib()
+        if total > self.peak[0]:
+            self.peak = (total, workers)
+        return self.peak
+
+
+def wrk(args, port: int, case: str, duration: float) -> dict:
+    argv = ["wrk", "-c", str(args.connections), "-t", str(args.threads),
+            "-d", f"{duration:g}s", "--timeout", args.timeout, "--latency",
+            "-s", str(HERE / "post.lua"), f"http://127.0.0.1:{port}"]
+    if case == "stream":
+        argv += ["--", "stream"]
+    p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                       timeout=duration + 60)
+    line = next((ln for ln in p.stdout.splitlines() if ln.startswith("WRK_RESULT ")), None)
+    if p.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed (exit {p.returncode}): {' '.join(argv)}\n"
+                           f"{p.stdout}\n{p.stderr}")
+    result = json.loads(line[len("WRK_RESULT "):])
+    result["argv"] = argv
+    result["stdout"] = p.stdout
+    return result
+
+
+def measured_run(args, servers: dict, proxy: str, case: str) -> dict:
+    server = servers[proxy]
+    upstream = servers["upstream"]
+    port = servers["ports"][proxy][case]
+    if args.warmup > 0:
+        warm = wrk(args, port, case, args.warmup)
+        warm_errors = sum(warm["errors"].values())
+    else:
+        warm_errors = 0
+    if not server.alive():
+        raise RuntimeError(f"{proxy} died during warm-up" + tail(server.logfile))
+    workers_before = server.workers()
+    cpu0, up_cpu0, mach0 = server.cpu_ticks(), upstream.cpu_ticks(), proc_stat_cpu()
+    st0 = stub_status(servers["upstream_port"])
+    ru0 = os.times()
+    sampler = RssSampler(server)
+    sampler.start()
+    try:
+        res = wrk(args, port, case, args.duration)
+    finally:
+        peak = sampler.finish()
+    ru1 = os.times()
+    cpu1, up_cpu1, mach1 = server.cpu_ticks(), upstream.cpu_ticks(), proc_stat_cpu()
+    st1 = stub_status(servers["upstream_port"])
+    workers_after = server.workers()
+    if not server.alive():
+        raise RuntimeError(f"{proxy} died during the run" + tail(server.logfile))
+
+    n = max(res["requests"], 1)
+    secs = res["duration_us"] / 1e6
+    mach = [b - a for a, b in zip(mach0, mach1)]
+    mach_total = max(sum(mach), 1)
+    errors = {k: v for k, v in res["errors"].items() if v}
+    run = {
+        "proxy": proxy,
+        "case": case,
+        "requests": res["requests"],
+        "duration_s": secs,
+        "rps": res["requests"] / secs,
+        "bytes": res["bytes"],
+        "errors": res["errors"],
+        "error_total": sum(res["errors"].values()),
+        "warmup_errors": warm_errors,
+        "latency_us": res["latency_us"],
+        "cpu_s": (cpu1 - cpu0) / CLK_TCK,
+        "cpu_us_per_req": (cpu1 - cpu0) / CLK_TCK * 1e6 / n,
+        "upstream_cpu_us_per_req": (up_cpu1 - up_cpu0) / CLK_TCK * 1e6 / n,
+        "wrk_cpu_us_per_req": ((ru1.children_user - ru0.children_user) +
+                               (ru1.children_system - ru0.children_system)) * 1e6 / n,
+        "upstream_new_connections": st1.get("accepts", 0) - st0.get("accepts", 0) - 1,
+        "upstream_requests": st1.get("requests", 0) - st0.get("requests", 0) - 1,
+        "machine_busy_pct": 100.0 * (mach_total - mach[3] - mach[4]) / mach_total,
+        "machine_steal_pct": 100.0 * mach[7] / mach_total,
+        "rss_loaded_kib": peak[0],
+        "rss_loaded_workers_kib": peak[1],
+        "workers_changed": workers_before != workers_after,
+        "wrk_argv": res["argv"],
+        "wrk_stdout": res["stdout"],
+    }
+    flag = f"  ERRORS {errors}" if errors else ""
+    if warm_errors:
+        flag += f"  (warm-up errors: {warm_errors})"
+    log(f"  {proxy:6} {case:6} {run['rps']:9.0f} req/s  {run['cpu_us_per_req']:6.1f} us CPU/req"
+        f"  p50 {res['latency_us']['p50'] / 1000:.2f} ms  p99 {res['latency_us']['p99'] / 1000:.2f} ms"
+        f"  upstream conns +{run['upstream_new_connections']}{flag}")
+    return run
+
+
+# --------------------------------------------------------------------------------------------
+# Setup
+
+
+def render(template: str, values: dict) -> str:
+    text = (HERE / template).read_text()
+    for k, v in values.items():
+        text = text.replace(f"@@{k}@@", str(v))
+    leftover = re.findall(r"@@[A-Z_]+@@", text)
+    if leftover:
+        raise RuntimeError(f"{template}: unfilled placeholders {leftover}")
+    return text
+
+
+def start_nginx(name: str, conf_text: str, tmp: Path) -> Server:
+    conf = tmp / f"{name}.conf"
+    conf.write_text(conf_text)
+    # -e: error log from the start (before the config is read); -p: prefix for relative paths.
+    argv = ["nginx", "-p", str(tmp), "-e", str(tmp / f"{name}-error.log"), "-c", str(conf)]
+    test = subprocess.run(argv + ["-t", "-q"], capture_output=True, text=True, timeout=30)
+    if test.returncode != 0:
+        raise RuntimeError(f"nginx -t failed for {conf}:\n{test.stderr}")
+    return Server(name, argv, tmp / f"{name}.out", nginx=True)
+
+
+def start_sluice(args, upstream_port: int, tmp: Path) -> tuple[Server, int]:
+    conf = tmp / "sluice.yaml"
+    conf.write_text(f"""\
+# Written by bench/load/proxy_bench.py: a pure pass-through to the upstream nginx.
+listen: 127.0.0.1:0
+workers: {args.workers}
+drain_timeout: 2s
+log_level: info
+providers:
+  - name: upstream
+    kind: openai
+    base_url: http://127.0.0.1:{upstream_port}/v1
+  - name: upstream-stream
+    kind: openai
+    base_url: http://127.0.0.1:{upstream_port}/stream/v1
+models:
+  - name: {JSON_MODEL}
+    deployments: [{{provider: upstream, model: {JSON_MODEL}}}]
+  - name: {STREAM_MODEL}
+    deployments: [{{provider: upstream-stream, model: {STREAM_MODEL}}}]
+""")
+    argv = [args.sluice, "serve", "-c", str(conf), "--listen", "127.0.0.1:0",
+            "--workers", str(args.workers)]
+    server = Server("sluice", argv, tmp / "sluice.log", nginx=False)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        m = re.search(r"listening on http://127\.0\.0\.1:(\d+)",
+                      server.logfile.read_text(errors="replace"))
+        if m:
+            port = int(m.group(1))
+            wait_port(port, server.proc, "sluice", server.logfile)
+            return server, port
+        if not server.alive():
+            break
+        time.sleep(0.05)
+    raise RuntimeError("sluice did not report its port" + tail(server.logfile))
+
+
+def check_responses(servers: dict, expected: dict) -> dict:
+    """One request of each kind through each proxy: right status, type and body."""
+    report = {}
+    for proxy in PROXIES:
+        for case in CASES:
+            status, headers, body = http_post(servers["ports"][proxy][case], request_body(case))
+            problems = []
+            if status != 200:
+                problems.append(f"status {status}")
+            want_type = "application/json" if case == "json" else "text/event-stream"
+            if not headers.get("content-type", "").startswith(want_type):
+                problems.append(f"content-type {headers.get('content-type')!r}")
+            if case == "json":
+                try:
+                    if json.loads(body) != json.loads(expected["json"]):
+                        problems.append("JSON body differs from the upstream's")
+                    elif body != expected["json"].encode():
+                        problems.append("note: same JSON, different bytes")
+                except ValueError:
+                    problems.append(f"body is not JSON: {body[:200]!r}")
+            else:
+                if body != expected["stream"].encode():
+                    n_got = body.count(b"\n\ndata: ") + (1 if body.startswith(b"data: ") else 0)
+                    problems.append(f"stream body differs ({len(body)} bytes, ~{n_got} events;"
+                                    f" upstream {len(expected['stream'])} bytes)")
+            report[f"{proxy}/{case}"] = {"status": status, "headers": headers,
+                                         "body_bytes": len(body), "problems": problems}
+            fatal = [p for p in problems if not p.startswith("note:")]
+            if fatal:
+                raise RuntimeError(f"{proxy} {case}: {'; '.join(fatal)}\n"
+                                   f"headers {headers}\nbody {body[:400]!r}")
+            for p in problems:
+                log(f"{proxy} {case}: {p}")
+    return report
+
+
+def machine_info() -> dict:
+    cpu_model = ""
+    try:
+        for ln in Path("/proc/cpuinfo").read_text().splitlines():
+            if ln.startswith("model name"):
+                cpu_model = ln.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+
+    def out(argv: list[str]) -> str:
+        try:
+            p = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+            return (p.stdout + p.stderr).strip().splitlines()[0]
+        except Exception:
+            return "?"
+
+    return {
+        "nproc": len(os.sched_getaffinity(0)),
+        "cpu_count": os.cpu_count(),
+        "cpu_model": cpu_model,
+        "kernel": platform.release(),
+        "loadavg_at_start": Path("/proc/loadavg").read_text().split()[:3],
+        "nginx": out(["nginx", "-v"]),
+        "wrk": out(["wrk", "-v"]),
+        "python": platform.python_version(),
+        "git": out(["git", "-C", str(REPO), "describe", "--always", "--dirty"]),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+
+
+def med(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def summarize(runs: list[dict], cases) -> dict:
+    summary = {}
+    for case in cases:
+        by_round: dict[int, dict] = {}
+        for r in runs:
+            if r["case"] == case:
+                by_round.setdefault(r["round"], {})[r["proxy"]] = r
+        pairs = [v for _, v in sorted(by_round.items()) if len(v) == 2]
+        s = {"rounds": len(pairs)}
+        for proxy in PROXIES:
+            rs = [p[proxy] for p in pairs]
+            s[proxy] = {
+                "rps": med([r["rps"] for r in rs]),
+                "cpu_us_per_req": med([r["cpu_us_per_req"] for r in rs]),
+                "p50_us": med([r["latency_us"]["p50"] for r in rs]),
+                "p99_us": med([r["latency_us"]["p99"] for r in rs]),
+                "upstream_cpu_us_per_req": med([r["upstream_cpu_us_per_req"] for r in rs]),
+                "upstream_new_connections": max([r["upstream_new_connections"] for r in rs]),
+                "rss_loaded_kib": max([r["rss_loaded_kib"] for r in rs]),
+                "rss_loaded_workers_kib": max([r["rss_loaded_workers_kib"] for r in rs]),
+                "errors": sum(r["error_total"] for r in rs),
+            }
+        for key in ("rps", "cpu_us_per_req", "p50", "p99"):
+            def get(r, key=key):
+                return r["latency_us"][key] if key in ("p50", "p99") else r[key]
+            ratios = [get(p["sluice"]) / get(p["nginx"]) for p in pairs if get(p["nginx"]) > 0]
+            s[f"ratio_{key}"] = {"median": med(ratios),
+                                 "min": min(ratios) if ratios else float("nan"),
+                                 "max": max(ratios) if ratios else float("nan"),
+                                 "per_round": ratios}
+        summary[case] = s
+    return summary
+
+
+def fmt_ratio(r: dict) -> str:
+    return f"**{r['median']:.2f}** ({r['min']:.2f}–{r['max']:.2f})"
+
+
+def mib(kib: float) -> str:
+    return f"{kib / 1024:.1f}"
+
+
+def report(args, info: dict, summary: dict, runs: list[dict], idle: dict, cases,
+           sizes: dict) -> str:
+    out = []
+    out.append("## Sluice vs nginx: keep-alive reverse proxy in front of the same upstream\n")
+    out.append(f"Command: `{args.command}`\n")
+    out.append(f"Machine: {info['nproc']} CPUs ({info['cpu_model']}), kernel {info['kernel']}, "
+               f"load average at start {' '.join(info['loadavg_at_start'])}; {info['nginx']}; "
+               f"{info['wrk']}; git {info['git']}; {info['date']}\n")
+    out.append(f"Setup: {args.workers} workers each (nginx `worker_processes {args.workers}`, "
+               f"Sluice `--workers {args.workers}`); wrk `-c {args.connections} -t {args.threads}"
+               f" -d {args.duration:g}s --timeout {args.timeout}`, {args.warmup:g} s warm-up "
+               f"before each run; {args.rounds} rounds, nginx and Sluice back to back in each, "
+               "order alternating. nginx has `keepalive_requests 1000000` on both sides "
+               "(its default of 1000 would close wrk's connections every 1000 requests) and "
+               "`keepalive 64` to the upstream; the stream location has `proxy_buffering off`. "
+               f"Upstream: nginx, 1 worker, fixed bodies (JSON {sizes['json']} B; stream: "
+               f"{sizes['events']} SSE events, {sizes['stream']} B, sent at once with a "
+               f"Content-Length); request bodies {len(request_body('json'))} B (JSON) and "
+               f"{len(request_body('stream'))} B (stream).\n")
+    out.append("Medians over rounds; ratios are Sluice/nginx, the median of the per-round "
+               "paired ratios (min–max). req/s: higher is better. CPU/req: the proxy's "
+               "utime+stime (all processes or threads) over the run / requests; lower is better."
+               "\n")
+    out.append("| case | nginx req/s | Sluice req/s | req/s ratio | nginx µs CPU/req "
+               "| Sluice µs CPU/req | CPU/req ratio | nginx p50 / p99 ms | Sluice p50 / p99 ms "
+               "| errors (nginx / Sluice) |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for case in cases:
+        s = summary[case]
+        n, sl = s["nginx"], s["sluice"]
+        errs = f"{n['errors']} / {sl['errors']}"
+        if n["errors"] or sl["errors"]:
+            errs = f"**{errs} !!**"
+        out.append(
+            f"| {'JSON' if case == 'json' else 'streaming'} | {n['rps']:.0f} | {sl['rps']:.0f} | "
+            f"{fmt_ratio(s['ratio_rps'])} | {n['cpu_us_per_req']:.1f} | "
+            f"{sl['cpu_us_per_req']:.1f} | {fmt_ratio(s['ratio_cpu_us_per_req'])} | "
+            f"{n['p50_us'] / 1000:.2f} / {n['p99_us'] / 1000:.2f} | "
+            f"{sl['p50_us'] / 1000:.2f} / {sl['p99_us'] / 1000:.2f} | {errs} |")
+    out.append("")
+    out.append("| memory (RSS, MiB) | nginx all processes | nginx workers | Sluice |")
+    out.append("|---|---:|---:|---:|")
+    out.append(f"| idle (after start, before load) | {mib(idle['nginx'][0])} | "
+               f"{mib(idle['nginx'][1])} | {mib(idle['sluice'][0])} |")
+    for case in cases:
+        n, sl = summary[case]["nginx"], summary[case]["sluice"]
+        out.append(f"| peak under load, {'JSON' if case == 'json' else 'streaming'} | "
+                   f"{mib(n['rss_loaded_kib'])} | {mib(n['rss_loaded_workers_kib'])} | "
+                   f"{mib(sl['rss_loaded_kib'])} |")
+    out.append("")
+    out.append("Side measurements (medians): the upstream's CPU per request and the number of "
+               "new upstream connections per run (keep-alive reuse; max over rounds).\n")
+    out.append("| case | upstream µs CPU/req behind nginx | behind Sluice "
+               "| new upstream conns per run, nginx | Sluice |")
+    out.append("|---|---:|---:|---:|---:|")
+    for case in cases:
+        n, sl = summary[case]["nginx"], summary[case]["sluice"]
+        out.append(f"| {'JSON' if case == 'json' else 'streaming'} | "
+                   f"{n['upstream_cpu_us_per_req']:.1f} | {sl['upstream_cpu_us_per_req']:.1f} | "
+                   f"{n['upstream_new_connections']} | {sl['upstream_new_connections']} |")
+    out.append("")
+    out.append("Every run:\n")
+    out.append("| round | case | proxy | req/s | µs CPU/req | p50 ms | p99 ms | max ms "
+               "| upstream µs/req | wrk µs/req | machine busy % | steal % | errors |")
+    out.append("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for r in runs:
+        lat = r["latency_us"]
+        errs = {k: v for k, v in r["errors"].items() if v}
+        e = f"**{errs}**" if errs else "0"
+        if r["warmup_errors"]:
+            e += f" (warm-up: {r['warmup_errors']})"
+        if r["workers_changed"]:
+            e += " **workers changed!**"
+        out.append(f"| {r['round']} | {r['case']} | {r['proxy']} | {r['rps']:.0f} | "
+                   f"{r['cpu_us_per_req']:.1f} | {lat['p50'] / 1000:.2f} | "
+                   f"{lat['p99'] / 1000:.2f} | {lat['max'] / 1000:.1f} | "
+                   f"{r['upstream_cpu_us_per_req']:.1f} | {r['wrk_cpu_us_per_req']:.1f} | "
+                   f"{r['machine_busy_pct']:.0f} | {r['machine_steal_pct']:.1f} | {e} |")
+    bad = [r for r in runs if r["error_total"] or r["workers_changed"]]
+    if bad:
+        out.append("")
+        out.append(f"**WARNING: {len(bad)} run(s) had errors or lost a worker; their numbers "
+                   "are not comparable. See the rows marked above and the logs.**")
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    default_workers = len(os.sched_getaffinity(0))
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sluice", default=str(REPO / "build/release/sluice"),
+                    help="the sluice binary (default: build/release/sluice)")
+    ap.add_argument("--workers", type=int, default=default_workers,
+                    help=f"worker threads (Sluice) and processes (nginx) (default: "
+                         f"{default_workers}, the number of CPUs)")
+    ap.add_argument("--duration", type=float, default=10, help="seconds per run (default 10)")
+    ap.add_argument("--rounds", type=int, default=5, help="paired rounds (default 5)")
+    ap.add_argument("--connections", type=int, default=32, help="wrk -c (default 32)")
+    ap.add_argument("--threads", type=int, default=2, help="wrk -t (default 2)")
+    ap.add_argument("--warmup", type=float, default=1, help="warm-up seconds before each run")
+    ap.add_argument("--timeout", default="2s", help="wrk --timeout (default 2s)")
+    ap.add_argument("--cases", default="json,stream", help="json, stream or json,stream")
+    ap.add_argument("--json", metavar="FILE", help="save raw results as JSON")
+    ap.add_argument("--keep-tmp", action="store_true", help="keep the temporary directory")
+    args = ap.parse_args()
+    args.command = shlex.join(["python3", os.path.relpath(sys.argv[0])] + sys.argv[1:])
+    cases = [c for c in args.cases.split(",") if c]
+    if not set(cases) <= set(CASES) or args.rounds < 1 or args.duration <= 0:
+        ap.error("bad --cases, --rounds or --duration")
+    for tool in ("nginx", "wrk"):
+        if not shutil.which(tool):
+            ap.error(f"{tool} is not on PATH")
+    if not os.access(args.sluice, os.X_OK):
+        ap.error(f"{args.sluice} is not executable (cmake --build --preset release)")
+    args.sluice = os.path.abspath(args.sluice)
+
+    # SIGTERM/SIGHUP unwind like Ctrl-C, so the finally below stops everything.
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+
+    info = machine_info()
+    tmp = Path(tempfile.mkdtemp(prefix="sluice-bench-"))
+    for d in ("upstream-tmp", "proxy-tmp"):
+        (tmp / d).mkdir()
+    started: list[Server] = []
+    user = "user root;" if os.geteuid() == 0 else ""
+    runs: list[dict] = []
+    try:
+        expected = {"json": upstream_chat_json(), "stream": upstream_chat_sse()}
+        log(f"temp dir {tmp}; upstream bodies: JSON {len(expected['json'])} B, stream "
+            f"{len(expected['stream'])} B in {expected['stream'].count('data: ')} events")
+
+        sse_file = tmp / "www/stream/v1/chat/completions"
+        sse_file.parent.mkdir(parents=True)
+        sse_file.write_text(expected["stream"])
+        upstream_port = free_port()
+        upstream = start_nginx("upstream", render("upstream.conf.in", {
+            "USER": user, "DIR": tmp, "PORT": upstream_port,
+            "CHAT_JSON": nginx_quote(expected["json"])}), tmp)
+        started.append(upstream)
+        wait_port(upstream_port, upstream.proc, "upstream nginx", tmp / "upstream-error.log")
+
+        json_port, stream_port = free_port(), free_port()
+        while stream_port == json_port:
+            stream_port = free_port()
+        proxy = start_nginx("proxy", render("proxy.conf.in", {
+            "USER": user, "DIR": tmp, "WORKERS": args.workers, "UPSTREAM_PORT": upstream_port,
+            "JSON_PORT": json_port, "STREAM_PORT": stream_port}), tmp)
+        started.append(proxy)
+        wait_port(json_port, proxy.proc, "nginx proxy", tmp / "proxy-error.log")
+        wait_port(stream_port, proxy.proc, "nginx proxy", tmp / "proxy-error.log")
+
+        sluice, sluice_port = start_sluice(args, upstream_port, tmp)
+        started.append(sluice)
+        log(f"upstream nginx :{upstream_port}, nginx proxy :{json_port} (JSON) "
+            f":{stream_port} (stream), sluice :{sluice_port}")
+
+        servers = {"upstream": upstream, "nginx": proxy, "sluice": sluice,
+                   "upstream_port": upstream_port,
+                   "ports": {"nginx": {"json": json_port, "stream": stream_port},
+                             "sluice": {"json": sluice_port, "stream": sluice_port}}}
+        time.sleep(0.5)  # let the workers settle before the idle RSS
+        idle = {"nginx": proxy.rss_kib(), "sluice": sluice.rss_kib(),
+                "upstream": upstream.rss_kib()}
+        if len(proxy.workers()) != args.workers:
+            raise RuntimeError(f"nginx proxy has {len(proxy.workers())} workers, "
+                               f"expected {args.workers}")
+        checks = check_responses(servers, expected)
+        log("responses check out; idle RSS nginx "
+            f"{idle['nginx'][0]} KiB (workers {idle['nginx'][1]}), sluice {idle['sluice'][0]} KiB")
+
+        for rnd in range(1, args.rounds + 1):
+            order = PROXIES if rnd % 2 == 1 else PROXIES[::-1]
+            log(f"round {rnd}/{args.rounds}: {' then '.join(order)}")
+            for case in cases:
+                for proxy_name in order:
+                    run = measured_run(args, servers, proxy_name, case)
+                    run["round"] = rnd
+                    run["first"] = proxy_name == order[0]
+                    runs.append(run)
+
+        summary = summarize(runs, cases)
+        sizes = {"json": len(expected["json"]), "stream": len(expected["stream"]),
+                 "events": expected["stream"].count("data: ")}
+        print(report(args, info, summary, runs, idle, cases, sizes))
+        sluice_log = sluice.logfile.read_text(errors="replace")
+        noisy = [ln for ln in sluice_log.splitlines()
+                 if re.search(r"\b(warn|warning|error|critical)\b", ln, re.I)]
+        if noisy:
+            print(f"\n**Sluice logged {len(noisy)} warning/error line(s)**, first ones:\n")
+            print("```\n" + "\n".join(noisy[:10]) + "\n```")
+        for name in ("upstream-error.log", "proxy-error.log"):
+            t = (tmp / name).read_text(errors="replace").strip() if (tmp / name).exists() else ""
+            if t:
+                print(f"\n**nginx {name} is not empty**:\n```\n{t[-2000:]}\n```")
+        if args.json:
+            Path(args.json).write_text(json.dumps({
+                "command": args.command, "machine": info,
+                "settings": {k: getattr(args, k) for k in (
+                    "sluice", "workers", "duration", "rounds", "connections", "threads",
+                    "warmup", "timeout")},
+                "upstream_bodies": {"json_bytes": len(expected["json"]),
+                                    "stream_bytes": len(expected["stream"])},
+                "response_checks": checks, "idle_rss_kib": idle,
+                "summary": summary, "runs": runs,
+                "sluice_log": sluice_log.splitlines()[-50:]}, indent=1))
+            log(f"raw results in {args.json}")
+        return 1 if any(r["error_total"] for r in runs) else 0
+    except KeyboardInterrupt as e:
+        log(f"interrupted ({e or 'Ctrl-C'}): stopping")
+        return 130
+    finally:
+        for s in reversed(started):
+            try:
+                s.stop()
+            except Exception as e:  # keep stopping the others
+                log(f"stopping {s.name}: {e}")
+        if args.keep_tmp:
+            log(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
