@@ -126,8 +126,7 @@ void Server::run_until_signal() {
   asio::signal_set signals(signals_io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
-    spdlog::info("{}: received {}, draining (up to {} ms)", options_.name,
-                 sig == SIGINT ? "SIGINT" : "SIGTERM", options_.drain_timeout.count());
+    spdlog::info("{}: received {}", options_.name, sig == SIGINT ? "SIGINT" : "SIGTERM");
     // A second signal skips the rest of the drain.
     signals.async_wait([&](const boost::system::error_code& ec2, int) {
       if (!ec2) hurry_ = true;
@@ -149,6 +148,8 @@ void Server::shutdown() {
     slot.acceptor->close(ec);
     for (auto& session : slot.sessions) session.drain();
   });
+  spdlog::info("{}: stopped accepting; draining {} connection(s) (up to {} ms)", options_.name,
+               active_.load(), options_.drain_timeout.count());
   if (!wait_for_idle(std::chrono::steady_clock::now() + options_.drain_timeout)) {
     spdlog::warn("{}: drain deadline passed; closing {} connection(s)", options_.name,
                  active_.load());
