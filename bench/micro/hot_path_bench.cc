@@ -1,0 +1,86 @@
+// Micro benchmarks of the per-request work the gateway does on a worker: decoding the body and
+// locating `model`, splitting SSE events, writing a response head. Run with
+// `make bench-micro`; they guide optimisation, the load benchmark (bench/load) is the verdict.
+#include <benchmark/benchmark.h>
+
+#include <string>
+
+#include "api/inference_request.h"
+#include "http/response_head.h"
+#include "http/sse.h"
+
+namespace {
+
+using namespace sluice;
+
+const std::string kChat =
+    R"({"model":"gpt-4o-mini","messages":[{"role":"system","content":"You are a helpful )"
+    R"(assistant."},{"role":"user","content":"Write a haiku about the sea, and explain )"
+    R"(its imagery in two sentences."}],"temperature":0.7,"max_tokens":256,"stream":false})";
+
+void BM_DecodeInference(benchmark::State& state) {
+  for (auto _ : state) {
+    boost::json::monotonic_resource arena;
+    boost::json::value storage;
+    auto r = api::decode_inference(api::Endpoint::kChatCompletions, kChat, arena, storage);
+    benchmark::DoNotOptimize(r);
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(kChat.size()));
+}
+BENCHMARK(BM_DecodeInference);
+
+void BM_FindModelSpan(benchmark::State& state) {
+  for (auto _ : state) {
+    std::size_t b = 0, e = 0;
+    benchmark::DoNotOptimize(api::find_top_level_member(kChat, "model", b, e));
+  }
+}
+BENCHMARK(BM_FindModelSpan);
+
+std::string sse_stream(int events) {
+  std::string out;
+  for (int i = 0; i < events; ++i) {
+    out += R"(data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,)"
+           R"("model":"m","choices":[{"index":0,"delta":{"content":" word"},)"
+           R"("finish_reason":null}]})"
+           "\n\n";
+  }
+  return out + "data: [DONE]\n\n";
+}
+
+void BM_SseSplit(benchmark::State& state) {
+  const std::string stream = sse_stream(50);
+  const std::size_t piece = static_cast<std::size_t>(state.range(0));
+  for (auto _ : state) {
+    http::SseSplitter splitter;
+    std::string buffer;
+    for (std::size_t at = 0; at < stream.size(); at += piece) {
+      buffer.append(stream, at, piece);
+      std::size_t n = splitter.complete_prefix(buffer);
+      buffer.erase(0, n);
+      splitter.consumed(n);
+    }
+    benchmark::DoNotOptimize(buffer);
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(stream.size()));
+}
+BENCHMARK(BM_SseSplit)->Arg(64)->Arg(1024)->Arg(65536);
+
+void BM_WriteHead(benchmark::State& state) {
+  std::string out;
+  out.reserve(512);
+  http::Header extra[] = {{"openai-processing-ms", "123"}};
+  for (auto _ : state) {
+    http::HeadOptions o;
+    o.status = 200;
+    o.content_type = "application/json";
+    o.content_length = 612;
+    o.request_id = "req_0123456789abcdef01234567";
+    o.extra = extra;
+    http::write_head(out, o);
+    benchmark::DoNotOptimize(out);
+  }
+}
+BENCHMARK(BM_WriteHead);
+
+}  // namespace

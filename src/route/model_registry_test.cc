@@ -1,0 +1,64 @@
+#include "route/model_registry.h"
+
+#include <gtest/gtest.h>
+
+namespace sluice::route {
+namespace {
+
+class NamedProvider final : public provider::Provider {
+ public:
+  explicit NamedProvider(std::string name) : name_(std::move(name)) {}
+  std::string_view name() const override { return name_; }
+  std::string_view kind() const override { return "test"; }
+  asio::awaitable<provider::Exchange> exchange(const provider::Call&,
+                                               provider::StreamSink&) const override {
+    co_return provider::Exchange{};
+  }
+
+ private:
+  std::string name_;
+};
+
+config::Config make_config(std::initializer_list<std::pair<const char*, const char*>> models) {
+  config::Config c;
+  for (auto [name, provider] : models) {
+    config::Model m;
+    m.name = name;
+    m.deployments.push_back({{}, provider, ""});
+    c.models.push_back(m);
+  }
+  return c;
+}
+
+TEST(ModelRegistry, ExactNamesWinOverPatternsAndLongerPatternsWin) {
+  std::vector<std::unique_ptr<provider::Provider>> providers;
+  providers.push_back(std::make_unique<NamedProvider>("a"));
+  providers.push_back(std::make_unique<NamedProvider>("b"));
+  auto cfg = make_config({{"*", "a"}, {"gpt-*", "b"}, {"gpt-4o", "a"}, {"gpt-4o-*", "a"}});
+  ModelRegistry r(cfg, providers);
+  EXPECT_EQ(r.find("gpt-4o")->name, "gpt-4o");
+  EXPECT_EQ(r.find("gpt-4o-mini")->name, "gpt-4o-*");
+  EXPECT_EQ(r.find("gpt-3.5")->name, "gpt-*");
+  EXPECT_EQ(r.find("claude")->name, "*");
+  EXPECT_EQ(r.find("gpt-3.5")->deployments[0].provider->name(), "b");
+  EXPECT_EQ(r.routes().size(), 4u);
+}
+
+TEST(ModelRegistry, UnknownNamesAreNotFound) {
+  std::vector<std::unique_ptr<provider::Provider>> providers;
+  providers.push_back(std::make_unique<NamedProvider>("a"));
+  auto cfg = make_config({{"fast", "a"}, {"gpt-*", "a"}});
+  ModelRegistry r(cfg, providers);
+  EXPECT_EQ(r.find("slow"), nullptr);
+  EXPECT_EQ(r.find("gpt"), nullptr);  // the pattern needs its whole prefix
+  EXPECT_EQ(r.find(""), nullptr);
+}
+
+TEST(ModelRegistry, UnknownProviderIsAConfigurationBug) {
+  std::vector<std::unique_ptr<provider::Provider>> providers;
+  auto cfg = make_config({{"fast", "missing"}});
+  EXPECT_THROW(ModelRegistry(cfg, providers), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace sluice::route
