@@ -96,7 +96,10 @@ asio::awaitable<ServerSession::ReadOutcome> ServerSession::read_request(bool fir
       static_cast<std::uint32_t>(std::min<std::uint64_t>(limits_.max_header_bytes, UINT32_MAX)));
   parser_->body_limit(limits_.max_body_bytes);
   timed_out_ = false;
-  phase_ = first ? Phase::kHeader : Phase::kIdle;
+  // Until a byte arrives the connection is idle: a drain closes it at once, and a timeout closes
+  // it quietly. A new connection gets header_timeout from its accept, not idle_timeout, so that
+  // connections which never send anything cannot pile up.
+  phase_ = Phase::kIdle;
   set_deadline_after(first ? limits_.header_timeout : limits_.idle_timeout);
   bool header_deadline_set = first;
 

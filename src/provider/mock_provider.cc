@@ -78,7 +78,7 @@ asio::awaitable<Exchange> MockProvider::exchange(const Call& call, StreamSink& s
     out.kind = opened ? Exchange::Kind::kStreamed : Exchange::Kind::kFailed;
     out.stream_failed = opened;
     out.error = core::Error(Errc::kUpstreamProtocol,
-                            "Upstream " + name_ + " closed the connection mid-stream.");
+                            "Upstream " + name_ + " closed the connection mid-answer.");
     return out;
   };
   if (reply.event_interval.count() == 0) {

@@ -70,7 +70,7 @@ describe("chat completions", () => {
     const plain = await client.chat.completions.create(body);
 
     let fromEvents = "";
-    const runner = client.beta.chat.completions.stream(body);
+    const runner = client.chat.completions.stream(body);
     runner.on("content", (delta) => {
       fromEvents += delta;
     });

@@ -52,7 +52,7 @@ describe("errors", () => {
         { headers: { "x-mock-status": "429", "x-mock-retry-after": "1" } },
       ),
       expectError(OpenAI.RateLimitError, 429, (err) => {
-        assert.equal(err.headers["retry-after"], "1");
+        assert.equal(err.headers.get("retry-after"), "1");
         assert.equal(err.type, "rate_limit_error");
       }),
     );
@@ -88,7 +88,7 @@ describe("errors", () => {
     await assert.rejects(
       client.chat.completions.create({ model: "broken", messages }),
       expectError(OpenAI.InternalServerError, 502, (err) => {
-        // openai v4 copies error.code to err.code and keeps the whole object in err.error.
+        // The client copies error.code to err.code and keeps the whole object in err.error.
         assert.equal(err.code, "upstream_unreachable");
         assert.equal(err.error.code, "upstream_unreachable");
       }),
@@ -134,5 +134,63 @@ describe("errors", () => {
     // The gateway is still healthy afterwards.
     const res = await client.chat.completions.create({ model: "fast", messages, max_tokens: 3 });
     assert.equal(res.object, "chat.completion");
+  });
+
+  it("upstream cut mid-answer (not streamed): 502 with code upstream_protocol_error", async () => {
+    await assert.rejects(
+      client.chat.completions.create({ model: "fast", messages }, { headers: { "x-mock-cut-after": "1" } }),
+      expectError(OpenAI.InternalServerError, 502, (err) => {
+        assert.equal(err.code, "upstream_protocol_error");
+      }),
+    );
+  });
+
+  it("in-process simulated model: injected 429 and mid-stream cut", async () => {
+    await assert.rejects(
+      client.chat.completions.create(
+        { model: "local-sim", messages },
+        { headers: { "x-mock-status": "429", "x-mock-retry-after": "2" } },
+      ),
+      expectError(OpenAI.RateLimitError, 429, (err) => {
+        assert.equal(err.headers.get("retry-after"), "2");
+      }),
+    );
+
+    const stream = await client.chat.completions.create(
+      { model: "local-sim", messages, stream: true, max_tokens: 20 },
+      { headers: { "x-mock-cut-after": "3" } },
+    );
+    let chunks = 0;
+    await assert.rejects(
+      (async () => {
+        for await (const _ of stream) chunks += 1;
+      })(),
+      (err) => err instanceof OpenAI.APIError && err.code === "upstream_protocol_error",
+    );
+    assert.ok(chunks > 0, "chunks arrived before the cut");
+  });
+
+  it("upstream slower than the first-byte timeout: 504 with code upstream_timeout", async () => {
+    await assert.rejects(
+      client.chat.completions.create({ model: "impatient", messages }, { headers: { "x-mock-hang": "1" } }),
+      expectError(OpenAI.InternalServerError, 504, (err) => {
+        assert.equal(err.code, "upstream_timeout");
+      }),
+    );
+  });
+
+  it("upstream stalling mid-stream past the idle timeout: the stream throws", async () => {
+    const stream = await client.chat.completions.create(
+      { model: "impatient", messages, stream: true, max_tokens: 5 },
+      { headers: { "x-mock-tokens-per-second": "1" } },  // a token every 1000 ms > 500 ms idle
+    );
+    let chunks = 0;
+    await assert.rejects(
+      (async () => {
+        for await (const _ of stream) chunks += 1;
+      })(),
+      (err) => err instanceof OpenAI.APIError && err.code === "upstream_timeout",
+    );
+    assert.ok(chunks > 0, "the stream had started");
   });
 });

@@ -3,7 +3,9 @@
 //
 // Every process started here is tracked; stop() ends it (SIGTERM, then SIGKILL after 3 s), and
 // any process still alive when this test file's Node process exits or is interrupted is killed,
-// so a failing or aborted test never leaves a gateway behind.
+// so a failing or aborted test never leaves a gateway behind. The child processes do not keep
+// Node's event loop alive, so a test that forgets to stop them (or times out) still lets its
+// file's process exit, which kills them.
 
 import { spawn } from "node:child_process";
 import fs from "node:fs";
@@ -24,7 +26,13 @@ export const SLUICE_BINARY =
 // ---------------------------------------------------------------------------------------------
 // Process tracking and clean-up
 
-const live = new Set();  // SluiceProcess instances not yet known to have exited
+const live = new Set();     // SluiceProcess instances not yet known to have exited
+const tmpdirs = new Set();  // configuration directories not yet removed
+
+function removeTmpdir(dir) {
+  fs.rmSync(dir, { recursive: true, force: true });
+  tmpdirs.delete(dir);
+}
 
 function killAllNow() {
   for (const p of live) {
@@ -32,6 +40,13 @@ function killAllNow() {
       p.child.kill("SIGKILL");
     } catch {
       // already gone
+    }
+  }
+  for (const dir of tmpdirs) {
+    try {
+      removeTmpdir(dir);
+    } catch {
+      // best effort
     }
   }
 }
@@ -64,6 +79,9 @@ class SluiceProcess {
     };
     this.child.stdout.on("data", append);
     this.child.stderr.on("data", append);
+    this.child.unref();
+    this.child.stdout.unref();
+    this.child.stderr.unref();
     this.exitPromise = new Promise((resolve) => {
       this.child.once("error", (err) => {
         this.spawnError = err;
@@ -125,9 +143,40 @@ class SluiceProcess {
     });
   }
 
+  // Resolves with { code, signal } once the process has exited, or null after `ms`.
+  async waitForExit(ms) {
+    if (!this.exited) {
+      this.child.ref();
+      let timer;
+      await Promise.race([
+        this.exitPromise,
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, ms);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (!this.exited) this.child.unref();
+    }
+    return this.exited ? this.exitInfo : null;
+  }
+
+  // Sends `sig` (default SIGTERM) and returns at once.
+  signal(sig = "SIGTERM") {
+    if (!this.exited) this.child.kill(sig);
+  }
+
+  // SIGKILL, and wait for the exit.
+  async kill() {
+    if (this.exited) return;
+    this.child.ref();
+    this.child.kill("SIGKILL");
+    await this.exitPromise;
+  }
+
   // SIGTERM, then SIGKILL if the process is still alive after STOP_GRACE_MS.
   async stop() {
     if (this.exited) return;
+    this.child.ref();  // keep the event loop alive until the exit is seen
     this.child.kill("SIGTERM");
     let timer;
     const timedOut = new Promise((resolve) => {
@@ -136,6 +185,8 @@ class SluiceProcess {
     const late = await Promise.race([this.exitPromise.then(() => false), timedOut]);
     clearTimeout(timer);
     if (late && !this.exited) {
+      process.stderr.write(`${this.describe()} still running ${STOP_GRACE_MS} ms after SIGTERM; ` +
+                           `sending SIGKILL. Recent output:\n${this.output}\n`);
       this.child.kill("SIGKILL");
       await this.exitPromise;
     }
@@ -176,6 +227,7 @@ export function startMock() {
 // `sluice serve -c <dir>/sluice.yaml --listen 127.0.0.1:0`, with `yaml` as the configuration.
 export async function startGateway(yaml) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-e2e-"));
+  tmpdirs.add(dir);
   const file = path.join(dir, "sluice.yaml");
   fs.writeFileSync(file, yaml);
   try {
@@ -183,7 +235,7 @@ export async function startGateway(yaml) {
     p.tmpdir = dir;
     return p;
   } catch (err) {
-    fs.rmSync(dir, { recursive: true, force: true });
+    removeTmpdir(dir);
     throw err;
   }
 }
@@ -192,6 +244,7 @@ export async function startGateway(yaml) {
 //   fast      -> the `sluice mock` upstream, asked for "llama-3.1-8b" (x-mock-* headers forwarded)
 //   local-sim -> the in-process simulated provider
 //   broken    -> an upstream on a closed port (connection refused)
+//   impatient -> the same mock upstream, with 500 ms first-byte and idle timeouts
 export function gatewayConfig({ mockPort, deadPort }) {
   return `\
 providers:
@@ -204,6 +257,11 @@ providers:
   - name: dead
     kind: openai
     base_url: http://127.0.0.1:${deadPort}/v1
+  - name: up-impatient
+    kind: openai
+    base_url: http://127.0.0.1:${mockPort}/v1
+    forward_headers: [x-mock-*]
+    timeouts: {first_byte: 500ms, idle: 500ms}
 models:
   - name: fast
     deployments: [{provider: up, model: llama-3.1-8b}]
@@ -211,6 +269,8 @@ models:
     deployments: [{provider: sim}]
   - name: broken
     deployments: [{provider: dead}]
+  - name: impatient
+    deployments: [{provider: up-impatient, model: llama-3.1-8b}]
 `;
 }
 
@@ -233,7 +293,7 @@ export async function startStack() {
     },
     async stop() {
       await Promise.all([this.gateway?.stop(), this.mock?.stop()]);
-      if (this.gateway?.tmpdir) fs.rmSync(this.gateway.tmpdir, { recursive: true, force: true });
+      if (this.gateway?.tmpdir) removeTmpdir(this.gateway.tmpdir);
     },
   };
   try {

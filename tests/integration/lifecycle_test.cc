@@ -75,6 +75,30 @@ TEST(LifecycleTest, SigtermClosesIdleConnectionsAndExitsAtOnce) {
   EXPECT_TRUE(idle.wait_closed(1s));
 }
 
+TEST(LifecycleTest, SigtermClosesConnectionsThatNeverSentARequest) {
+  TempDir dir;
+  auto gw = start_gateway(dir, simple_config("drain_timeout: 10s\n"));
+  HttpClient silent(gw.port);
+  ASSERT_TRUE(silent.connected());
+  std::this_thread::sleep_for(100ms);  // accepted by a worker
+  auto began = Clock::now();
+  gw.process->signal(SIGTERM);
+  auto code = gw.process->wait(3s);
+  ASSERT_TRUE(code);
+  EXPECT_EQ(*code, 0);
+  EXPECT_LT(Clock::now() - began, 1s);
+}
+
+TEST(LifecycleTest, ASilentNewConnectionIsClosedAfterTheHeaderTimeout) {
+  TempDir dir;
+  auto gw = start_gateway(dir, simple_config("limits: {header_timeout: 1s, idle_timeout: 60s}\n"));
+  HttpClient silent(gw.port, 5s);
+  auto began = Clock::now();
+  EXPECT_TRUE(silent.wait_closed(4s));
+  EXPECT_GE(Clock::now() - began, 800ms);
+  EXPECT_LT(Clock::now() - began, 3s);
+}
+
 TEST(LifecycleTest, DrainDeadlineCutsStreamsThatRunTooLong) {
   TempDir dir;
   auto gw = start_gateway(dir, simple_config("drain_timeout: 1s\n"));
