@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
 #include <fstream>
 #include <random>
 #include <regex>
@@ -68,9 +70,22 @@ std::unique_ptr<Process> Process::start(const std::vector<std::string>& argv,
 
 Process::~Process() {
   if (!exit_code_) {
-    ::kill(pid_, SIGKILL);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
+    // A graceful stop first, so that every test also exercises shutdown and, in sanitizer
+    // builds, the leak checker runs at exit.
+    ::kill(pid_, SIGTERM);
+    if (!wait(5s)) {
+      ::kill(pid_, SIGKILL);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+    }
+  }
+  // Any sanitizer report from a child fails the test that ran it.
+  std::string text = log();
+  for (const char* marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"}) {
+    if (text.find(marker) != std::string::npos) {
+      ADD_FAILURE() << "sanitizer report in " << log_file_ << ":\n" << text;
+      break;
+    }
   }
 }
 
