@@ -55,7 +55,7 @@ def log(msg: str) -> None:
 
 
 def upstream_chat_json() -> str:
-    """A non-streaming chat.completion as OpenAI returns it (~600 bytes)."""
+    """A non-streaming chat.completion as OpenAI returns it (667 bytes)."""
     body = {
         "id": "chatcmpl-BENCHq7xLr9dKp0aZ3mYt5wVh1cN",
         "object": "chat.completion",
@@ -180,8 +180,9 @@ def tail(path: Path | None, n: int = 20) -> str:
     return "\n--- " + str(path) + " ---\n" + "\n".join(lines) if lines else ""
 
 
-def read_stat(pid: int) -> tuple[int, int, int] | None:
-    """(ppid, utime + stime in ticks, rss in KiB) of a process, or None if it is gone."""
+def read_stat(pid: int) -> tuple[int, int, int, int] | None:
+    """(ppid, utime + stime in ticks, rss in KiB, stime in ticks) of a process, or None if it
+    is gone."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             data = f.read()
@@ -189,7 +190,8 @@ def read_stat(pid: int) -> tuple[int, int, int] | None:
         return None
     fields = data[data.rindex(")") + 2:].split()
     # fields[0] is field 3 (state): ppid is field 4, utime 14, stime 15, rss 24.
-    return int(fields[1]), int(fields[11]) + int(fields[12]), int(fields[21]) * PAGE_KIB
+    return (int(fields[1]), int(fields[11]) + int(fields[12]), int(fields[21]) * PAGE_KIB,
+            int(fields[12]))
 
 
 def children_of(ppid: int) -> list[int]:
@@ -229,11 +231,34 @@ class Server:
         return [self.pid] + self.workers()
 
     def cpu_ticks(self) -> int:
-        total = 0
+        return self.cpu_split()[0]
+
+    def cpu_split(self) -> tuple[int, int]:
+        """(utime + stime, stime) in ticks, summed over the processes."""
+        total = system = 0
         for pid in self.pids():
             st = read_stat(pid)
             if st:
                 total += st[1]
+                system += st[3]
+        return total, system
+
+    def ctx_switches(self) -> int:
+        """Voluntary + involuntary context switches of every thread of every process."""
+        total = 0
+        for pid in self.pids():
+            try:
+                tids = os.listdir(f"/proc/{pid}/task")
+            except OSError:
+                continue
+            for tid in tids:
+                try:
+                    with open(f"/proc/{pid}/task/{tid}/status") as f:
+                        for ln in f:
+                            if ln.startswith(("voluntary_ctxt", "nonvoluntary_ctxt")):
+                                total += int(ln.split()[1])
+                except (OSError, ValueError, IndexError):
+                    continue
         return total
 
     def rss_kib(self) -> tuple[int, int]:
@@ -343,9 +368,9 @@ class RssSampler(threading.Thread):
         return self.peak
 
 
-def wrk(args, port: int, case: str, duration: float) -> dict:
+def wrk(args, port: int, case: str, duration: int) -> dict:
     argv = ["wrk", "-c", str(args.connections), "-t", str(args.threads),
-            "-d", f"{duration:g}s", "--timeout", args.timeout, "--latency",
+            "-d", f"{duration}s", "--timeout", args.timeout, "--latency",
             "-s", str(HERE / "post.lua"), f"http://127.0.0.1:{port}"]
     if case == "stream":
         argv += ["--", "stream"]
@@ -373,7 +398,8 @@ def measured_run(args, servers: dict, proxy: str, case: str) -> dict:
     if not server.alive():
         raise RuntimeError(f"{proxy} died during warm-up" + tail(server.logfile))
     workers_before = server.workers()
-    cpu0, up_cpu0, mach0 = server.cpu_ticks(), upstream.cpu_ticks(), proc_stat_cpu()
+    (cpu0, sys0), up_cpu0, mach0 = server.cpu_split(), upstream.cpu_ticks(), proc_stat_cpu()
+    cs0 = server.ctx_switches()
     st0 = stub_status(servers["upstream_port"])
     ru0 = os.times()
     sampler = RssSampler(server)
@@ -383,16 +409,24 @@ def measured_run(args, servers: dict, proxy: str, case: str) -> dict:
     finally:
         peak = sampler.finish()
     ru1 = os.times()
-    cpu1, up_cpu1, mach1 = server.cpu_ticks(), upstream.cpu_ticks(), proc_stat_cpu()
+    (cpu1, sys1), up_cpu1, mach1 = server.cpu_split(), upstream.cpu_ticks(), proc_stat_cpu()
+    cs1 = server.ctx_switches()
     st1 = stub_status(servers["upstream_port"])
     workers_after = server.workers()
     if not server.alive():
         raise RuntimeError(f"{proxy} died during the run" + tail(server.logfile))
 
+    if res["requests"] == 0:
+        res["errors"]["no_requests"] = 1  # nothing answered at all
     n = max(res["requests"], 1)
     secs = res["duration_us"] / 1e6
     mach = [b - a for a, b in zip(mach0, mach1)]
     mach_total = max(sum(mach), 1)
+    wrk_s = ((ru1.children_user - ru0.children_user) +
+             (ru1.children_system - ru0.children_system))
+    # CPU used by anything but the proxy, the upstream and wrk: other tenants, this script.
+    ours = (cpu1 - cpu0) + (up_cpu1 - up_cpu0) + wrk_s * CLK_TCK
+    other = max(0.0, (mach_total - mach[3] - mach[4] - mach[7]) - ours)
     errors = {k: v for k, v in res["errors"].items() if v}
     run = {
         "proxy": proxy,
@@ -407,13 +441,16 @@ def measured_run(args, servers: dict, proxy: str, case: str) -> dict:
         "latency_us": res["latency_us"],
         "cpu_s": (cpu1 - cpu0) / CLK_TCK,
         "cpu_us_per_req": (cpu1 - cpu0) / CLK_TCK * 1e6 / n,
+        "cpu_sys_us_per_req": (sys1 - sys0) / CLK_TCK * 1e6 / n,
+        "cpu_user_us_per_req": ((cpu1 - cpu0) - (sys1 - sys0)) / CLK_TCK * 1e6 / n,
         "upstream_cpu_us_per_req": (up_cpu1 - up_cpu0) / CLK_TCK * 1e6 / n,
-        "wrk_cpu_us_per_req": ((ru1.children_user - ru0.children_user) +
-                               (ru1.children_system - ru0.children_system)) * 1e6 / n,
+        "ctx_switches_per_req": (cs1 - cs0) / n,
+        "wrk_cpu_us_per_req": wrk_s * 1e6 / n,
         "upstream_new_connections": st1.get("accepts", 0) - st0.get("accepts", 0) - 1,
         "upstream_requests": st1.get("requests", 0) - st0.get("requests", 0) - 1,
         "machine_busy_pct": 100.0 * (mach_total - mach[3] - mach[4]) / mach_total,
         "machine_steal_pct": 100.0 * mach[7] / mach_total,
+        "machine_other_pct": 100.0 * other / mach_total,
         "rss_loaded_kib": peak[0],
         "rss_loaded_workers_kib": peak[1],
         "workers_changed": workers_before != workers_after,
@@ -454,6 +491,11 @@ def start_nginx(name: str, conf_text: str, tmp: Path) -> Server:
     return Server(name, argv, tmp / f"{name}.out", nginx=True)
 
 
+def stream_path(args) -> str:
+    """The upstream's path prefix for streams: chunked or with a Content-Length."""
+    return "stream" if args.stream_upstream == "chunked" else "stream-length"
+
+
 def start_sluice(args, upstream_port: int, tmp: Path) -> tuple[Server, int]:
     conf = tmp / "sluice.yaml"
     conf.write_text(f"""\
@@ -468,7 +510,7 @@ providers:
     base_url: http://127.0.0.1:{upstream_port}/v1
   - name: upstream-stream
     kind: openai
-    base_url: http://127.0.0.1:{upstream_port}/stream/v1
+    base_url: http://127.0.0.1:{upstream_port}/{stream_path(args)}/v1
 models:
   - name: {JSON_MODEL}
     deployments: [{{provider: upstream, model: {JSON_MODEL}}}]
@@ -528,6 +570,14 @@ def check_responses(servers: dict, expected: dict) -> dict:
     return report
 
 
+def busy_pct(seconds: float) -> float:
+    """How busy the machine is (all CPUs, excluding steal), sampled over `seconds`."""
+    a = proc_stat_cpu()
+    time.sleep(seconds)
+    d = [y - x for x, y in zip(a, proc_stat_cpu())]
+    return 100.0 * (sum(d) - d[3] - d[4] - d[7]) / max(sum(d), 1)
+
+
 def machine_info() -> dict:
     cpu_model = ""
     try:
@@ -551,6 +601,7 @@ def machine_info() -> dict:
         "cpu_model": cpu_model,
         "kernel": platform.release(),
         "loadavg_at_start": Path("/proc/loadavg").read_text().split()[:3],
+        "busy_pct_before": busy_pct(1.0),
         "nginx": out(["nginx", "-v"]),
         "wrk": out(["wrk", "-v"]),
         "python": platform.python_version(),
@@ -584,6 +635,9 @@ def summarize(runs: list[dict], cases) -> dict:
                 "p50_us": med([r["latency_us"]["p50"] for r in rs]),
                 "p99_us": med([r["latency_us"]["p99"] for r in rs]),
                 "upstream_cpu_us_per_req": med([r["upstream_cpu_us_per_req"] for r in rs]),
+                "ctx_switches_per_req": med([r["ctx_switches_per_req"] for r in rs]),
+                "cpu_user_us_per_req": med([r["cpu_user_us_per_req"] for r in rs]),
+                "cpu_sys_us_per_req": med([r["cpu_sys_us_per_req"] for r in rs]),
                 "upstream_new_connections": max([r["upstream_new_connections"] for r in rs]),
                 "rss_loaded_kib": max([r["rss_loaded_kib"] for r in rs]),
                 "rss_loaded_workers_kib": max([r["rss_loaded_workers_kib"] for r in rs]),
@@ -615,8 +669,11 @@ def report(args, info: dict, summary: dict, runs: list[dict], idle: dict, cases,
     out.append("## Sluice vs nginx: keep-alive reverse proxy in front of the same upstream\n")
     out.append(f"Command: `{args.command}`\n")
     out.append(f"Machine: {info['nproc']} CPUs ({info['cpu_model']}), kernel {info['kernel']}, "
-               f"load average at start {' '.join(info['loadavg_at_start'])}; {info['nginx']}; "
+               f"load average at start {' '.join(info['loadavg_at_start'])}, "
+               f"{info['busy_pct_before']:.0f}% busy in the second before; {info['nginx']}; "
                f"{info['wrk']}; git {info['git']}; {info['date']}\n")
+    out.append(f"Sluice binary: {info['sluice']['path']} ({info['sluice']['version']}, built "
+               f"{info['sluice']['mtime']})\n")
     out.append(f"Setup: {args.workers} workers each (nginx `worker_processes {args.workers}`, "
                f"Sluice `--workers {args.workers}`); wrk `-c {args.connections} -t {args.threads}"
                f" -d {args.duration:g}s --timeout {args.timeout}`, {args.warmup:g} s warm-up "
@@ -625,8 +682,9 @@ def report(args, info: dict, summary: dict, runs: list[dict], idle: dict, cases,
                "(its default of 1000 would close wrk's connections every 1000 requests) and "
                "`keepalive 64` to the upstream; the stream location has `proxy_buffering off`. "
                f"Upstream: nginx, 1 worker, fixed bodies (JSON {sizes['json']} B; stream: "
-               f"{sizes['events']} SSE events, {sizes['stream']} B, sent at once with a "
-               f"Content-Length); request bodies {len(request_body('json'))} B (JSON) and "
+               f"{sizes['events']} SSE events, {sizes['stream']} B, sent at once, "
+               f"{'chunked' if args.stream_upstream == 'chunked' else 'with a Content-Length'}"
+               f"); request bodies {len(request_body('json'))} B (JSON) and "
                f"{len(request_body('stream'))} B (stream).\n")
     out.append("Medians over rounds; ratios are Sluice/nginx, the median of the per-round "
                "paired ratios (min–max). req/s: higher is better. CPU/req: the proxy's "
@@ -659,21 +717,38 @@ def report(args, info: dict, summary: dict, runs: list[dict], idle: dict, cases,
                    f"{mib(n['rss_loaded_kib'])} | {mib(n['rss_loaded_workers_kib'])} | "
                    f"{mib(sl['rss_loaded_kib'])} |")
     out.append("")
-    out.append("Side measurements (medians): the upstream's CPU per request and the number of "
-               "new upstream connections per run (keep-alive reuse; max over rounds).\n")
-    out.append("| case | upstream µs CPU/req behind nginx | behind Sluice "
-               "| new upstream conns per run, nginx | Sluice |")
-    out.append("|---|---:|---:|---:|---:|")
+    out.append("Where the proxy's CPU goes (medians, µs per request): user space (the proxy's "
+               "own code and libraries) and kernel (system calls, TCP on loopback).\n")
+    out.append("| case | nginx user | nginx kernel | Sluice user | Sluice kernel "
+               "| user ratio | kernel ratio |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|")
+    for case in cases:
+        n, sl = summary[case]["nginx"], summary[case]["sluice"]
+        ur = sl["cpu_user_us_per_req"] / n["cpu_user_us_per_req"] if n["cpu_user_us_per_req"] else 0
+        kr = sl["cpu_sys_us_per_req"] / n["cpu_sys_us_per_req"] if n["cpu_sys_us_per_req"] else 0
+        out.append(f"| {'JSON' if case == 'json' else 'streaming'} | "
+                   f"{n['cpu_user_us_per_req']:.1f} | {n['cpu_sys_us_per_req']:.1f} | "
+                   f"{sl['cpu_user_us_per_req']:.1f} | {sl['cpu_sys_us_per_req']:.1f} | "
+                   f"{ur:.2f} | {kr:.2f} |")
+    out.append("")
+    out.append("Side measurements (medians): the proxy's context switches per request, the "
+               "upstream's CPU per request, and new upstream connections per measured run "
+               "(keep-alive reuse; max over rounds).\n")
+    out.append("| case | ctx switches/req, nginx | Sluice | upstream µs CPU/req behind nginx "
+               "| behind Sluice | new upstream conns per run, nginx | Sluice |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|")
     for case in cases:
         n, sl = summary[case]["nginx"], summary[case]["sluice"]
         out.append(f"| {'JSON' if case == 'json' else 'streaming'} | "
+                   f"{n['ctx_switches_per_req']:.2f} | {sl['ctx_switches_per_req']:.2f} | "
                    f"{n['upstream_cpu_us_per_req']:.1f} | {sl['upstream_cpu_us_per_req']:.1f} | "
                    f"{n['upstream_new_connections']} | {sl['upstream_new_connections']} |")
     out.append("")
     out.append("Every run:\n")
-    out.append("| round | case | proxy | req/s | µs CPU/req | p50 ms | p99 ms | max ms "
-               "| upstream µs/req | wrk µs/req | machine busy % | steal % | errors |")
-    out.append("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    out.append("| round | case | proxy | req/s | µs CPU/req | ctx sw/req | p50 ms | p99 ms "
+               "| max ms | upstream µs/req | wrk µs/req | machine busy % | other procs % "
+               "| steal % | errors |")
+    out.append("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in runs:
         lat = r["latency_us"]
         errs = {k: v for k, v in r["errors"].items() if v}
@@ -683,10 +758,21 @@ def report(args, info: dict, summary: dict, runs: list[dict], idle: dict, cases,
         if r["workers_changed"]:
             e += " **workers changed!**"
         out.append(f"| {r['round']} | {r['case']} | {r['proxy']} | {r['rps']:.0f} | "
-                   f"{r['cpu_us_per_req']:.1f} | {lat['p50'] / 1000:.2f} | "
+                   f"{r['cpu_us_per_req']:.1f} | {r['ctx_switches_per_req']:.2f} | "
+                   f"{lat['p50'] / 1000:.2f} | "
                    f"{lat['p99'] / 1000:.2f} | {lat['max'] / 1000:.1f} | "
                    f"{r['upstream_cpu_us_per_req']:.1f} | {r['wrk_cpu_us_per_req']:.1f} | "
-                   f"{r['machine_busy_pct']:.0f} | {r['machine_steal_pct']:.1f} | {e} |")
+                   f"{r['machine_busy_pct']:.0f} | {r['machine_other_pct']:.1f} | "
+                   f"{r['machine_steal_pct']:.1f} | {e} |")
+    if info["busy_pct_before"] > 10:
+        out.append("")
+        out.append(f"**NOISE: the machine was {info['busy_pct_before']:.0f}% busy before the "
+                   "benchmark started; other processes compete for the CPUs.**")
+    noisy = [r for r in runs if r["machine_other_pct"] > 10]
+    if noisy:
+        out.append("")
+        out.append(f"**NOISE: in {len(noisy)} run(s) other processes used more than 10% of the "
+                   "machine (column 'other procs %'); compare CPU/req rather than req/s.**")
     bad = [r for r in runs if r["error_total"] or r["workers_changed"]]
     if bad:
         out.append("")
@@ -706,20 +792,25 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=default_workers,
                     help=f"worker threads (Sluice) and processes (nginx) (default: "
                          f"{default_workers}, the number of CPUs)")
-    ap.add_argument("--duration", type=float, default=10, help="seconds per run (default 10)")
+    ap.add_argument("--duration", type=int, default=10,
+                    help="seconds per measured run (default 10; wrk takes whole seconds)")
     ap.add_argument("--rounds", type=int, default=5, help="paired rounds (default 5)")
     ap.add_argument("--connections", type=int, default=32, help="wrk -c (default 32)")
     ap.add_argument("--threads", type=int, default=2, help="wrk -t (default 2)")
-    ap.add_argument("--warmup", type=float, default=1, help="warm-up seconds before each run")
+    ap.add_argument("--warmup", type=int, default=1,
+                    help="warm-up seconds before each run (default 1; 0 for none)")
     ap.add_argument("--timeout", default="2s", help="wrk --timeout (default 2s)")
     ap.add_argument("--cases", default="json,stream", help="json, stream or json,stream")
+    ap.add_argument("--stream-upstream", choices=("chunked", "length"), default="chunked",
+                    help="how the upstream frames the stream body: chunked (default, as real "
+                         "providers do) or with a Content-Length")
     ap.add_argument("--json", metavar="FILE", help="save raw results as JSON")
     ap.add_argument("--keep-tmp", action="store_true", help="keep the temporary directory")
     args = ap.parse_args()
     args.command = shlex.join(["python3", os.path.relpath(sys.argv[0])] + sys.argv[1:])
     cases = [c for c in args.cases.split(",") if c]
-    if not set(cases) <= set(CASES) or args.rounds < 1 or args.duration <= 0:
-        ap.error("bad --cases, --rounds or --duration")
+    if not set(cases) <= set(CASES) or args.rounds < 1 or args.duration < 1 or args.warmup < 0:
+        ap.error("bad --cases, --rounds, --duration or --warmup")
     for tool in ("nginx", "wrk"):
         if not shutil.which(tool):
             ap.error(f"{tool} is not on PATH")
@@ -730,10 +821,19 @@ def main() -> int:
     # SIGTERM/SIGHUP unwind like Ctrl-C, so the finally below stops everything.
     def on_signal(signum, _frame):
         raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with it ignored
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
 
     info = machine_info()
+    st = os.stat(args.sluice)
+    info["sluice"] = {
+        "path": args.sluice,
+        "version": subprocess.run([args.sluice, "--version"], capture_output=True, text=True,
+                                  timeout=10).stdout.strip(),
+        "mtime": datetime.datetime.fromtimestamp(st.st_mtime).isoformat(timespec="seconds"),
+        "size": st.st_size,
+    }
     tmp = Path(tempfile.mkdtemp(prefix="sluice-bench-"))
     for d in ("upstream-tmp", "proxy-tmp"):
         (tmp / d).mkdir()
@@ -745,9 +845,8 @@ def main() -> int:
         log(f"temp dir {tmp}; upstream bodies: JSON {len(expected['json'])} B, stream "
             f"{len(expected['stream'])} B in {expected['stream'].count('data: ')} events")
 
-        sse_file = tmp / "www/stream/v1/chat/completions"
-        sse_file.parent.mkdir(parents=True)
-        sse_file.write_text(expected["stream"])
+        (tmp / "www").mkdir()
+        (tmp / "www/stream.sse").write_text(expected["stream"])
         upstream_port = free_port()
         upstream = start_nginx("upstream", render("upstream.conf.in", {
             "USER": user, "DIR": tmp, "PORT": upstream_port,
@@ -760,6 +859,7 @@ def main() -> int:
             stream_port = free_port()
         proxy = start_nginx("proxy", render("proxy.conf.in", {
             "USER": user, "DIR": tmp, "WORKERS": args.workers, "UPSTREAM_PORT": upstream_port,
+            "STREAM_PATH": stream_path(args),
             "JSON_PORT": json_port, "STREAM_PORT": stream_port}), tmp)
         started.append(proxy)
         wait_port(json_port, proxy.proc, "nginx proxy", tmp / "proxy-error.log")
@@ -813,7 +913,7 @@ def main() -> int:
                 "command": args.command, "machine": info,
                 "settings": {k: getattr(args, k) for k in (
                     "sluice", "workers", "duration", "rounds", "connections", "threads",
-                    "warmup", "timeout")},
+                    "warmup", "timeout", "stream_upstream")},
                 "upstream_bodies": {"json_bytes": len(expected["json"]),
                                     "stream_bytes": len(expected["stream"])},
                 "response_checks": checks, "idle_rss_kib": idle,
@@ -822,7 +922,7 @@ def main() -> int:
             log(f"raw results in {args.json}")
         return 1 if any(r["error_total"] for r in runs) else 0
     except KeyboardInterrupt as e:
-        log(f"interrupted ({e or 'Ctrl-C'}): stopping")
+        log(f"interrupted ({e.args[0] if e.args else 'Ctrl-C'}): stopping")
         return 130
     finally:
         for s in reversed(started):
