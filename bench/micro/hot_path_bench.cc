@@ -20,9 +20,10 @@ const std::string kChat =
 
 void BM_DecodeInference(benchmark::State& state) {
   for (auto _ : state) {
-    boost::json::monotonic_resource arena;
-    boost::json::value storage;
-    auto r = api::decode_inference(api::Endpoint::kChatCompletions, kChat, arena, storage);
+    unsigned char buffer[4096];
+    boost::json::monotonic_resource arena(buffer, sizeof buffer);
+    auto storage = boost::json::value(boost::json::storage_ptr(&arena));
+    auto r = api::decode_inference(api::Endpoint::kChatCompletions, kChat, storage);
     benchmark::DoNotOptimize(r);
   }
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(kChat.size()));

@@ -113,12 +113,13 @@ void line_and_column(std::string_view text, std::size_t offset, std::size_t& lin
 }
 
 core::Result<InferenceRequest> decode_inference(Endpoint endpoint, std::string_view body,
-                                                json::monotonic_resource& arena,
                                                 json::value& storage) {
   json::parse_options options;
   options.max_depth = kMaxDepth;
   unsigned char temp[1024];
-  json::parser parser(json::storage_ptr(&arena), options, temp, sizeof temp);
+  json::parser parser(json::storage_ptr(), options, temp, sizeof temp);
+  // The parser's first argument is only its scratch space; the value goes where reset() says.
+  parser.reset(storage.storage());
   boost::system::error_code ec;
   // write() wants one complete value and reports how far it got, which locates the error.
   std::size_t used = parser.write(body.data(), body.size(), ec);

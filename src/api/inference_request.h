@@ -6,7 +6,6 @@
 // Thread safety: pure functions; an InferenceRequest borrows the body and the arena.
 #pragma once
 
-#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
@@ -32,12 +31,11 @@ struct InferenceRequest {
   std::size_t model_end = 0;
 };
 
-// Parses and checks `body`. `storage` receives the decoded value (allocated from `arena`) and
-// must outlive the result. Errors: invalid JSON (with line and column), a body that is not an
-// object, a missing or non-string model (404 model_not_found as the issue asks; a non-string is
-// 400), a non-boolean `stream`.
+// Parses and checks `body`. `storage` receives the decoded value, allocated from the memory
+// resource `storage` was made with (the request's arena), and must outlive the result. Errors:
+// invalid JSON (with line and column), a body that is not an object, a missing or non-string model
+// (404 model_not_found as the issue asks; a non-string is 400), a non-boolean `stream`.
 core::Result<InferenceRequest> decode_inference(Endpoint endpoint, std::string_view body,
-                                                json::monotonic_resource& arena,
                                                 json::value& storage);
 
 // The request body with `model` as its model: the original bytes with the value spliced in, or

@@ -7,13 +7,13 @@ namespace {
 
 struct Decoded {
   json::monotonic_resource arena;
-  json::value storage;
+  json::value storage = json::value(json::storage_ptr(&arena));
   core::Result<InferenceRequest> result = core::Error();
 };
 
 std::unique_ptr<Decoded> decode(std::string_view body, Endpoint e = Endpoint::kChatCompletions) {
   auto d = std::make_unique<Decoded>();
-  d->result = decode_inference(e, body, d->arena, d->storage);
+  d->result = decode_inference(e, body, d->storage);
   return d;
 }
 
@@ -25,6 +25,8 @@ TEST(DecodeInference, ExposesModelStreamAndModelSpan) {
   EXPECT_TRUE(d->result->stream);
   EXPECT_EQ(body.substr(d->result->model_begin, d->result->model_end - d->result->model_begin),
             "\"fast\"");
+  // The decoded tree lives in the caller's arena, not on the heap.
+  EXPECT_EQ(d->result->fields->storage().get(), &d->arena);
 }
 
 TEST(DecodeInference, StreamIsIgnoredWhereTheEndpointCannotStream) {

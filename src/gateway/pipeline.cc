@@ -55,7 +55,7 @@ asio::awaitable<void> run_inference(RequestContext& ctx) {
 
   // 4. Decode the body once.
   auto decoded =
-      api::decode_inference(*ctx.endpoint, session.request().body(), ctx.arena, ctx.body);
+      api::decode_inference(*ctx.endpoint, session.request().body(), ctx.body);
   if (!decoded) co_return co_await respond_error(ctx, decoded.error());
   ctx.request = *decoded;
   ctx.model = ctx.request.model;

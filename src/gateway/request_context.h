@@ -37,9 +37,11 @@ struct RequestContext {
   WorkerState& worker;
 
   std::optional<api::Endpoint> endpoint;
-  // The decoded body lives in this arena, freed all at once when the request ends.
-  json::monotonic_resource arena;
-  json::value body;
+  // The decoded body lives in this arena, freed all at once when the request ends; its first
+  // block is part of the context, so a typical body costs no allocation.
+  unsigned char arena_buffer[4096];
+  json::monotonic_resource arena{arena_buffer, sizeof arena_buffer};
+  json::value body = json::value(json::storage_ptr(&arena));
   api::InferenceRequest request;
 
   std::string_view model;     // as the client asked

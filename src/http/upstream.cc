@@ -246,23 +246,24 @@ asio::awaitable<core::Result<void>> UpstreamCall::attempt(const UpstreamRequest&
   std::size_t body_size = 0;
   for (const auto& b : request.body) body_size += b.size();
   const UpstreamOrigin& o = pool_.origin();
-  head_.clear();
-  head_.append(request.method);
-  head_.push_back(' ');
-  head_.append(request.target);
-  head_.append(" HTTP/1.1\r\n", 11);
-  append_header(head_, "host", o.host_header);
-  append_header(head_, "user-agent", kUserAgent);
-  if (!request.content_type.empty()) append_header(head_, "content-type", request.content_type);
+  std::string& head = connection_->request_head_;
+  head.clear();
+  head.append(request.method);
+  head.push_back(' ');
+  head.append(request.target);
+  head.append(" HTTP/1.1\r\n", 11);
+  append_header(head, "host", o.host_header);
+  append_header(head, "user-agent", kUserAgent);
+  if (!request.content_type.empty()) append_header(head, "content-type", request.content_type);
   if (request.method != "GET" || body_size > 0) {
-    append_header(head_, "content-length", std::to_string(body_size));
+    append_header(head, "content-length", std::to_string(body_size));
   }
-  for (const Header& h : request.headers) append_header(head_, h.name, h.value);
-  head_.append("\r\n", 2);
+  for (const Header& h : request.headers) append_header(head, h.name, h.value);
+  head.append("\r\n", 2);
 
   std::array<asio::const_buffer, 8> buffers;
   std::size_t count = 0;
-  buffers[count++] = cbuf(head_);
+  buffers[count++] = cbuf(connection_->request_head_);
   for (const auto& b : request.body) {
     if (count == buffers.size()) co_return core::fail(Errc::kInternal, "too many body pieces");
     buffers[count++] = b;

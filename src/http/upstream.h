@@ -98,6 +98,7 @@ class UpstreamConnection final : public net::Deadline {
   std::optional<asio::ip::tcp::resolver> resolver_;
   std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket&>> tls_;
   beast::flat_buffer buffer_;
+  std::string request_head_;  // reused for every request sent on this connection
   Phase phase_ = Phase::kConnect;
   bool timed_out_ = false;
   bool total_bound_ = false;
@@ -198,7 +199,6 @@ class UpstreamCall {
   std::chrono::steady_clock::time_point first_byte_at_;
   std::unique_ptr<UpstreamConnection> connection_;
   std::optional<Parser> parser_;
-  std::string head_;
 };
 
 // --- template implementation ---

@@ -51,11 +51,15 @@ OpenAIProvider::OpenAIProvider(const config::Provider& config, std::size_t slot,
     : name_(config.name),
       slot_(slot),
       origin_(http::UpstreamOrigin::from_config(config)),
-      base_path_(config.base_url.base_path),
       static_headers_(config.headers),
       forward_headers_(config.forward_headers),
       max_response_bytes_(max_response_bytes) {
   if (!config.api_key.empty()) authorization_ = "Bearer " + config.api_key;
+  for (auto e : {api::Endpoint::kChatCompletions, api::Endpoint::kCompletions,
+                 api::Endpoint::kEmbeddings, api::Endpoint::kImageGenerations}) {
+    targets_[static_cast<std::size_t>(e)] =
+        config.base_url.base_path + std::string(api::endpoint_path(e));
+  }
   timeouts_.connect = config.timeouts.connect;
   timeouts_.first_byte = config.timeouts.first_byte;
   timeouts_.idle = config.timeouts.idle;
@@ -66,9 +70,6 @@ asio::awaitable<Exchange> OpenAIProvider::exchange(const Call& call, StreamSink&
   Exchange out;
   const api::InferenceRequest& r = call.request;
   http::UpstreamPool& pool = *(*call.resources.pools)[slot_];
-
-  std::string target = base_path_;
-  target.append(api::endpoint_path(r.endpoint));
 
   // The body: the client's bytes, with the model value spliced when the alias differs.
   std::array<asio::const_buffer, 3> pieces;
@@ -107,7 +108,7 @@ asio::awaitable<Exchange> OpenAIProvider::exchange(const Call& call, StreamSink&
   }
 
   http::UpstreamRequest request;
-  request.target = target;
+  request.target = targets_[static_cast<std::size_t>(r.endpoint)];
   request.body = std::span(pieces.data(), piece_count);
   request.headers = std::span(headers.data(), headers.size());
 

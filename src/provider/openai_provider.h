@@ -6,6 +6,7 @@
 // Thread safety: immutable; exchange() runs on any worker with that worker's pools.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <string>
 
@@ -32,7 +33,7 @@ class OpenAIProvider final : public Provider {
   std::string name_;
   std::size_t slot_;
   std::shared_ptr<const http::UpstreamOrigin> origin_;
-  std::string base_path_;
+  std::array<std::string, 4> targets_;  // base path + endpoint path, by api::Endpoint
   std::string authorization_;  // "Bearer <key>", or empty
   std::vector<std::pair<std::string, std::string>> static_headers_;
   std::vector<std::string> forward_headers_;
