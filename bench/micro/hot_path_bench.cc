@@ -20,23 +20,12 @@ const std::string kChat =
 
 void BM_DecodeInference(benchmark::State& state) {
   for (auto _ : state) {
-    unsigned char buffer[4096];
-    boost::json::monotonic_resource arena(buffer, sizeof buffer);
-    auto storage = boost::json::value(boost::json::storage_ptr(&arena));
-    auto r = api::decode_inference(api::Endpoint::kChatCompletions, kChat, storage);
+    auto r = api::decode_inference(api::Endpoint::kChatCompletions, kChat);
     benchmark::DoNotOptimize(r);
   }
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(kChat.size()));
 }
 BENCHMARK(BM_DecodeInference);
-
-void BM_FindModelSpan(benchmark::State& state) {
-  for (auto _ : state) {
-    std::size_t b = 0, e = 0;
-    benchmark::DoNotOptimize(api::find_top_level_member(kChat, "model", b, e));
-  }
-}
-BENCHMARK(BM_FindModelSpan);
 
 std::string sse_stream(int events) {
   std::string out;

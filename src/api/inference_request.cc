@@ -1,8 +1,10 @@
 #include "api/inference_request.h"
 
-#include <boost/json/parser.hpp>
+#include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <optional>
 #include <string>
 
 namespace sluice::api {
@@ -11,76 +13,207 @@ using core::Errc;
 
 namespace {
 
+using core::Errc;
+using json::string_view;
+using error_code = boost::system::error_code;
+
 constexpr std::size_t kMaxDepth = 128;
 
-std::size_t skip_ws(std::string_view t, std::size_t i) {
-  while (i < t.size() && (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' || t[i] == '\r')) ++i;
-  return i;
-}
+// Boost.JSON SAX handler: follows the nesting depth, notes which top-level member a value
+// belongs to, and keeps `model` and `stream`. Every other event only advances the parse.
+class Fields {
+ public:
+  static constexpr std::size_t max_object_size = std::size_t(-1);
+  static constexpr std::size_t max_array_size = std::size_t(-1);
+  static constexpr std::size_t max_key_size = std::size_t(-1);
+  static constexpr std::size_t max_string_size = std::size_t(-1);
 
-// `i` is at an opening quote; returns the index just past the closing quote.
-std::size_t skip_string(std::string_view t, std::size_t i) {
-  for (++i; i < t.size(); ++i) {
-    if (t[i] == '\\') {
-      ++i;
-    } else if (t[i] == '"') {
-      return i + 1;
-    }
-  }
-  return t.size();
-}
+  explicit Fields(std::string_view body) : body_(body) {}
 
-// `i` is at the first byte of a value; returns the index just past it.
-std::size_t skip_value(std::string_view t, std::size_t i) {
-  if (i >= t.size()) return i;
-  if (t[i] == '"') return skip_string(t, i);
-  if (t[i] == '{' || t[i] == '[') {
-    int depth = 0;
-    while (i < t.size()) {
-      char c = t[i];
-      if (c == '"') {
-        i = skip_string(t, i);
-        continue;
-      }
-      if (c == '{' || c == '[') ++depth;
-      if (c == '}' || c == ']') {
-        if (--depth == 0) return i + 1;
-      }
-      ++i;
+  bool on_document_begin(error_code&) { return true; }
+  bool on_document_end(error_code&) { return true; }
+  bool on_object_begin(error_code& ec) { return value_begins(Kind::kObject, ec) && descend(); }
+  bool on_object_end(std::size_t, error_code&) { return ascend(); }
+  bool on_array_begin(error_code& ec) { return value_begins(Kind::kArray, ec) && descend(); }
+  bool on_array_end(std::size_t, error_code&) { return ascend(); }
+  bool on_key_part(string_view s, std::size_t, error_code&) {
+    if (depth_ == 1) key_.append(s.data(), s.size());
+    return true;
+  }
+  bool on_key(string_view s, std::size_t, error_code& ec) {
+    if (depth_ != 1) return true;
+    key_.append(s.data(), s.size());
+    member_ = key_ == "model"    ? Member::kModel
+              : key_ == "stream" ? Member::kStream
+                                 : Member::kOther;
+    key_.clear();
+    if (member_ == Member::kModel && seen_model_) return fail(ec, duplicate("model"));
+    if (member_ == Member::kStream && seen_stream_) return fail(ec, duplicate("stream"));
+    return true;
+  }
+  bool on_string_part(string_view s, std::size_t, error_code&) {
+    if (depth_ == 1 && member_ == Member::kModel) {
+      model_escaped_ = true;
+      model_.append(s.data(), s.size());
     }
-    return i;
+    return true;
   }
-  while (i < t.size() && t[i] != ',' && t[i] != '}' && t[i] != ']' && t[i] != ' ' && t[i] != '\t' &&
-         t[i] != '\n' && t[i] != '\r') {
-    ++i;
+  bool on_string(string_view s, std::size_t, error_code& ec) {
+    if (depth_ == 0) return value_begins(Kind::kString, ec);
+    if (depth_ != 1 || member_ == Member::kOther) return true;
+    if (member_ == Member::kStream) return value_begins(Kind::kString, ec);
+    seen_model_ = true;
+    member_ = Member::kOther;
+    const char* at = s.data();
+    if (!model_escaped_ && at > body_.data() && at + s.size() < body_.data() + body_.size()) {
+      // Unescaped strings come straight from the input: the quotes are around the view.
+      request_.model_begin = static_cast<std::size_t>(at - body_.data()) - 1;
+      request_.model_end = request_.model_begin + s.size() + 2;
+    } else {
+      model_.append(s.data(), s.size());
+      request_.escaped_model = std::move(model_);
+    }
+    return true;
   }
-  return i;
-}
+  bool on_number_part(string_view, error_code&) { return true; }
+  bool on_int64(std::int64_t, string_view, error_code& ec) {
+    return value_begins(Kind::kNumber, ec);
+  }
+  bool on_uint64(std::uint64_t, string_view, error_code& ec) {
+    return value_begins(Kind::kNumber, ec);
+  }
+  bool on_double(double, string_view, error_code& ec) { return value_begins(Kind::kNumber, ec); }
+  bool on_bool(bool b, error_code& ec) {
+    if (depth_ == 1 && member_ == Member::kStream) {
+      seen_stream_ = true;
+      request_.stream = b;
+      member_ = Member::kOther;
+      return true;
+    }
+    return value_begins(Kind::kBool, ec);
+  }
+  bool on_null(error_code& ec) {
+    if (depth_ == 0) return value_begins(Kind::kNull, ec);
+    if (depth_ == 1 && member_ == Member::kStream) seen_stream_ = true;
+    if (depth_ == 1) member_ = Member::kOther;  // a null model counts as missing
+    return true;
+  }
+  bool on_comment_part(string_view, error_code&) { return true; }
+  bool on_comment(string_view, error_code&) { return true; }
+
+  InferenceRequest& request() { return request_; }
+  bool top_is_object() const { return top_is_object_; }
+  bool seen_model() const { return seen_model_; }
+  const core::Error* error() const { return error_ ? &*error_ : nullptr; }
+
+ private:
+  enum class Member { kOther, kModel, kStream };
+  enum class Kind { kObject, kArray, kString, kNumber, kBool, kNull };
+
+  static std::string_view kind_name(Kind k) {
+    switch (k) {
+      case Kind::kObject:
+        return "an object";
+      case Kind::kArray:
+        return "an array";
+      case Kind::kString:
+        return "a string";
+      case Kind::kNumber:
+        return "a number";
+      case Kind::kBool:
+        return "a boolean";
+      case Kind::kNull:
+        return "null";
+    }
+    return "a value";
+  }
+
+  // A value other than the one a watched member expects.
+  bool value_begins(Kind kind, error_code& ec) {
+    if (depth_ == 0) {
+      top_is_object_ = kind == Kind::kObject;
+      if (!top_is_object_) {
+        return fail(
+            ec, core::Error(Errc::kInvalidRequest, "The request body must be a JSON object, not " +
+                                                       std::string(kind_name(kind)) + "."));
+      }
+      return true;
+    }
+    if (depth_ != 1 || member_ == Member::kOther) return true;
+    std::string name = member_ == Member::kModel ? "model" : "stream";
+    std::string expected = member_ == Member::kModel ? "a string" : "a boolean";
+    return fail(ec, core::Error(Errc::kInvalidRequest,
+                                "Invalid type for '" + name + "': expected " + expected +
+                                    ", but got " + std::string(kind_name(kind)) + ".",
+                                name));
+  }
+  bool descend() {
+    ++depth_;
+    if (depth_ == 2) member_ = Member::kOther;
+    return true;
+  }
+  bool ascend() {
+    --depth_;
+    if (depth_ == 1) member_ = Member::kOther;
+    return true;
+  }
+  static core::Error duplicate(std::string_view name) {
+    return core::Error(Errc::kInvalidRequest,
+                       "The request body has more than one '" + std::string(name) + "'.",
+                       std::string(name));
+  }
+  bool fail(error_code& ec, core::Error error) {
+    error_ = std::move(error);
+    ec = json::error::syntax;  // stops the parser; error_ says what really went wrong
+    return false;
+  }
+
+  std::string_view body_;
+  InferenceRequest request_;
+  int depth_ = 0;
+  Member member_ = Member::kOther;
+  std::string key_;
+  std::string model_;
+  bool model_escaped_ = false;
+  bool seen_model_ = false;
+  bool seen_stream_ = false;
+  bool top_is_object_ = false;
+  std::optional<core::Error> error_;
+};
 
 }  // namespace
 
-bool find_top_level_member(std::string_view t, std::string_view key, std::size_t& begin,
-                           std::size_t& end) {
-  std::size_t i = skip_ws(t, 0);
-  if (i >= t.size() || t[i] != '{') return false;
-  i = skip_ws(t, i + 1);
-  int found = 0;
-  while (i < t.size() && t[i] == '"') {
-    std::size_t key_end = skip_string(t, i);
-    std::string_view k = t.substr(i + 1, key_end - i - 2);
-    i = skip_ws(t, key_end);
-    if (i >= t.size() || t[i] != ':') return false;
-    i = skip_ws(t, i + 1);
-    std::size_t value_end = skip_value(t, i);
-    if (k == key) {
-      begin = i;
-      end = value_end;
-      ++found;
-    }
-    i = skip_ws(t, value_end);
-    if (i < t.size() && t[i] == ',') i = skip_ws(t, i + 1);
+core::Result<InferenceRequest> decode_inference(Endpoint endpoint, std::string_view body) {
+  if (body.empty()) {
+    return core::fail(Errc::kInvalidRequest,
+                      "We could not parse the JSON body of your request: the body is empty. "
+                      "The OpenAI API expects a JSON object.");
   }
-  return found == 1;
+  json::parse_options options;
+  options.max_depth = kMaxDepth;
+  json::basic_parser<Fields> parser(options, body);
+  error_code ec;
+  std::size_t used = parser.write_some(false, body.data(), body.size(), ec);
+  Fields& fields = parser.handler();
+  if (const core::Error* e = fields.error()) return *e;
+  if (!ec && used < body.size()) ec = json::error::extra_data;
+  if (ec) {
+    std::size_t line = 0;
+    std::size_t column = 0;
+    line_and_column(body, used, line, column);
+    return core::fail(Errc::kInvalidRequest,
+                      "We could not parse the JSON body of your request: " + ec.message() +
+                          " at line " + std::to_string(line) + ", column " +
+                          std::to_string(column) + " (byte " + std::to_string(used) + ").");
+  }
+  InferenceRequest r = std::move(fields.request());
+  r.endpoint = endpoint;
+  r.body = body;
+  if (!fields.seen_model() || r.model().empty()) {
+    return core::fail(Errc::kModelNotFound, "You must provide a model parameter.", "model");
+  }
+  if (!endpoint_streams(endpoint)) r.stream = false;
+  return r;
 }
 
 std::string body_with_model(const InferenceRequest& r, std::string_view model) {
@@ -93,9 +226,9 @@ std::string body_with_model(const InferenceRequest& r, std::string_view model) {
     out.append(r.body.substr(r.model_end));
     return out;
   }
-  json::object copy(*r.fields);
-  copy["model"] = model;
-  return json::serialize(copy);
+  json::value doc = json::parse(r.body);
+  doc.as_object()["model"] = model;
+  return json::serialize(doc);
 }
 
 void line_and_column(std::string_view text, std::size_t offset, std::size_t& line,
@@ -110,70 +243,6 @@ void line_and_column(std::string_view text, std::size_t offset, std::size_t& lin
       ++column;
     }
   }
-}
-
-core::Result<InferenceRequest> decode_inference(Endpoint endpoint, std::string_view body,
-                                                json::value& storage) {
-  json::parse_options options;
-  options.max_depth = kMaxDepth;
-  unsigned char temp[1024];
-  json::parser parser(json::storage_ptr(), options, temp, sizeof temp);
-  // The parser's first argument is only its scratch space; the value goes where reset() says.
-  parser.reset(storage.storage());
-  boost::system::error_code ec;
-  // write() wants one complete value and reports how far it got, which locates the error.
-  std::size_t used = parser.write(body.data(), body.size(), ec);
-  if (ec) {
-    if (body.empty()) {
-      return core::fail(Errc::kInvalidRequest,
-                        "We could not parse the JSON body of your request: the body is empty. "
-                        "The OpenAI API expects a JSON object.");
-    }
-    std::size_t line = 0;
-    std::size_t column = 0;
-    line_and_column(body, used, line, column);
-    return core::fail(Errc::kInvalidRequest,
-                      "We could not parse the JSON body of your request: " + ec.message() +
-                          " at line " + std::to_string(line) + ", column " +
-                          std::to_string(column) + " (byte " + std::to_string(used) + ").");
-  }
-  storage = parser.release();
-  if (!storage.is_object()) {
-    return core::fail(Errc::kInvalidRequest, "The request body must be a JSON object, not " +
-                                                 std::string(json::to_string(storage.kind())) +
-                                                 ".");
-  }
-  InferenceRequest r;
-  r.endpoint = endpoint;
-  r.body = body;
-  r.fields = &storage.get_object();
-  const json::value* model = r.fields->if_contains("model");
-  if (!model || model->is_null()) {
-    return core::fail(Errc::kModelNotFound, "You must provide a model parameter.", "model");
-  }
-  if (!model->is_string()) {
-    return core::fail(Errc::kInvalidRequest,
-                      "Invalid type for 'model': expected a string, but got " +
-                          std::string(json::to_string(model->kind())) + ".",
-                      "model");
-  }
-  r.model = model->get_string();
-  if (r.model.empty()) {
-    return core::fail(Errc::kModelNotFound, "You must provide a model parameter.", "model");
-  }
-  if (const json::value* stream = r.fields->if_contains("stream"); stream && !stream->is_null()) {
-    if (!stream->is_bool()) {
-      return core::fail(Errc::kInvalidRequest,
-                        "Invalid type for 'stream': expected a boolean, but got " +
-                            std::string(json::to_string(stream->kind())) + ".",
-                        "stream");
-    }
-    r.stream = stream->get_bool() && endpoint_streams(endpoint);
-  }
-  if (!find_top_level_member(body, "model", r.model_begin, r.model_end)) {
-    r.model_begin = r.model_end = 0;
-  }
-  return r;
 }
 
 }  // namespace sluice::api

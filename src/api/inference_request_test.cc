@@ -2,102 +2,132 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
+
 namespace sluice::api {
 namespace {
 
-struct Decoded {
-  json::monotonic_resource arena;
-  json::value storage = json::value(json::storage_ptr(&arena));
-  core::Result<InferenceRequest> result = core::Error();
-};
+core::Result<InferenceRequest> decode(std::string_view body,
+                                      Endpoint e = Endpoint::kChatCompletions) {
+  return decode_inference(e, body);
+}
 
-std::unique_ptr<Decoded> decode(std::string_view body, Endpoint e = Endpoint::kChatCompletions) {
-  auto d = std::make_unique<Decoded>();
-  d->result = decode_inference(e, body, d->storage);
-  return d;
+std::string span_of(const InferenceRequest& r) {
+  return std::string(r.body.substr(r.model_begin, r.model_end - r.model_begin));
 }
 
 TEST(DecodeInference, ExposesModelStreamAndModelSpan) {
-  std::string body = R"({"messages":[],"model" : "fast","stream":true})";
-  auto d = decode(body);
-  ASSERT_TRUE(d->result);
-  EXPECT_EQ(d->result->model, "fast");
-  EXPECT_TRUE(d->result->stream);
-  EXPECT_EQ(body.substr(d->result->model_begin, d->result->model_end - d->result->model_begin),
-            "\"fast\"");
-  // The decoded tree lives in the caller's arena, not on the heap.
-  EXPECT_EQ(d->result->fields->storage().get(), &d->arena);
+  std::string body = R"({"messages":[{"model":"inner"}],"model" : "fast","stream":true})";
+  auto r = decode(body);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->model(), "fast");
+  EXPECT_TRUE(r->stream);
+  EXPECT_EQ(span_of(*r), "\"fast\"");
+}
+
+TEST(DecodeInference, NestedAndStringContentIsNotMistakenForTheModel) {
+  std::string body =
+      R"({"a":{"model":"inner"},"b":"\"model\":\"x\"","c":[{"model":1}],"model":"outer","d":2})";
+  auto r = decode(body);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->model(), "outer");
+  EXPECT_EQ(span_of(*r), "\"outer\"");
+}
+
+TEST(DecodeInference, EscapedModelHasNoSpan) {
+  auto r = decode(R"({"model":"gpt\u002d4o"})");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->model(), "gpt-4o");
+  EXPECT_EQ(r->model_begin, r->model_end);
+  auto key = decode(R"({"mod\u0065l":"fast"})");
+  ASSERT_TRUE(key);
+  EXPECT_EQ(key->model(), "fast");
 }
 
 TEST(DecodeInference, StreamIsIgnoredWhereTheEndpointCannotStream) {
-  auto d = decode(R"({"model":"e","input":"x","stream":true})", Endpoint::kEmbeddings);
-  ASSERT_TRUE(d->result);
-  EXPECT_FALSE(d->result->stream);
+  auto r = decode(R"({"model":"e","input":"x","stream":true})", Endpoint::kEmbeddings);
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->stream);
+  auto null_stream = decode(R"({"model":"e","stream":null})");
+  ASSERT_TRUE(null_stream);
+  EXPECT_FALSE(null_stream->stream);
 }
 
 TEST(DecodeInference, InvalidJsonNamesLineAndColumn) {
-  auto d = decode("{\n  \"model\": \"x\",\n  \"messages\": [,]\n}");
-  ASSERT_FALSE(d->result);
-  EXPECT_EQ(d->result.error().code, core::Errc::kInvalidRequest);
-  EXPECT_NE(d->result.error().message.find("line 3, column 16"), std::string::npos)
-      << d->result.error().message;
+  auto r = decode("{\n  \"model\": \"x\",\n  \"messages\": [,]\n}");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, core::Errc::kInvalidRequest);
+  EXPECT_NE(r.error().message.find("line 3, column 16"), std::string::npos) << r.error().message;
 }
 
-TEST(DecodeInference, TrailingGarbageIsInvalid) {
-  auto d = decode(R"({"model":"x"} extra)");
-  ASSERT_FALSE(d->result);
-  EXPECT_EQ(d->result.error().code, core::Errc::kInvalidRequest);
+TEST(DecodeInference, TrailingGarbageAndTruncationAreInvalid) {
+  for (std::string_view bad : {R"({"model":"x"} extra)", R"({"model":"x")", "", "   "}) {
+    auto r = decode(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code, core::Errc::kInvalidRequest) << bad;
+  }
+}
+
+TEST(DecodeInference, BodyMustBeAnObject) {
+  for (std::string_view bad : {"[1]", "\"model\"", "42", "true", "null"}) {
+    auto r = decode(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_NE(r.error().message.find("must be a JSON object"), std::string::npos) << bad;
+  }
 }
 
 TEST(DecodeInference, ModelErrors) {
   auto missing = decode(R"({"messages":[]})");
-  ASSERT_FALSE(missing->result);
-  EXPECT_EQ(missing->result.error().code, core::Errc::kModelNotFound);
-  EXPECT_EQ(missing->result.error().param, "model");
-  auto empty = decode(R"({"model":""})");
-  EXPECT_EQ(empty->result.error().code, core::Errc::kModelNotFound);
-  auto number = decode(R"({"model":7})");
-  EXPECT_EQ(number->result.error().code, core::Errc::kInvalidRequest);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, core::Errc::kModelNotFound);
+  EXPECT_EQ(missing.error().param, "model");
+  EXPECT_EQ(decode(R"({"model":""})").error().code, core::Errc::kModelNotFound);
+  EXPECT_EQ(decode(R"({"model":null})").error().code, core::Errc::kModelNotFound);
+  for (std::string_view bad :
+       {R"({"model":7})", R"({"model":["x"]})", R"({"model":{}})", R"({"model":true})"}) {
+    auto r = decode(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code, core::Errc::kInvalidRequest) << bad;
+    EXPECT_EQ(r.error().param, "model") << bad;
+  }
   auto stream = decode(R"({"model":"x","stream":1})");
-  EXPECT_EQ(stream->result.error().param, "stream");
+  EXPECT_EQ(stream.error().param, "stream");
+  auto stream_text = decode(R"({"model":"x","stream":"yes"})");
+  EXPECT_EQ(stream_text.error().param, "stream");
+}
+
+TEST(DecodeInference, DuplicateModelOrStreamIsRejected) {
+  auto model = decode(R"({"model":"a","model":"b"})");
+  ASSERT_FALSE(model);
+  EXPECT_EQ(model.error().param, "model");
+  auto stream = decode(R"({"model":"a","stream":true,"stream":false})");
+  ASSERT_FALSE(stream);
+  EXPECT_EQ(stream.error().param, "stream");
+  // Nested members of the same names are not duplicates.
+  EXPECT_TRUE(decode(R"({"model":"a","x":{"model":"b","stream":1}})"));
 }
 
 TEST(DecodeInference, DeepNestingIsRejectedNotOverflowed) {
   std::string body =
       R"({"model":"x","a":)" + std::string(10000, '[') + std::string(10000, ']') + "}";
-  auto d = decode(body);
-  ASSERT_FALSE(d->result);
-  EXPECT_EQ(d->result.error().code, core::Errc::kInvalidRequest);
-}
-
-TEST(FindTopLevelMember, SkipsNestedAndStringContent) {
-  std::string t =
-      R"({"a":{"model":"inner"},"b":"\"model\":","c":[{"model":1}],"model":"outer","d":2})";
-  std::size_t b = 0, e = 0;
-  ASSERT_TRUE(find_top_level_member(t, "model", b, e));
-  EXPECT_EQ(t.substr(b, e - b), "\"outer\"");
-}
-
-TEST(FindTopLevelMember, DuplicateOrEscapedKeysAreNotLocated) {
-  std::size_t b = 0, e = 0;
-  EXPECT_FALSE(find_top_level_member(R"({"model":"a","model":"b"})", "model", b, e));
-  EXPECT_FALSE(find_top_level_member(R"({"mod\u0065l":"a"})", "model", b, e));
-  EXPECT_FALSE(find_top_level_member(R"({"x":1})", "model", b, e));
+  auto r = decode(body);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, core::Errc::kInvalidRequest);
 }
 
 TEST(BodyWithModel, SplicesTheOriginalBytes) {
   std::string body = R"({ "model" : "alias", "messages": [ ] , "n":1 })";
-  auto d = decode(body);
-  ASSERT_TRUE(d->result);
-  EXPECT_EQ(body_with_model(*d->result, "up\"stream"),
+  auto r = decode(body);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(body_with_model(*r, "up\"stream"),
             R"({ "model" : "up\"stream", "messages": [ ] , "n":1 })");
 }
 
-TEST(BodyWithModel, ReserializesWhenTheKeyIsEscaped) {
-  std::string body = R"({"mod\u0065l":"alias","n":1})";
-  auto d = decode(body);
-  ASSERT_TRUE(d->result);
-  auto rewritten = json::parse(body_with_model(*d->result, "real"));
+TEST(BodyWithModel, ReserializesWhenTheModelIsEscaped) {
+  std::string body = R"({"model":"ali\u0061s","n":1})";
+  auto r = decode(body);
+  ASSERT_TRUE(r);
+  auto rewritten = boost::json::parse(body_with_model(*r, "real"));
   EXPECT_EQ(rewritten.at("model"), "real");
   EXPECT_EQ(rewritten.at("n"), 1);
 }

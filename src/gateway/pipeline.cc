@@ -54,11 +54,10 @@ asio::awaitable<void> run_inference(RequestContext& ctx) {
   const Runtime& runtime = *ctx.runtime;
 
   // 4. Decode the body once.
-  auto decoded =
-      api::decode_inference(*ctx.endpoint, session.request().body(), ctx.body);
+  auto decoded = api::decode_inference(*ctx.endpoint, session.request().body());
   if (!decoded) co_return co_await respond_error(ctx, decoded.error());
-  ctx.request = *decoded;
-  ctx.model = ctx.request.model;
+  ctx.request = std::move(*decoded);
+  ctx.model = ctx.request.model();
   ctx.stream = ctx.request.stream;
 
   // 5. Admit: keys, rate limits and budgets (keys-and-limits issue).
@@ -82,7 +81,7 @@ asio::awaitable<void> run_inference(RequestContext& ctx) {
                       ctx.worker.resources()};
   session.watch_client();
   provider::Exchange exchange = co_await deployment.provider->exchange(call, sink);
-  co_await session.unwatch_client();
+  session.unwatch_client();
   ctx.upstream_first_byte = exchange.first_byte_at;
 
   // 11. Respond.

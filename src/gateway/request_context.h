@@ -5,9 +5,6 @@
 // Thread safety: lives on one worker, inside the request's coroutine.
 #pragma once
 
-#include <boost/json/monotonic_resource.hpp>
-#include <boost/json/value.hpp>
-
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -37,11 +34,6 @@ struct RequestContext {
   WorkerState& worker;
 
   std::optional<api::Endpoint> endpoint;
-  // The decoded body lives in this arena, freed all at once when the request ends; its first
-  // block is part of the context, so a typical body costs no allocation.
-  unsigned char arena_buffer[4096];
-  json::monotonic_resource arena{arena_buffer, sizeof arena_buffer};
-  json::value body = json::value(json::storage_ptr(&arena));
   api::InferenceRequest request;
 
   std::string_view model;     // as the client asked

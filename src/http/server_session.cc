@@ -20,9 +20,6 @@ namespace {
 
 constexpr auto kTuple = asio::as_tuple(use_awaitable);
 
-// Bytes the watcher may read ahead of the request being handled (a pipelining client). Past
-// this the watcher stops reading; the bytes wait in the kernel.
-constexpr std::size_t kMaxReadAhead = 64 * 1024;
 // After an error answer, how long and how much we keep reading so that the client sees the
 // answer instead of a reset caused by its unread request bytes (nginx's lingering close).
 constexpr auto kLingerTime = std::chrono::seconds(2);
@@ -75,7 +72,7 @@ asio::awaitable<void> ServerSession::run() {
     }
     phase_ = Phase::kHandling;
     co_await handler_.handle(*this);
-    if (watching_ || watch_pending_) co_await unwatch_client();
+    unwatch_client();
     if (!head_sent_ && !closing_ && !client_gone_) {
       spdlog::error("handler wrote no response for {} {}", request_.method_string(), path_);
       co_await respond_error(core::Error(Errc::kInternal, "The gateway produced no response."));
@@ -88,6 +85,7 @@ asio::awaitable<void> ServerSession::run() {
   }
   phase_ = Phase::kClosed;
   clear_deadline();
+  co_await finish_watch();
 }
 
 asio::awaitable<ServerSession::ReadOutcome> ServerSession::read_request(bool first) {
@@ -336,42 +334,48 @@ void ServerSession::abort() {
 void ServerSession::watch_client() {
   if (watching_ || client_gone_ || closing_) return;
   watching_ = true;
-  if (!watch_pending_ && buffer_.size() < kMaxReadAhead) start_watch_read();
+  if (!watch_pending_) start_watch();
 }
 
-void ServerSession::start_watch_read() {
+void ServerSession::start_watch() {
   watch_pending_ = true;
-  // `this` stays valid: run() awaits unwatch_client(), which waits for this handler, before the
-  // session can end; and if the io_context is destroyed first, the handler is destroyed unrun.
-  socket_.async_read_some(asio::buffer(watch_buf_), [this](const boost::system::error_code& ec,
-                                                           std::size_t n) { on_watch(ec, n); });
+  // A wait, not a read: it consumes nothing, so a pipelined request stays in the kernel for
+  // read_request(). It is started right after a read completed, before the event loop polls
+  // again, so no readiness edge can slip by unseen. `this` stays valid: run() does not return
+  // while a wait is pending.
+  socket_.async_wait(asio::ip::tcp::socket::wait_read,
+                     [this](const boost::system::error_code& ec) { on_watch(ec); });
 }
 
-void ServerSession::on_watch(const boost::system::error_code& ec, std::size_t n) {
+void ServerSession::on_watch(const boost::system::error_code& ec) {
   watch_pending_ = false;
-  if (ec == asio::error::operation_aborted) return;
-  if (ec) {
-    // EOF or reset: the client is gone. Cancel whatever the handler is waiting for.
-    client_gone_ = true;
-    watching_ = false;
-    cancel_.emit(asio::cancellation_type::terminal);
+  if (ec || !watching_) return;  // cancelled, or readable again after the request was answered
+  // Readable while a request is in progress: a pipelined request, or the client closing.
+  char byte;
+  ssize_t n = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n > 0) return;  // a pipelined request: it waits in the kernel; stop watching
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+    start_watch();
     return;
   }
-  // A pipelined request: keep its bytes for the next read_request().
-  auto dst = buffer_.prepare(n);
-  std::memcpy(dst.data(), watch_buf_.data(), n);
-  buffer_.commit(n);
-  if (watching_ && buffer_.size() < kMaxReadAhead) start_watch_read();
+  // EOF or reset: the client is gone. Cancel whatever the handler is waiting for.
+  client_gone_ = true;
+  watching_ = false;
+  cancel_.emit(asio::cancellation_type::terminal);
 }
 
-asio::awaitable<void> ServerSession::unwatch_client() {
+void ServerSession::unwatch_client() {
+  // The wait stays pending: while it is queued, Asio does not try the next read at once (which
+  // would fail with EAGAIN, a wasted system call per request), and the same readiness event
+  // completes both.
   watching_ = false;
-  if (watch_pending_) {
-    boost::system::error_code ec;
-    socket_.cancel(ec);
-    // The aborted read's handler is already queued; let it run before the buffer is used again.
-    while (watch_pending_) co_await asio::post(socket_.get_executor(), use_awaitable);
-  }
+}
+
+asio::awaitable<void> ServerSession::finish_watch() {
+  if (!watch_pending_) co_return;
+  boost::system::error_code ec;
+  socket_.cancel(ec);
+  while (watch_pending_) co_await asio::post(socket_.get_executor(), use_awaitable);
 }
 
 asio::awaitable<void> ServerSession::close_connection(bool linger) {

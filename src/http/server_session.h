@@ -115,7 +115,7 @@ class ServerSession final : public net::Deadline, public SessionRegistryHook {
 
   // Watches the socket for the client closing it while the handler awaits something else.
   void watch_client();
-  asio::awaitable<void> unwatch_client();
+  void unwatch_client();
 
   // --- for the server, on this session's worker thread ---
 
@@ -134,8 +134,9 @@ class ServerSession final : public net::Deadline, public SessionRegistryHook {
   asio::awaitable<bool> write_buffers(std::span<const asio::const_buffer> buffers);
   asio::awaitable<void> close_connection(bool linger);
   void begin_request();
-  void start_watch_read();
-  void on_watch(const boost::system::error_code& ec, std::size_t n);
+  void start_watch();
+  void on_watch(const boost::system::error_code& ec);
+  asio::awaitable<void> finish_watch();
   void on_deadline() override;
 
   asio::ip::tcp::socket socket_;

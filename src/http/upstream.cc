@@ -82,7 +82,19 @@ void UpstreamConnection::close() {
   socket_.close(ec);
 }
 
+void ConnectionRetirer::operator()(UpstreamConnection* c) const {
+  if (c->watches_ == 0) {
+    delete c;
+    return;
+  }
+  c->retired_ = true;
+  c->in_pool_ = false;
+  c->clear_deadline();
+  c->close();  // completes the watch, whose handler deletes the connection
+}
+
 void UpstreamConnection::on_deadline() {
+  if (retired_) return;
   if (phase_ == Phase::kIdle) {
     // Idle too long in the pool: closing makes the idle watch complete, and its handler
     // removes the connection.
@@ -94,20 +106,42 @@ void UpstreamConnection::on_deadline() {
 }
 
 void UpstreamConnection::start_idle_watch() {
-  watch_pending_ = true;
+  ++watches_;
   watch_saw_close_ = false;
-  // Safe to capture `this`: a connection whose watch is pending is only ever destroyed by this
-  // handler (or, at shutdown, together with the unrun handler by the io_context).
-  async_read_some(asio::buffer(watch_byte_),
-                  [this](const boost::system::error_code& ec, std::size_t) { on_idle_watch(ec); });
+  const std::uint32_t epoch = ++idle_epoch_;
+  // `this` stays valid until the handler runs: a connection with a queued watch is deleted only
+  // by the last such handler (ConnectionRetirer), or unrun together with the io_context.
+  if (tls_) {
+    // TLS may deliver records that carry no data (session tickets), so only a read tells an
+    // idle TLS connection's close apart from those. acquire() cancels it.
+    async_read_some(asio::buffer(watch_byte_),
+                    [this, epoch](const boost::system::error_code& ec, std::size_t) {
+                      on_idle_watch(ec, epoch);
+                    });
+  } else {
+    // Plain TCP: a wait consumes nothing, so it stays queued when the connection is reused: the
+    // response's readiness completes it, and while it is queued Asio does not try each read at
+    // once (a read that fails with EAGAIN, one wasted system call per request).
+    socket_.async_wait(
+        asio::ip::tcp::socket::wait_read,
+        [this, epoch](const boost::system::error_code& ec) { on_idle_watch(ec, epoch); });
+  }
 }
 
-void UpstreamConnection::on_idle_watch(const boost::system::error_code& ec) {
-  watch_pending_ = false;
-  // Anything but our own cancellation means the connection is unusable: the server closed it,
-  // reset it, or sent bytes nobody asked for (some servers send a 408 before closing).
+void UpstreamConnection::on_idle_watch(const boost::system::error_code& ec, std::uint32_t epoch) {
+  --watches_;
+  if (retired_) {
+    if (watches_ == 0) delete this;
+    return;
+  }
+  if (epoch != idle_epoch_) return;  // back in the pool since: it belonged to a response
+  // Readable while idle means the connection is unusable: the server closed or reset it, or sent
+  // bytes nobody asked for (some servers send a 408 before closing).
   watch_saw_close_ = ec != asio::error::operation_aborted || !socket_.is_open();
-  if (in_pool_) pool_.drop_idle(this);  // destroys this
+  // In use: for plain TCP this was the response's readiness (its read sees it); for TLS,
+  // acquire() checks watch_saw_close_.
+  if (!in_pool_) return;
+  pool_.drop_idle(this);  // destroys this
 }
 
 // --- UpstreamPool ---
@@ -118,26 +152,26 @@ UpstreamPool::UpstreamPool(asio::any_io_executor executor, net::DeadlineSweeper&
 
 UpstreamPool::~UpstreamPool() = default;
 
-asio::awaitable<core::Result<std::unique_ptr<UpstreamConnection>>> UpstreamPool::acquire(
-    Clock::time_point deadline, bool fresh) {
+asio::awaitable<core::Result<ConnectionPtr>> UpstreamPool::acquire(Clock::time_point deadline,
+                                                                   bool fresh) {
   while (!fresh && !idle_.empty()) {
-    std::unique_ptr<UpstreamConnection> c = std::move(idle_.back());
+    ConnectionPtr c = std::move(idle_.back());
     idle_.pop_back();
     c->in_pool_ = false;
-    if (c->watch_pending_) {
+    if (c->is_tls() && c->watches_ > 0) {
       boost::system::error_code ec;
       c->socket_.cancel(ec);
-      // The watch's handler is queued; it must run before the connection reads again.
-      while (c->watch_pending_) co_await asio::post(executor_, use_awaitable);
+      // The TLS watch reads; its handler must run before the connection reads again.
+      while (c->watches_ > 0) co_await asio::post(executor_, use_awaitable);
+      if (c->watch_saw_close_) continue;
     }
-    if (!c->watch_saw_close_ && c->socket_.is_open()) co_return c;
+    if (c->socket_.is_open()) co_return c;
   }
   co_return co_await connect(deadline);
 }
 
-asio::awaitable<core::Result<std::unique_ptr<UpstreamConnection>>> UpstreamPool::connect(
-    Clock::time_point deadline) {
-  auto c = std::make_unique<UpstreamConnection>(executor_, *this);
+asio::awaitable<core::Result<ConnectionPtr>> UpstreamPool::connect(Clock::time_point deadline) {
+  ConnectionPtr c(new UpstreamConnection(executor_, *this));
   deadlines_.add(*c);
   c->enter(UpstreamConnection::Phase::kConnect, deadline, false);
   const UpstreamOrigin& o = *origin_;
@@ -187,7 +221,7 @@ asio::awaitable<core::Result<std::unique_ptr<UpstreamConnection>>> UpstreamPool:
   co_return c;
 }
 
-void UpstreamPool::release(std::unique_ptr<UpstreamConnection> c) {
+void UpstreamPool::release(ConnectionPtr c) {
   if (closed_ || idle_.size() >= origin_->max_idle || !c->socket_.is_open()) return;
   c->enter(UpstreamConnection::Phase::kIdle, Clock::now() + origin_->idle_timeout, false);
   c->in_pool_ = true;

@@ -56,6 +56,14 @@ struct UpstreamOrigin {
 };
 
 class UpstreamPool;
+class UpstreamConnection;
+
+// Deletes a connection, or, while an idle watch of it is still queued in the event loop, closes
+// it and leaves the deletion to that watch's handler (which holds a pointer to it).
+struct ConnectionRetirer {
+  void operator()(UpstreamConnection* connection) const;
+};
+using ConnectionPtr = std::unique_ptr<UpstreamConnection, ConnectionRetirer>;
 
 class UpstreamConnection final : public net::Deadline {
  public:
@@ -89,9 +97,10 @@ class UpstreamConnection final : public net::Deadline {
  private:
   friend class UpstreamPool;
   friend class UpstreamCall;
+  friend struct ConnectionRetirer;
   void on_deadline() override;
   void start_idle_watch();
-  void on_idle_watch(const boost::system::error_code& ec);
+  void on_idle_watch(const boost::system::error_code& ec, std::uint32_t epoch);
 
   UpstreamPool& pool_;
   asio::ip::tcp::socket socket_;
@@ -102,9 +111,11 @@ class UpstreamConnection final : public net::Deadline {
   Phase phase_ = Phase::kConnect;
   bool timed_out_ = false;
   bool total_bound_ = false;
-  bool watch_pending_ = false;
+  int watches_ = 0;               // idle watches still queued (each holds `this`)
+  std::uint32_t idle_epoch_ = 0;  // which idle period a watch belongs to
   bool watch_saw_close_ = false;
   bool in_pool_ = false;
+  bool retired_ = false;  // closed and waiting for its watch's handler to delete it
   std::uint64_t requests_ = 0;
   std::array<char, 1> watch_byte_;
 };
@@ -120,10 +131,10 @@ class UpstreamPool {
   const UpstreamOrigin& origin() const { return *origin_; }
 
   // An idle connection, or a new one (connect and TLS handshake) within `deadline`.
-  asio::awaitable<core::Result<std::unique_ptr<UpstreamConnection>>> acquire(
+  asio::awaitable<core::Result<ConnectionPtr>> acquire(
       std::chrono::steady_clock::time_point deadline, bool fresh);
   // Returns a connection whose last response was read completely and allows keep-alive.
-  void release(std::unique_ptr<UpstreamConnection> connection);
+  void release(ConnectionPtr connection);
   // Closes every idle connection (shutdown).
   void close_all();
 
@@ -131,14 +142,14 @@ class UpstreamPool {
 
  private:
   friend class UpstreamConnection;
-  asio::awaitable<core::Result<std::unique_ptr<UpstreamConnection>>> connect(
+  asio::awaitable<core::Result<ConnectionPtr>> connect(
       std::chrono::steady_clock::time_point deadline);
   void drop_idle(UpstreamConnection* connection);
 
   asio::any_io_executor executor_;
   net::DeadlineSweeper& deadlines_;
   std::shared_ptr<const UpstreamOrigin> origin_;
-  std::vector<std::unique_ptr<UpstreamConnection>> idle_;
+  std::vector<ConnectionPtr> idle_;
   bool closed_ = false;
 };
 
@@ -197,7 +208,7 @@ class UpstreamCall {
   UpstreamTimeouts timeouts_;
   std::chrono::steady_clock::time_point total_deadline_;
   std::chrono::steady_clock::time_point first_byte_at_;
-  std::unique_ptr<UpstreamConnection> connection_;
+  ConnectionPtr connection_;
   std::optional<Parser> parser_;
 };
 

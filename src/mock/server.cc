@@ -120,7 +120,7 @@ asio::awaitable<void> MockServer::serve_inference(http::ServerSession& session,
   }
   session.watch_client();
   bool complete = co_await play(session, reply);
-  co_await session.unwatch_client();
+  session.unwatch_client();
   stats_->in_flight.fetch_sub(1, std::memory_order_relaxed);
   if (complete) {
     stats_->completed.fetch_add(1, std::memory_order_relaxed);

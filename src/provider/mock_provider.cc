@@ -38,7 +38,7 @@ asio::awaitable<Exchange> MockProvider::exchange(const Call& call, StreamSink& s
   auto faults = mock::Faults::from_headers([&](std::string_view name) { return client[name]; });
   std::string rebuilt;
   std::string_view body = call.request.body;
-  if (call.upstream_model != call.request.model) {
+  if (call.upstream_model != call.request.model()) {
     rebuilt = api::body_with_model(call.request, call.upstream_model);
     body = rebuilt;
   }

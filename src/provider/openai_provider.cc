@@ -76,7 +76,7 @@ asio::awaitable<Exchange> OpenAIProvider::exchange(const Call& call, StreamSink&
   std::size_t piece_count = 1;
   std::string spliced_model;
   std::string rebuilt;
-  if (call.upstream_model == r.model) {
+  if (call.upstream_model == r.model()) {
     pieces[0] = cbuf(r.body);
   } else if (r.model_end > r.model_begin) {
     // Three buffers, one write: no copy of the body.

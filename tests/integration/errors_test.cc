@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <thread>
 
 #include "core/strings.h"
 #include "support/fake_upstream.h"
@@ -248,6 +249,30 @@ TEST_F(ErrorsTest, MalformedUpstreamResponseIs502) {
   auto t = post(R"({"model":"t","messages":[]})");
   EXPECT_EQ(t.status, 502);
   EXPECT_EQ(error_of(t).at("code"), "upstream_protocol_error");
+}
+
+TEST_F(ErrorsTest, UpstreamClosingIdleConnectionsIsInvisible) {
+  // The fake upstream answers with keep-alive and then closes every connection at once, as
+  // servers with short keep-alive timeouts do: the gateway must never use a dead connection.
+  FakeUpstream closer([](const std::string&) {
+    std::string body = R"({"ok":true})";
+    return "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+  });
+  start(R"(
+  - name: closer
+    kind: openai
+    base_url: )" + closer.base_url(),
+        R"(
+  - name: c
+    deployments: [{provider: closer}]
+)");
+  for (int i = 0; i < 5; ++i) {
+    auto r = post(R"({"model":"c","messages":[]})");
+    EXPECT_EQ(r.status, 200) << i << ": " << r.body;
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(closer.requests(), 5);
 }
 
 TEST_F(ErrorsTest, ClientAuthorizationIsNeverForwarded) {
