@@ -80,7 +80,12 @@ def main() -> int:
         result = pb.wrk(args, port, args.case, args.duration)
         pb.log(f"{result['requests']} requests in {args.duration}s "
                f"(errors: {result.get('errors')})")
-        sluice.proc.send_signal(signal.SIGTERM)
+        # Stop Sluice itself (under strace it is the wrapper's child) so the wrapper reports.
+        target = sluice.proc.pid
+        if args.wrap == "strace":
+            children = pb.children_of(target)
+            target = children[0] if children else target
+        os.kill(target, signal.SIGTERM)
         sluice.proc.wait(timeout=60)
         print(f"report: {out}")
         print(f"requests: {result['requests']}"

@@ -89,7 +89,7 @@ asio::awaitable<void> ServerSession::run() {
 }
 
 asio::awaitable<ServerSession::ReadOutcome> ServerSession::read_request(bool first) {
-  parser_.emplace();
+  parser_.emplace(request_);
   parser_->header_limit(
       static_cast<std::uint32_t>(std::min<std::uint64_t>(limits_.max_header_bytes, UINT32_MAX)));
   parser_->body_limit(limits_.max_body_bytes);
@@ -114,9 +114,9 @@ asio::awaitable<ServerSession::ReadOutcome> ServerSession::read_request(bool fir
         phase_ = Phase::kBody;
         parser_->eager(true);
         if (parser_->is_done()) break;
-        auto expect = parser_->get()[bhttp::field::expect];
+        auto expect = request_.fields().get(bhttp::field::expect);
         if (buffer_.size() == 0 && core::iequals(expect, "100-continue") &&
-            parser_->get().version() == 11) {
+            request_.version() == 11) {
           std::array buffers{cbuf(kContinue)};
           if (!co_await write_buffers(buffers)) co_return ReadOutcome::kClosed;
         }
@@ -152,22 +152,21 @@ asio::awaitable<ServerSession::ReadOutcome> ServerSession::read_request(bool fir
   }
 
   clear_deadline();
-  request_ = parser_->release();
   parser_.reset();
   co_return ReadOutcome::kRequest;
 }
 
 core::Result<void> ServerSession::check_header() {
-  const auto& req = parser_->get();
+  const Request& req = request_;
   if (req.version() != 11 && req.version() != 10) {
     return core::fail(Errc::kInvalidRequest, "Unsupported HTTP version; use HTTP/1.1.");
   }
-  if (req.version() == 11 && req.find(bhttp::field::host) == req.end()) {
+  if (req.version() == 11 && !req.fields().contains(bhttp::field::host)) {
     return core::fail(Errc::kInvalidRequest, "HTTP/1.1 requests must have a Host header.");
   }
   // A Transfer-Encoding that does not end in "chunked" leaves the body length unknown
   // (RFC 9112, section 6.3): reject rather than guess, which is what request smuggling needs.
-  if (req.find(bhttp::field::transfer_encoding) != req.end() && !parser_->chunked()) {
+  if (req.fields().contains(bhttp::field::transfer_encoding) && !parser_->chunked()) {
     return core::fail(Errc::kInvalidRequest,
                       "Unsupported Transfer-Encoding; only chunked is accepted.");
   }
@@ -179,10 +178,10 @@ core::Result<void> ServerSession::check_header() {
 }
 
 void ServerSession::begin_request() {
-  const auto& req = parser_->get();
+  const Request& req = request_;
   auto target = req.target();
   path_.assign(target.substr(0, target.find('?')));
-  auto client_id = req["x-request-id"];
+  auto client_id = req.fields().get("x-request-id");
   if (!client_id.empty() && core::is_acceptable_request_id(client_id)) {
     request_id_.assign(client_id);
   } else {

@@ -19,9 +19,6 @@
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/string_body.hpp>
 #include <boost/intrusive/list_hook.hpp>
 
 #include <array>
@@ -35,12 +32,11 @@
 #include "core/asio.h"
 #include "core/error.h"
 #include "core/request_id.h"
+#include "http/message.h"
 #include "http/response_head.h"
 #include "net/deadline.h"
 
 namespace sluice::http {
-
-using Request = beast::http::request<beast::http::string_body>;
 
 class ServerSession;
 
@@ -146,7 +142,7 @@ class ServerSession final : public net::Deadline, public SessionRegistryHook {
   asio::cancellation_signal cancel_;
 
   beast::flat_buffer buffer_;
-  std::optional<beast::http::request_parser<beast::http::string_body>> parser_;
+  std::optional<RequestParser> parser_;
   Request request_;
   std::string path_;
   std::string request_id_;

@@ -249,10 +249,11 @@ void UpstreamPool::close_all() {
 UpstreamCall::UpstreamCall(UpstreamPool& pool, const UpstreamTimeouts& timeouts)
     : pool_(pool), timeouts_(timeouts) {}
 
-UpstreamCall::~UpstreamCall() = default;
+UpstreamCall::~UpstreamCall() { parser_.reset(); }
 
-std::string_view UpstreamCall::content_type() const {
-  return parser_->get()[bhttp::field::content_type];
+void UpstreamCall::abandon() {
+  reusable_ = false;
+  if (connection_) connection_->close();
 }
 
 asio::awaitable<core::Result<void>> UpstreamCall::start(const UpstreamRequest& request) {
@@ -270,6 +271,9 @@ asio::awaitable<core::Result<void>> UpstreamCall::start(const UpstreamRequest& r
 asio::awaitable<core::Result<void>> UpstreamCall::attempt(const UpstreamRequest& request,
                                                           bool fresh, bool& retryable) {
   retryable = false;
+  parser_.reset();
+  connection_.reset();
+  reusable_ = true;
   const auto now = Clock::now();
   auto connect_deadline = earlier(now + timeouts_.connect, total_deadline_);
   auto acquired = co_await pool_.acquire(connect_deadline, fresh);
@@ -297,7 +301,7 @@ asio::awaitable<core::Result<void>> UpstreamCall::attempt(const UpstreamRequest&
 
   std::array<asio::const_buffer, 8> buffers;
   std::size_t count = 0;
-  buffers[count++] = cbuf(connection_->request_head_);
+  buffers[count++] = cbuf(head);
   for (const auto& b : request.body) {
     if (count == buffers.size()) co_return core::fail(Errc::kInternal, "too many body pieces");
     buffers[count++] = b;
@@ -311,15 +315,18 @@ asio::awaitable<core::Result<void>> UpstreamCall::attempt(const UpstreamRequest&
   if (wec) {
     retryable = reused && !connection_->timed_out() && wec != asio::error::operation_aborted;
     auto error = io_error(wec, "while sending the request");
-    connection_.reset();
+    abandon();
     co_return error;
   }
 
   connection_->enter(UpstreamConnection::Phase::kFirstByte,
                      earlier(first_byte_deadline, total_deadline_), total_bound);
-  parser_.emplace();
-  parser_->header_limit(static_cast<std::uint32_t>(o.max_header_bytes));
-  parser_->body_limit(boost::none);
+  auto new_parser = [&] {
+    parser_.emplace(connection_->response_);
+    parser_->header_limit(static_cast<std::uint32_t>(o.max_header_bytes));
+    parser_->body_limit(boost::none);
+  };
+  new_parser();
   bool got_bytes = connection_->buffer().size() > 0;
   for (;;) {
     auto& buffer = connection_->buffer();
@@ -328,18 +335,14 @@ asio::awaitable<core::Result<void>> UpstreamCall::attempt(const UpstreamRequest&
       std::size_t used = parser_->put(buffer.data(), ec);
       buffer.consume(used);
       if (ec && ec != bhttp::error::need_more) {
-        connection_.reset();
-        co_return core::fail(
-            Errc::kUpstreamProtocol,
-            "Upstream " + o.name + " sent an invalid HTTP response: " + ec.message() + ".");
+        abandon();
+        co_return protocol_error("an invalid HTTP response", ec);
       }
       if (parser_->is_header_done()) {
-        int status = parser_->get().result_int();
+        int status = connection_->response_.status();
         if (status >= 100 && status < 200) {
           // Interim answers (100 Continue, 103 Early Hints) precede the real one.
-          parser_.emplace();
-          parser_->header_limit(static_cast<std::uint32_t>(o.max_header_bytes));
-          parser_->body_limit(boost::none);
+          new_parser();
           continue;
         }
         break;
@@ -350,7 +353,7 @@ asio::awaitable<core::Result<void>> UpstreamCall::attempt(const UpstreamRequest&
     if (ec) {
       retryable = reused && !got_bytes && is_connection_loss(ec) && !connection_->timed_out();
       auto error = io_error(ec, "before answering");
-      connection_.reset();
+      abandon();
       co_return error;
     }
     if (!got_bytes) first_byte_at_ = Clock::now();
@@ -363,67 +366,58 @@ asio::awaitable<core::Result<void>> UpstreamCall::attempt(const UpstreamRequest&
 }
 
 asio::awaitable<core::Result<bool>> UpstreamCall::read_more() {
-  const UpstreamOrigin& o = pool_.origin();
   for (;;) {
-    auto& buffer = connection_->buffer();
     if (parser_->is_done()) co_return false;
+    auto& buffer = connection_->buffer();
     if (buffer.size() > 0) {
       beast::error_code ec;
       std::size_t used = parser_->put(buffer.data(), ec);
       buffer.consume(used);
       if (ec && ec != bhttp::error::need_more) {
-        connection_.reset();
-        co_return core::fail(
-            Errc::kUpstreamProtocol,
-            "Upstream " + o.name + " sent an invalid response body: " + ec.message() + ".");
+        abandon();
+        co_return protocol_error("an invalid response body", ec);
       }
       if (parser_->is_done()) co_return false;
       if (used > 0) co_return true;
+    }
+    if (!reusable_) {
+      abandon();
+      co_return core::fail(Errc::kUpstreamProtocol,
+                           "Upstream " + pool_.origin().name + " connection lost.");
     }
     auto now = Clock::now();
     auto idle_deadline = now + timeouts_.idle;
     connection_->enter(UpstreamConnection::Phase::kBody, earlier(idle_deadline, total_deadline_),
                        total_deadline_ <= idle_deadline);
-    std::size_t want = std::clamp<std::size_t>(buffer.capacity() - buffer.size(), 4096, 65536);
+    // Large bursts (a stream's backlog, a big answer) come in few reads.
+    std::size_t want = std::clamp<std::size_t>(buffer.capacity() - buffer.size(), 16384, 65536);
     auto [ec, n] = co_await connection_->async_read_some(buffer.prepare(want), kTuple);
     if (ec) {
       if (is_connection_loss(ec) && !connection_->timed_out()) {
         beast::error_code eof_ec;
         parser_->put_eof(eof_ec);
-        if (!eof_ec) {
-          // A body delimited by the connection's end is complete now; the connection is not.
-          connection_.reset();
-          co_return false;
-        }
-        connection_.reset();
-        co_return core::fail(Errc::kUpstreamProtocol,
-                             "Upstream " + o.name + " closed the connection mid-answer.");
+        abandon();
+        // A body delimited by the connection's end is complete now; any other is cut.
+        if (!eof_ec) co_return false;
+        co_return core::fail(Errc::kUpstreamProtocol, "Upstream " + pool_.origin().name +
+                                                          " closed the connection mid-answer.");
       }
       auto error = io_error(ec, "mid-answer");
-      connection_.reset();
+      abandon();
       co_return error;
     }
     buffer.commit(n);
   }
 }
 
-asio::awaitable<core::Result<bool>> UpstreamCall::read_some() {
-  if (!connection_) co_return false;
-  auto more = co_await read_more();
-  if (!more) co_return more.error();
-  co_return *more;
-}
+asio::awaitable<core::Result<bool>> UpstreamCall::read_some() { co_return co_await read_more(); }
 
 asio::awaitable<core::Result<std::string>> UpstreamCall::read_body(std::uint64_t limit) {
   for (;;) {
-    if (!connection_ && !parser_->is_done()) {
-      co_return core::fail(Errc::kUpstreamProtocol, "Upstream connection lost.");
-    }
-    if (parser_->is_done() || !connection_) break;
     auto more = co_await read_more();
     if (!more) co_return more.error();
     if (body().size() > limit) {
-      connection_.reset();
+      abandon();
       co_return core::fail(Errc::kUpstreamProtocol,
                            "Upstream " + pool_.origin().name + " answered more than " +
                                core::format_bytes(limit) + " (limits.max_response_bytes).");
@@ -435,10 +429,15 @@ asio::awaitable<core::Result<std::string>> UpstreamCall::read_body(std::uint64_t
 
 void UpstreamCall::finish() {
   if (!connection_) return;
-  if (parser_ && parser_->is_done() && parser_->keep_alive()) {
+  if (reusable_ && parser_ && parser_->is_done() && parser_->keep_alive()) {
+    parser_.reset();
     pool_.release(std::move(connection_));
   }
-  connection_.reset();
+}
+
+core::Error UpstreamCall::protocol_error(std::string_view what, const beast::error_code& ec) const {
+  return core::Error(Errc::kUpstreamProtocol, "Upstream " + pool_.origin().name + " sent " +
+                                                  std::string(what) + ": " + ec.message() + ".");
 }
 
 core::Error UpstreamCall::io_error(const boost::system::error_code& ec,

@@ -20,8 +20,6 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/string_body.hpp>
 
 #include <array>
 #include <chrono>
@@ -34,6 +32,7 @@
 #include "config/config.h"
 #include "core/asio.h"
 #include "core/error.h"
+#include "http/message.h"
 #include "http/response_head.h"
 #include "net/deadline.h"
 
@@ -108,6 +107,7 @@ class UpstreamConnection final : public net::Deadline {
   std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket&>> tls_;
   beast::flat_buffer buffer_;
   std::string request_head_;  // reused for every request sent on this connection
+  Response response_;         // the current response; its memory is reused too
   Phase phase_ = Phase::kConnect;
   bool timed_out_ = false;
   bool total_bound_ = false;
@@ -171,25 +171,27 @@ struct UpstreamRequest {
 
 // One exchange: start() sends the request and reads the response head; then read_body() or
 // read_some() read the body; finish() returns the connection to the pool when it can be reused.
+// The connection stays with the call until the call ends, so the response it holds stays valid.
 class UpstreamCall {
  public:
-  using Parser = beast::http::response_parser<beast::http::string_body>;
-
   UpstreamCall(UpstreamPool& pool, const UpstreamTimeouts& timeouts);
   ~UpstreamCall();
 
   asio::awaitable<core::Result<void>> start(const UpstreamRequest& request);
 
-  int status() const { return parser_->get().result_int(); }
-  const Parser::value_type& response() const { return parser_->get(); }
-  std::string_view content_type() const;
+  // The response head (valid after start() succeeded).
+  int status() const { return response().status(); }
+  const Response& response() const { return connection_->response_; }
+  std::string_view content_type() const {
+    return response().fields().get(beast::http::field::content_type);
+  }
 
   // Reads the whole body (at most `limit` bytes).
   asio::awaitable<core::Result<std::string>> read_body(std::uint64_t limit);
   // Reads more of the body, appended to body(); returns false once the body is complete.
   // The caller may erase a consumed prefix of body() between calls.
   asio::awaitable<core::Result<bool>> read_some();
-  std::string& body() { return parser_->get().body(); }
+  std::string& body() { return connection_->response_.body(); }
   bool done() const { return parser_ && parser_->is_done(); }
 
   // Returns the connection to the pool if the response was read completely and allows reuse;
@@ -203,13 +205,17 @@ class UpstreamCall {
                                               bool& retryable);
   asio::awaitable<core::Result<bool>> read_more();
   core::Error io_error(const boost::system::error_code& ec, std::string_view doing) const;
+  core::Error protocol_error(std::string_view what, const beast::error_code& ec) const;
+  // The connection cannot be reused: close it (the object lives until the call ends).
+  void abandon();
 
   UpstreamPool& pool_;
   UpstreamTimeouts timeouts_;
   std::chrono::steady_clock::time_point total_deadline_;
   std::chrono::steady_clock::time_point first_byte_at_;
   ConnectionPtr connection_;
-  std::optional<Parser> parser_;
+  std::optional<ResponseParser> parser_;
+  bool reusable_ = true;
 };
 
 // --- template implementation ---

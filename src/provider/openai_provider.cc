@@ -95,12 +95,12 @@ asio::awaitable<Exchange> OpenAIProvider::exchange(const Call& call, StreamSink&
   headers.push_back({"x-request-id", call.request_id});
   for (const auto& [name, value] : static_headers_) headers.push_back({name, value});
   if (!forward_headers_.empty()) {
-    for (const auto& field : call.client) {
-      std::string_view name = field.name_string();
+    for (auto field : call.client.fields()) {
+      std::string_view name = field.name;
       if (never_forwarded(name)) continue;
       for (const auto& pattern : forward_headers_) {
         if (core::glob_match(pattern, name, true)) {
-          headers.push_back({name, field.value()});
+          headers.push_back({name, field.value});
           break;
         }
       }
@@ -121,9 +121,8 @@ asio::awaitable<Exchange> OpenAIProvider::exchange(const Call& call, StreamSink&
   out.first_byte_at = up.first_byte_at();
   out.status = up.status();
   out.content_type = std::string(up.content_type());
-  for (const auto& field : up.response()) {
-    std::string_view name = field.name_string();
-    if (passed_back(name)) out.headers.emplace_back(core::to_lower(name), field.value());
+  for (auto field : up.response().fields()) {
+    if (passed_back(field.name)) out.headers.emplace_back(core::to_lower(field.name), field.value);
   }
 
   const bool success = out.status >= 200 && out.status < 300;

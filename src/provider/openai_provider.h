@@ -34,7 +34,7 @@ class OpenAIProvider final : public Provider {
   std::size_t slot_;
   std::shared_ptr<const http::UpstreamOrigin> origin_;
   std::array<std::string, 4> targets_;  // base path + endpoint path, by api::Endpoint
-  std::string authorization_;  // "Bearer <key>", or empty
+  std::string authorization_;           // "Bearer <key>", or empty
   std::vector<std::pair<std::string, std::string>> static_headers_;
   std::vector<std::string> forward_headers_;
   http::UpstreamTimeouts timeouts_;

@@ -12,8 +12,6 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
 
 #include <chrono>
 #include <span>
@@ -25,6 +23,7 @@
 #include "api/inference_request.h"
 #include "core/asio.h"
 #include "core/error.h"
+#include "http/message.h"
 #include "http/response_head.h"
 
 namespace sluice::http {
@@ -42,7 +41,7 @@ struct WorkerResources {
 struct Call {
   const api::InferenceRequest& request;
   std::string_view upstream_model;  // the model name this deployment expects
-  const beast::http::request<beast::http::string_body>& client;  // for forwarded headers
+  const http::Request& client;      // for forwarded headers
   std::string_view request_id;
   WorkerResources resources;
 };
