@@ -124,17 +124,23 @@ bool Server::wait_for_idle(std::chrono::steady_clock::time_point deadline) {
 void Server::run_until_signal() {
   asio::io_context signals_io;
   asio::signal_set signals(signals_io, SIGINT, SIGTERM);
+  bool signalled = false;
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-    if (ec) return;
+    signalled = true;
+    if (ec) {
+      spdlog::error("{}: cannot wait for signals: {}; stopping", options_.name, ec.message());
+      return;
+    }
     spdlog::info("{}: received {}", options_.name, sig == SIGINT ? "SIGINT" : "SIGTERM");
     // A second signal skips the rest of the drain.
     signals.async_wait([&](const boost::system::error_code& ec2, int) {
       if (!ec2) hurry_ = true;
     });
   });
-  std::thread shutdown_thread;
-  signals_io.run_one();
-  shutdown_thread = std::thread([this] { shutdown(); });
+  // run_one() may also run Asio's internal handlers: wait for the flag, not for one handler.
+  while (!signalled && signals_io.run_one() > 0) {
+  }
+  std::thread shutdown_thread([this] { shutdown(); });
   // Keep listening for the second signal while the drain runs.
   while (!stopped_) signals_io.run_one_for(50ms);
   shutdown_thread.join();

@@ -77,7 +77,7 @@ class Server {
   std::atomic<bool> stopping_{false};
   std::atomic<bool> hurry_{false};
   bool started_ = false;
-  bool stopped_ = false;
+  std::atomic<bool> stopped_{false};
 };
 
 }  // namespace sluice::http
