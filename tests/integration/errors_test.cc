@@ -262,7 +262,8 @@ TEST_F(ErrorsTest, UpstreamClosingIdleConnectionsIsInvisible) {
   start(R"(
   - name: closer
     kind: openai
-    base_url: )" + closer.base_url(),
+    base_url: )" +
+            closer.base_url(),
         R"(
   - name: c
     deployments: [{provider: closer}]

@@ -25,7 +25,9 @@ class TlsTest : public ::testing::Test {
     // A CA, and a server certificate it signs for 127.0.0.1 and localhost.
     dir_.write("server.ext", "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
     ASSERT_EQ(run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-                  "-keyout " + d + "/ca.key -out " + d + "/ca.pem -days 2 -subj '/CN=Sluice Test "
+                  "-keyout " +
+                  d + "/ca.key -out " + d +
+                  "/ca.pem -days 2 -subj '/CN=Sluice Test "
                   "CA' -addext basicConstraints=critical,CA:TRUE -addext keyUsage=keyCertSign"),
               0);
     ASSERT_EQ(run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout " +
@@ -41,23 +43,22 @@ class TlsTest : public ::testing::Test {
     for (const char* sub : {"client_body", "proxy", "fastcgi", "uwsgi", "scgi"}) {
       std::filesystem::create_directories(dir_.path() / "tmp" / sub);
     }
-    std::string conf = "daemon off;\nmaster_process off;\nworker_processes 1;\npid " + d +
-                       "/nginx.pid;\nerror_log " + d + "/nginx-error.log;\nevents {}\nhttp {\n" +
-                       "  access_log off;\n  client_body_temp_path " + d + "/tmp/client_body;\n" +
-                       "  proxy_temp_path " + d + "/tmp/proxy;\n  fastcgi_temp_path " + d +
-                       "/tmp/fastcgi;\n  uwsgi_temp_path " + d + "/tmp/uwsgi;\n  scgi_temp_path " +
-                       d + "/tmp/scgi;\n  server {\n    listen 127.0.0.1:" +
-                       std::to_string(tls_port_) + " ssl;\n    listen 127.0.0.2:" +
-                       std::to_string(tls_port_) + " ssl;\n    ssl_certificate " + d +
-                       "/server.pem;\n    ssl_certificate_key " + d + "/server.key;\n" +
-                       "    location / {\n      proxy_pass http://127.0.0.1:" +
-                       std::to_string(mock_.port) +
-                       ";\n      proxy_http_version 1.1;\n      proxy_set_header Connection \"\";\n" +
-                       "      proxy_buffering off;\n    }\n  }\n}\n";
+    std::string conf =
+        "daemon off;\nmaster_process off;\nworker_processes 1;\npid " + d +
+        "/nginx.pid;\nerror_log " + d + "/nginx-error.log;\nevents {}\nhttp {\n" +
+        "  access_log off;\n  client_body_temp_path " + d + "/tmp/client_body;\n" +
+        "  proxy_temp_path " + d + "/tmp/proxy;\n  fastcgi_temp_path " + d +
+        "/tmp/fastcgi;\n  uwsgi_temp_path " + d + "/tmp/uwsgi;\n  scgi_temp_path " + d +
+        "/tmp/scgi;\n  server {\n    listen 127.0.0.1:" + std::to_string(tls_port_) +
+        " ssl;\n    listen 127.0.0.2:" + std::to_string(tls_port_) + " ssl;\n    ssl_certificate " +
+        d + "/server.pem;\n    ssl_certificate_key " + d + "/server.key;\n" +
+        "    location / {\n      proxy_pass http://127.0.0.1:" + std::to_string(mock_.port) +
+        ";\n      proxy_http_version 1.1;\n      proxy_set_header Connection \"\";\n" +
+        "      proxy_buffering off;\n    }\n  }\n}\n";
     std::string conf_path = dir_.write("nginx.conf", conf);
-    nginx_ = Process::start({"/usr/sbin/nginx", "-p", d, "-c", conf_path, "-e",
-                             d + "/nginx-error.log"},
-                            dir_.file("nginx.log").string());
+    nginx_ =
+        Process::start({"/usr/sbin/nginx", "-p", d, "-c", conf_path, "-e", d + "/nginx-error.log"},
+                       dir_.file("nginx.log").string());
     bool up = false;
     for (int i = 0; i < 200 && !up; ++i) {
       HttpClient probe(tls_port_, 100ms);
@@ -76,14 +77,16 @@ providers:
     forward_headers: [x-mock-*]
   - name: by-name
     kind: openai
-    base_url: https://localhost:)" + std::to_string(tls_port_) + R"(/v1
+    base_url: https://localhost:)" + std::to_string(tls_port_) +
+                                       R"(/v1
     tls: {ca_file: )" + d + R"(/ca.pem}
   - name: system-store
     kind: openai
     base_url: )" + base + R"(
   - name: wrong-name
     kind: openai
-    base_url: https://127.0.0.2:)" + std::to_string(tls_port_) + R"(/v1
+    base_url: https://127.0.0.2:)" + std::to_string(tls_port_) +
+                                       R"(/v1
     tls: {ca_file: )" + d + R"(/ca.pem}
   - name: unverified
     kind: openai
