@@ -67,8 +67,10 @@ int serve(const ServeOptions& opts) {
                SLUICE_VERSION, options.host, server.port(), options.workers, shared_cfg->source,
                shared_cfg->models.size());
   server.run_until_signal();
-  if (access_log) access_log->flush();
+  access_log.reset();
   spdlog::info("sluice stopped");
+  // Writes what the asynchronous loggers still hold (the access log's last lines) before exit.
+  spdlog::shutdown();
   return 0;
 }
 
