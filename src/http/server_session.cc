@@ -49,9 +49,13 @@ core::Error parse_error(const beast::error_code& ec, const config::ServerLimits&
 
 ServerSession::ServerSession(asio::ip::tcp::socket socket, Handler& handler,
                              const config::ServerLimits& limits, net::DeadlineSweeper& deadlines)
-    : socket_(std::move(socket)), handler_(handler), limits_(limits) {
+    : socket_(std::move(socket)),
+      handler_(handler),
+      limits_(limits),
+      reader_(&ServerSession::on_read_while_busy, this) {
   boost::system::error_code ec;
   remote_ = socket_.remote_endpoint(ec);
+  socket_.non_blocking(true, ec);  // BackgroundRead::read tries reads at once
   head_.reserve(512);
   deadlines.add(*this);
 }
@@ -85,7 +89,7 @@ asio::awaitable<void> ServerSession::run() {
   }
   phase_ = Phase::kClosed;
   clear_deadline();
-  co_await finish_watch();
+  co_await finish_reads();
 }
 
 asio::awaitable<ServerSession::ReadOutcome> ServerSession::read_request(bool first) {
@@ -135,8 +139,10 @@ asio::awaitable<ServerSession::ReadOutcome> ServerSession::read_request(bool fir
       set_deadline_after(limits_.body_timeout);
     }
 
-    std::size_t want = std::clamp<std::size_t>(buffer_.capacity() - buffer_.size(), 4096, 65536);
-    auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(want), kTuple);
+    // The read the watcher left outstanding is this read; otherwise read now or wait.
+    std::size_t want = net::read_size(buffer_);
+    auto [ec, n] = co_await reader_.read(socket_, buffer_, want);
+    if (!ec && n == 0) ec = asio::error::eof;
     if (ec) {
       if (timed_out_ && !draining_ && phase_ != Phase::kIdle) {
         co_return co_await reject(
@@ -148,7 +154,6 @@ asio::awaitable<ServerSession::ReadOutcome> ServerSession::read_request(bool fir
       }
       co_return ReadOutcome::kClosed;  // idle timeout, drain, EOF or reset: nobody to answer
     }
-    buffer_.commit(n);
   }
 
   clear_deadline();
@@ -333,48 +338,37 @@ void ServerSession::abort() {
 void ServerSession::watch_client() {
   if (watching_ || client_gone_ || closing_) return;
   watching_ = true;
-  if (!watch_pending_) start_watch();
-}
-
-void ServerSession::start_watch() {
-  watch_pending_ = true;
-  // A wait, not a read: it consumes nothing, so a pipelined request stays in the kernel for
-  // read_request(). It is started right after a read completed, before the event loop polls
-  // again, so no readiness edge can slip by unseen. `this` stays valid: run() does not return
-  // while a wait is pending.
-  socket_.async_wait(asio::ip::tcp::socket::wait_read,
-                     [this](const boost::system::error_code& ec) { on_watch(ec); });
-}
-
-void ServerSession::on_watch(const boost::system::error_code& ec) {
-  watch_pending_ = false;
-  if (ec || !watching_) return;  // cancelled, or readable again after the request was answered
-  // Readable while a request is in progress: a pipelined request, or the client closing.
-  char byte;
-  ssize_t n = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (n > 0) return;  // a pipelined request: it waits in the kernel; stop watching
-  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-    start_watch();
-    return;
+  // A pipelined request already in the buffer proves the client is there; otherwise keep a read
+  // outstanding: its end-of-file is the disconnect, its bytes the next request. The last read
+  // drained the socket, so starting it costs no system call.
+  if (buffer_.size() == 0 && !reader_.pending() && !reader_.completed()) {
+    reader_.start(socket_, buffer_, net::read_size(buffer_));
   }
-  // EOF or reset: the client is gone. Cancel whatever the handler is waiting for.
-  client_gone_ = true;
-  watching_ = false;
-  cancel_.emit(asio::cancellation_type::terminal);
+}
+
+void ServerSession::on_read_while_busy(void* self, const boost::system::error_code& ec,
+                                       std::size_t n) {
+  auto* s = static_cast<ServerSession*>(self);
+  // After unwatch_client() the result waits for read_request(); while watching, only the end of
+  // the connection matters (bytes are a pipelined request, kept in the buffer).
+  if (!s->watching_ || ec == asio::error::operation_aborted) return;
+  if (ec || n == 0) {
+    s->client_gone_ = true;
+    s->watching_ = false;
+    s->cancel_.emit(asio::cancellation_type::terminal);
+  }
 }
 
 void ServerSession::unwatch_client() {
-  // The wait stays pending: while it is queued, Asio does not try the next read at once (which
-  // would fail with EAGAIN, a wasted system call per request), and the same readiness event
-  // completes both.
+  // An outstanding read stays: it becomes the next request's read.
   watching_ = false;
 }
 
-asio::awaitable<void> ServerSession::finish_watch() {
-  if (!watch_pending_) co_return;
+asio::awaitable<void> ServerSession::finish_reads() {
+  if (!reader_.pending()) co_return;
   boost::system::error_code ec;
   socket_.cancel(ec);
-  while (watch_pending_) co_await asio::post(socket_.get_executor(), use_awaitable);
+  co_await reader_.wait();
 }
 
 asio::awaitable<void> ServerSession::close_connection(bool linger) {
@@ -387,7 +381,7 @@ asio::awaitable<void> ServerSession::close_connection(bool linger) {
     set_deadline_after(kLingerTime);
     std::size_t drained = 0;
     while (drained < kLingerBytes) {
-      auto [rec, n] = co_await socket_.async_read_some(asio::buffer(watch_buf_), kTuple);
+      auto [rec, n] = co_await socket_.async_read_some(asio::buffer(linger_buf_), kTuple);
       if (rec) break;
       drained += n;
     }

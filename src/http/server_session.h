@@ -35,6 +35,7 @@
 #include "http/message.h"
 #include "http/response_head.h"
 #include "net/deadline.h"
+#include "net/drained_read.h"
 
 namespace sluice::http {
 
@@ -130,9 +131,9 @@ class ServerSession final : public net::Deadline, public SessionRegistryHook {
   asio::awaitable<bool> write_buffers(std::span<const asio::const_buffer> buffers);
   asio::awaitable<void> close_connection(bool linger);
   void begin_request();
-  void start_watch();
-  void on_watch(const boost::system::error_code& ec);
-  asio::awaitable<void> finish_watch();
+  static void on_read_while_busy(void* self, const boost::system::error_code& ec, std::size_t n);
+  // Ends an outstanding read before the session goes away.
+  asio::awaitable<void> finish_reads();
   void on_deadline() override;
 
   asio::ip::tcp::socket socket_;
@@ -140,6 +141,7 @@ class ServerSession final : public net::Deadline, public SessionRegistryHook {
   Handler& handler_;
   const config::ServerLimits& limits_;
   asio::cancellation_signal cancel_;
+  net::BackgroundRead reader_;  // the one read outstanding on the socket, if any
 
   beast::flat_buffer buffer_;
   std::optional<RequestParser> parser_;
@@ -150,7 +152,7 @@ class ServerSession final : public net::Deadline, public SessionRegistryHook {
 
   std::string head_;        // response head, reused
   std::string chunk_head_;  // chunk-size line, reused
-  std::array<char, 2048> watch_buf_;
+  std::array<char, 2048> linger_buf_;
 
   Phase phase_ = Phase::kIdle;
   bool timed_out_ = false;
@@ -164,7 +166,6 @@ class ServerSession final : public net::Deadline, public SessionRegistryHook {
   bool closing_ = false;
   bool client_gone_ = false;
   bool watching_ = false;
-  bool watch_pending_ = false;
   int status_ = 0;
   std::uint64_t bytes_sent_ = 0;
 };

@@ -1,10 +1,15 @@
 #include "http/upstream.h"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/error.hpp>
 
@@ -65,11 +70,12 @@ std::shared_ptr<const UpstreamOrigin> UpstreamOrigin::from_config(const config::
 // --- UpstreamConnection ---
 
 UpstreamConnection::UpstreamConnection(asio::any_io_executor executor, UpstreamPool& pool)
-    : pool_(pool), socket_(executor) {}
+    : pool_(pool), socket_(executor), reader_(&UpstreamConnection::on_read_while_idle, this) {}
 
 UpstreamConnection::~UpstreamConnection() { close(); }
 
 void UpstreamConnection::enter(Phase phase, Clock::time_point deadline, bool total_bound) {
+  probe_ = false;
   phase_ = phase;
   total_bound_ = total_bound;
   timed_out_ = false;
@@ -83,7 +89,7 @@ void UpstreamConnection::close() {
 }
 
 void ConnectionRetirer::operator()(UpstreamConnection* c) const {
-  if (c->watches_ == 0) {
+  if (!c->reading()) {
     delete c;
     return;
   }
@@ -93,8 +99,32 @@ void ConnectionRetirer::operator()(UpstreamConnection* c) const {
   c->close();  // completes the watch, whose handler deletes the connection
 }
 
+void UpstreamConnection::arm_reuse_probe(Clock::time_point deadline) {
+  probe_ = true;
+  real_deadline_ = deadline;
+  set_deadline(std::min(deadline, Clock::now() + kReuseProbeAfter));
+}
+
 void UpstreamConnection::on_deadline() {
   if (retired_) return;
+  if (probe_) {
+    // No answer yet on a reused connection: its close may have come with the last response's
+    // bytes, in the one readiness event those used (see net/drained_read.h). Look once.
+    probe_ = false;
+    set_deadline(real_deadline_);
+    char byte;
+    ssize_t n = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0) {
+      // Bytes are waiting that no event announced: restart the read, which takes them at once.
+      reread_ = true;
+      boost::system::error_code ec;
+      socket_.cancel(ec);
+    } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      stale_ = true;  // closed by the server: the call retries on a new connection
+      close();
+    }
+    if (real_deadline_ > Clock::now()) return;
+  }
   if (phase_ == Phase::kIdle) {
     // Idle too long in the pool: closing makes the idle watch complete, and its handler
     // removes the connection.
@@ -105,43 +135,58 @@ void UpstreamConnection::on_deadline() {
   close();
 }
 
-void UpstreamConnection::start_idle_watch() {
-  ++watches_;
-  watch_saw_close_ = false;
-  const std::uint32_t epoch = ++idle_epoch_;
-  // `this` stays valid until the handler runs: a connection with a queued watch is deleted only
-  // by the last such handler (ConnectionRetirer), or unrun together with the io_context.
+asio::awaitable<net::BackgroundRead::Result> UpstreamConnection::read(std::size_t want) {
   if (tls_) {
-    // TLS may deliver records that carry no data (session tickets), so only a read tells an
-    // idle TLS connection's close apart from those. acquire() cancels it.
-    async_read_some(asio::buffer(watch_byte_),
-                    [this, epoch](const boost::system::error_code& ec, std::size_t) {
-                      on_idle_watch(ec, epoch);
-                    });
-  } else {
-    // Plain TCP: a wait consumes nothing, so it stays queued when the connection is reused: the
-    // response's readiness completes it, and while it is queued Asio does not try each read at
-    // once (a read that fails with EAGAIN, one wasted system call per request).
-    socket_.async_wait(
-        asio::ip::tcp::socket::wait_read,
-        [this, epoch](const boost::system::error_code& ec) { on_idle_watch(ec, epoch); });
+    auto [ec, n] = co_await tls_->async_read_some(buffer_.prepare(want), kTuple);
+    if (!ec) buffer_.commit(n);
+    co_return net::BackgroundRead::Result{ec, n};
   }
+  co_return co_await reader_.read(socket_, buffer_, want);
 }
 
-void UpstreamConnection::on_idle_watch(const boost::system::error_code& ec, std::uint32_t epoch) {
-  --watches_;
-  if (retired_) {
-    if (watches_ == 0) delete this;
+void UpstreamConnection::start_idle_watch() {
+  // `this` stays valid until the watch completes: a connection with a queued operation is
+  // deleted only by its completion (ConnectionRetirer), or unrun together with the io_context.
+  if (!tls_) {
+    // Plain TCP: the read stays outstanding when the connection is reused and becomes the read of
+    // its next response. The last read drained the socket, so starting it costs no system call.
+    reader_.start(socket_, buffer_, net::read_size(buffer_));
     return;
   }
-  if (epoch != idle_epoch_) return;  // back in the pool since: it belonged to a response
-  // Readable while idle means the connection is unusable: the server closed or reset it, or sent
-  // bytes nobody asked for (some servers send a 408 before closing).
+  // TLS may deliver records that carry no data (session tickets), so only a TLS read tells an
+  // idle connection's close apart from those; acquire() cancels it.
+  ++tls_watches_;
+  watch_saw_close_ = false;
+  const std::uint32_t epoch = ++idle_epoch_;
+  tls_->async_read_some(asio::buffer(watch_byte_),
+                        [this, epoch](const boost::system::error_code& ec, std::size_t) {
+                          on_tls_idle_watch(ec, epoch);
+                        });
+}
+
+void UpstreamConnection::on_read_while_idle(void* self, const boost::system::error_code&,
+                                            std::size_t) {
+  auto* c = static_cast<UpstreamConnection*>(self);
+  if (c->retired_) {
+    if (!c->reading()) delete c;
+    return;
+  }
+  // In use: the result waits for the call's next read. Idle in the pool, anything readable means
+  // the connection is unusable: the server closed or reset it, or sent bytes nobody asked for
+  // (some servers send a 408 before closing).
+  if (c->in_pool_) c->pool_.drop_idle(c);  // destroys c
+}
+
+void UpstreamConnection::on_tls_idle_watch(const boost::system::error_code& ec,
+                                           std::uint32_t epoch) {
+  --tls_watches_;
+  if (retired_) {
+    if (!reading()) delete this;
+    return;
+  }
+  if (epoch != idle_epoch_) return;
   watch_saw_close_ = ec != asio::error::operation_aborted || !socket_.is_open();
-  // In use: for plain TCP this was the response's readiness (its read sees it); for TLS,
-  // acquire() checks watch_saw_close_.
-  if (!in_pool_) return;
-  pool_.drop_idle(this);  // destroys this
+  if (in_pool_) pool_.drop_idle(this);  // destroys this
 }
 
 // --- UpstreamPool ---
@@ -158,11 +203,11 @@ asio::awaitable<core::Result<ConnectionPtr>> UpstreamPool::acquire(Clock::time_p
     ConnectionPtr c = std::move(idle_.back());
     idle_.pop_back();
     c->in_pool_ = false;
-    if (c->is_tls() && c->watches_ > 0) {
+    if (c->tls_watches_ > 0) {
       boost::system::error_code ec;
       c->socket_.cancel(ec);
       // The TLS watch reads; its handler must run before the connection reads again.
-      while (c->watches_ > 0) co_await asio::post(executor_, use_awaitable);
+      while (c->tls_watches_ > 0) co_await asio::post(executor_, use_awaitable);
       if (c->watch_saw_close_) continue;
     }
     if (c->socket_.is_open()) co_return c;
@@ -208,6 +253,7 @@ asio::awaitable<core::Result<ConnectionPtr>> UpstreamPool::connect(Clock::time_p
   }
   if (ec) co_return failure(ec, "refused the connection");
   net::tune_socket(c->socket_);
+  c->socket_.non_blocking(true, ec);  // BackgroundRead::read tries reads at once
 
   if (o.tls) {
     c->tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(c->socket_, *o.tls_context);
@@ -222,7 +268,11 @@ asio::awaitable<core::Result<ConnectionPtr>> UpstreamPool::connect(Clock::time_p
 }
 
 void UpstreamPool::release(ConnectionPtr c) {
-  if (closed_ || idle_.size() >= origin_->max_idle || !c->socket_.is_open()) return;
+  // Bytes after the end of the response mean the connection is out of step: do not reuse it.
+  if (closed_ || idle_.size() >= origin_->max_idle || !c->socket_.is_open() ||
+      c->buffer_.size() > 0 || c->reading()) {
+    return;
+  }
   c->enter(UpstreamConnection::Phase::kIdle, Clock::now() + origin_->idle_timeout, false);
   c->in_pool_ = true;
   c->start_idle_watch();
@@ -321,6 +371,9 @@ asio::awaitable<core::Result<void>> UpstreamCall::attempt(const UpstreamRequest&
 
   connection_->enter(UpstreamConnection::Phase::kFirstByte,
                      earlier(first_byte_deadline, total_deadline_), total_bound);
+  if (reused && !connection_->is_tls()) {
+    connection_->arm_reuse_probe(earlier(first_byte_deadline, total_deadline_));
+  }
   auto new_parser = [&] {
     parser_.emplace(connection_->response_);
     parser_->header_limit(static_cast<std::uint32_t>(o.max_header_bytes));
@@ -348,17 +401,23 @@ asio::awaitable<core::Result<void>> UpstreamCall::attempt(const UpstreamRequest&
         break;
       }
     }
-    std::size_t want = std::clamp<std::size_t>(buffer.capacity() - buffer.size(), 4096, 65536);
-    auto [ec, n] = co_await connection_->async_read_some(buffer.prepare(want), kTuple);
+    std::size_t want = net::read_size(buffer);
+    auto [ec, n] = co_await connection_->read(want);
+    if (!ec && n == 0) ec = asio::error::eof;
+    if (ec == asio::error::operation_aborted && connection_->take_reread() &&
+        (co_await asio::this_coro::cancellation_state).cancelled() ==
+            asio::cancellation_type::none) {
+      continue;  // the reuse probe restarted the read; a cancelled caller is not resumed
+    }
     if (ec) {
-      retryable = reused && !got_bytes && is_connection_loss(ec) && !connection_->timed_out();
+      retryable = reused && !got_bytes && !connection_->timed_out() &&
+                  (is_connection_loss(ec) || connection_->stale());
       auto error = io_error(ec, "before answering");
       abandon();
       co_return error;
     }
     if (!got_bytes) first_byte_at_ = Clock::now();
     got_bytes = true;
-    buffer.commit(n);
   }
   parser_->eager(true);
   ++connection_->requests_;
@@ -391,7 +450,8 @@ asio::awaitable<core::Result<bool>> UpstreamCall::read_more() {
                        total_deadline_ <= idle_deadline);
     // Large bursts (a stream's backlog, a big answer) come in few reads.
     std::size_t want = std::clamp<std::size_t>(buffer.capacity() - buffer.size(), 16384, 65536);
-    auto [ec, n] = co_await connection_->async_read_some(buffer.prepare(want), kTuple);
+    auto [ec, n] = co_await connection_->read(want);
+    if (!ec && n == 0) ec = asio::error::eof;
     if (ec) {
       if (is_connection_loss(ec) && !connection_->timed_out()) {
         beast::error_code eof_ec;
@@ -406,7 +466,6 @@ asio::awaitable<core::Result<bool>> UpstreamCall::read_more() {
       abandon();
       co_return error;
     }
-    buffer.commit(n);
   }
 }
 

@@ -27,6 +27,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config/config.h"
@@ -35,6 +36,7 @@
 #include "http/message.h"
 #include "http/response_head.h"
 #include "net/deadline.h"
+#include "net/drained_read.h"
 
 namespace sluice::http {
 
@@ -78,16 +80,22 @@ class UpstreamConnection final : public net::Deadline {
   Phase phase() const { return phase_; }
   beast::flat_buffer& buffer() { return buffer_; }
 
+  // A reused connection that has not answered after kReuseProbeAfter is checked once for a close
+  // that no readiness event reported; `deadline` stays the phase's real deadline.
+  void arm_reuse_probe(std::chrono::steady_clock::time_point deadline);
+  bool stale() const { return stale_; }
+  // Whether the probe cancelled the read to restart it (bytes were waiting); clears the flag.
+  bool take_reread() { return std::exchange(reread_, false); }
+
   // Starts a phase with its deadline (the sweeper closes the socket when it passes).
   // `total_bound` says the deadline is the exchange's total one, for the timeout message.
   void enter(Phase phase, std::chrono::steady_clock::time_point deadline, bool total_bound);
+
   bool total_bound() const { return total_bound_; }
 
-  template <class Buffers, class Token>
-  auto async_read_some(const Buffers& buffers, Token&& token) {
-    if (tls_) return tls_->async_read_some(buffers, std::forward<Token>(token));
-    return socket_.async_read_some(buffers, std::forward<Token>(token));
-  }
+  // Reads up to `want` more bytes into buffer(), adopting the idle read if one is outstanding.
+  asio::awaitable<net::BackgroundRead::Result> read(std::size_t want);
+
   template <class Buffers, class Token>
   auto async_write(const Buffers& buffers, Token&& token);
 
@@ -99,7 +107,10 @@ class UpstreamConnection final : public net::Deadline {
   friend struct ConnectionRetirer;
   void on_deadline() override;
   void start_idle_watch();
-  void on_idle_watch(const boost::system::error_code& ec, std::uint32_t epoch);
+  void on_tls_idle_watch(const boost::system::error_code& ec, std::uint32_t epoch);
+  static void on_read_while_idle(void* self, const boost::system::error_code& ec, std::size_t n);
+  // Whether an operation holding `this` is still queued.
+  bool reading() const { return reader_.pending() || tls_watches_ > 0; }
 
   UpstreamPool& pool_;
   asio::ip::tcp::socket socket_;
@@ -111,11 +122,17 @@ class UpstreamConnection final : public net::Deadline {
   Phase phase_ = Phase::kConnect;
   bool timed_out_ = false;
   bool total_bound_ = false;
-  int watches_ = 0;               // idle watches still queued (each holds `this`)
-  std::uint32_t idle_epoch_ = 0;  // which idle period a watch belongs to
+  net::BackgroundRead reader_;    // plain TCP: the read outstanding while idle
+  int tls_watches_ = 0;           // TLS: idle watches still queued (each holds `this`)
+  std::uint32_t idle_epoch_ = 0;  // TLS: which idle period a watch belongs to
   bool watch_saw_close_ = false;
   bool in_pool_ = false;
   bool retired_ = false;  // closed and waiting for its watch's handler to delete it
+  bool probe_ = false;
+  bool stale_ = false;
+  bool reread_ = false;
+  std::chrono::steady_clock::time_point real_deadline_;
+  static constexpr std::chrono::milliseconds kReuseProbeAfter{100};
   std::uint64_t requests_ = 0;
   std::array<char, 1> watch_byte_;
 };
