@@ -106,6 +106,32 @@ struct AccessLog {
   std::string path = "stdout";  // "stdout", "stderr" or a file path
 };
 
+// The response cache (docs/caching.md). Off unless enabled: serving a stored answer to a
+// repeated prompt changes what a non-deterministic model would have said.
+struct Cache {
+  bool enabled = false;
+  Duration ttl = 3600s;  // how long an answer is kept unless the request says otherwise
+  // Which endpoints are cached. Images are off by default: hosted image URLs expire.
+  bool chat = true;
+  bool completions = true;
+  bool embeddings = true;
+  bool images = false;
+  // Cache only requests whose answer is reproducible: temperature 0 or a fixed seed (embeddings
+  // always are).
+  bool only_deterministic = false;
+  std::uint64_t max_entry_bytes = 1024 * 1024;  // larger answers are served but not stored
+  // The namespace entries are stored under until keys and tenants exist.
+  std::string default_namespace = "default";
+  struct Memory {
+    std::uint64_t max_bytes = 256ull * 1024 * 1024;
+  } memory;
+};
+
+// Joining identical requests that are in flight at the same time (docs/caching.md).
+struct Coalesce {
+  bool enabled = true;
+};
+
 struct Config {
   std::string source = "<default>";  // file path the config was loaded from
   Listen listen;
@@ -114,6 +140,8 @@ struct Config {
   Duration drain_timeout = 30s;
   std::string log_level = "info";  // trace, debug, info, warn, error, off
   AccessLog access_log;
+  Cache cache;
+  Coalesce coalesce;
   std::vector<Provider> providers;
   std::vector<Model> models;
 

@@ -29,7 +29,13 @@ namespace sluice::config {
 namespace {
 
 constexpr std::string_view kTopLevelKeys[] = {"listen",     "workers", "drain_timeout", "log_level",
-                                              "access_log", "limits",  "providers",     "models"};
+                                              "access_log", "limits",  "cache",         "coalesce",
+                                              "providers",  "models"};
+constexpr std::string_view kCacheKeys[] = {
+    "enabled", "ttl", "endpoints", "only_deterministic", "max_entry_bytes", "namespace", "memory"};
+constexpr std::string_view kCacheMemoryKeys[] = {"max_bytes"};
+constexpr std::string_view kCacheEndpoints[] = {"chat", "completions", "embeddings", "images"};
+constexpr std::string_view kCoalesceKeys[] = {"enabled"};
 constexpr std::string_view kAccessLogKeys[] = {"enabled", "path"};
 constexpr std::string_view kLimitsKeys[] = {
     "max_header_bytes", "max_body_bytes", "max_response_bytes", "header_timeout",
@@ -758,6 +764,10 @@ class Loader {
       }
     }
     if (auto limits = subsection(s, "limits", kLimitsKeys)) read_limits(*limits, config.limits);
+    if (auto cache = subsection(s, "cache", kCacheKeys)) read_cache(*cache, config.cache);
+    if (auto coalesce = subsection(s, "coalesce", kCoalesceKeys)) {
+      read_bool(*coalesce, "enabled", config.coalesce.enabled);
+    }
 
     if (require(s, "providers")) {
       const Entry& e = *s.value("providers");
@@ -788,6 +798,50 @@ class Loader {
     read_duration(s, "idle_timeout", limits.idle_timeout);
     read_duration(s, "send_timeout", limits.send_timeout);
     read_int(s, "max_connections", limits.max_connections, 1, std::numeric_limits<int>::max());
+  }
+
+  void read_cache(const Section& s, Cache& cache) {
+    read_bool(s, "enabled", cache.enabled);
+    read_duration(s, "ttl", cache.ttl);
+    if (const Entry* e = s.value("endpoints")) {
+      if (auto items = list(*e)) {
+        cache.chat = cache.completions = cache.embeddings = cache.images = false;
+        for (std::size_t i = 0; i < items->size(); ++i) {
+          YAML::Node item = std::as_const(*items)[i];
+          std::string path = index_path(e->path, i);
+          auto name = scalar(item, item.Mark(), path, "an endpoint name");
+          if (!name) continue;
+          if (*name == "chat") {
+            cache.chat = true;
+          } else if (*name == "completions") {
+            cache.completions = true;
+          } else if (*name == "embeddings") {
+            cache.embeddings = true;
+          } else if (*name == "images") {
+            cache.images = true;
+          } else {
+            report(item.Mark(), path + ": unknown endpoint " + quote(*name) + " (expected " +
+                                    join_alternatives(kCacheEndpoints) + ")" +
+                                    did_you_mean(*name, kCacheEndpoints));
+          }
+        }
+      }
+    }
+    read_bool(s, "only_deterministic", cache.only_deterministic);
+    read_bytes(s, "max_entry_bytes", cache.max_entry_bytes);
+    if (const Entry* e = s.value("namespace")) {
+      if (auto text = scalar(*e)) {
+        if (!is_simple_name(*text)) {
+          report(*e,
+                 "invalid namespace " + quote(*text) + " (use letters, digits, '_', '.' and '-')");
+        } else {
+          cache.default_namespace = std::move(*text);
+        }
+      }
+    }
+    if (auto memory = subsection(s, "memory", kCacheMemoryKeys)) {
+      read_bytes(*memory, "max_bytes", cache.memory.max_bytes);
+    }
   }
 
   void read_provider(const YAML::Node& node, const std::string& path,

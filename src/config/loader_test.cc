@@ -715,6 +715,58 @@ TEST(AccessLogTest, EnabledAndPath) {
               ElementsAre(HasSubstr("access_log.path: must not be empty")));
 }
 
+TEST(CacheTest, OffByDefaultWithSafeDefaults) {
+  Config c = load(kMinimal);
+  EXPECT_FALSE(c.cache.enabled);
+  EXPECT_EQ(c.cache.ttl, 3600s);
+  EXPECT_TRUE(c.cache.chat && c.cache.completions && c.cache.embeddings);
+  EXPECT_FALSE(c.cache.images);
+  EXPECT_FALSE(c.cache.only_deterministic);
+  EXPECT_EQ(c.cache.max_entry_bytes, 1024u * 1024);
+  EXPECT_EQ(c.cache.memory.max_bytes, 256u * 1024 * 1024);
+  EXPECT_EQ(c.cache.default_namespace, "default");
+  EXPECT_TRUE(c.coalesce.enabled);
+}
+
+TEST(CacheTest, EverySettingIsRead) {
+  Config c = load(with_top(R"(cache:
+  enabled: true
+  ttl: 10m
+  endpoints: [embeddings, images]
+  only_deterministic: true
+  max_entry_bytes: 64KiB
+  namespace: team-a
+  memory: {max_bytes: 32MiB}
+coalesce: {enabled: false})"));
+  EXPECT_TRUE(c.cache.enabled);
+  EXPECT_EQ(c.cache.ttl, 600s);
+  EXPECT_FALSE(c.cache.chat);
+  EXPECT_FALSE(c.cache.completions);
+  EXPECT_TRUE(c.cache.embeddings);
+  EXPECT_TRUE(c.cache.images);
+  EXPECT_TRUE(c.cache.only_deterministic);
+  EXPECT_EQ(c.cache.max_entry_bytes, 64u * 1024);
+  EXPECT_EQ(c.cache.default_namespace, "team-a");
+  EXPECT_EQ(c.cache.memory.max_bytes, 32u * 1024 * 1024);
+  EXPECT_FALSE(c.coalesce.enabled);
+}
+
+TEST(CacheTest, BadValuesAreReportedWithTheirPlace) {
+  EXPECT_THAT(problems(with_top("cache: {endpoints: [chat, embedings]}")),
+              ElementsAre(AllOf(StartsWith("test.yaml:1:27: cache.endpoints[1]: unknown endpoint"),
+                                HasSubstr("(did you mean \"embeddings\"?)"))));
+  EXPECT_THAT(problems(with_top("cache: {ttl: 0s}")),
+              ElementsAre(HasSubstr("cache.ttl: must be greater than 0")));
+  EXPECT_THAT(problems(with_top("cache: {memory: {max_bytes: lots}}")),
+              ElementsAre(HasSubstr("cache.memory.max_bytes: invalid size \"lots\"")));
+  EXPECT_THAT(problems(with_top("cache: {namespace: 'a b'}")),
+              ElementsAre(HasSubstr("cache.namespace: invalid namespace \"a b\"")));
+  EXPECT_THAT(problems(with_top("cache: {size: 1}")),
+              ElementsAre(HasSubstr("unknown key \"size\" in cache")));
+  EXPECT_THAT(problems(with_top("coalesce: {enabled: sometimes}")),
+              ElementsAre(HasSubstr("coalesce.enabled: expected true or false")));
+}
+
 // ---------------------------------------------------------------------------------------------
 // limits: every size and duration key is checked the same way, so one parameterized suite.
 
