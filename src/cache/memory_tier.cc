@@ -25,7 +25,9 @@ constexpr std::size_t kTypicalEntryBytes = 1024;
 // every row is 4 x expected entries wide; counters are halved after 10 x expected entries
 // recorded lookups. The window of history is then ~10 cache-fulls of requests, as in the
 // TinyLFU paper, and the collision noise in a row stays near 2.5 per counter, well under the
-// 15 a counter can hold.
+// 15 a counter can hold. On the Zipf benchmark, rows 1x to 8x wide and a history of 10x to 40x
+// moved the hit rate by about one point; a longer history wins on a trace whose popularity
+// never changes, and would adapt more slowly to traffic whose popularity does.
 constexpr std::size_t kCountersPerRowPerEntry = 4;
 constexpr std::size_t kMinSketchWidth = 64;
 constexpr std::size_t kSamplesPerEntry = 10;

@@ -259,6 +259,27 @@ TEST(MemoryTier, TinyLfuAdmitsALargeEntryOnlyIfItBeatsEveryVictim) {
   EXPECT_LE(after.bytes, after.max_bytes);
 }
 
+TEST(MemoryTier, ExpiredEntriesDoNotKeepNewOnesOut) {
+  core::ManualClock clock;
+  const std::size_t charge = charge_of(make_entry(clock, "x"));
+  MemoryTier tier(20 * charge, clock, EvictionPolicy::kTinyLfu, 1);
+  for (std::uint64_t i = 0; i < 20; ++i) {
+    tier.insert(key_of(i), make_entry(clock, "popular", 1000, "t", 1000));
+    for (int n = 0; n < 5; ++n) tier.lookup(key_of(i));
+  }
+  clock.advance(2s);
+  // Asked for once each, the new answers would lose to the popular ones, were those not dead.
+  for (std::uint64_t i = 100; i < 110; ++i) {
+    tier.lookup(key_of(i));
+    tier.insert(key_of(i), make_entry(clock, "new"));
+  }
+  for (std::uint64_t i = 100; i < 110; ++i) EXPECT_NE(tier.lookup(key_of(i)), nullptr) << i;
+  auto s = tier.stats();
+  EXPECT_EQ(s.rejections, 0u);
+  EXPECT_EQ(s.evictions, 0u);  // the ones pushed out had expired, and are counted so
+  EXPECT_GE(s.expirations, 10u);
+}
+
 TEST(MemoryTier, StatsCountersAreExact) {
   core::ManualClock clock;
   const std::size_t charge = charge_of(make_entry(clock, "a"));
