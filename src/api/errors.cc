@@ -12,6 +12,8 @@ int http_status(const core::Error& e) {
   switch (e.code) {
     case Errc::kInvalidRequest:
       return 400;
+    case Errc::kPermissionDenied:
+      return 403;
     case Errc::kNotFound:
       return 404;
     case Errc::kModelNotFound:
@@ -52,6 +54,8 @@ std::string_view error_type(const core::Error& e) {
     case Errc::kInternal:
     case Errc::kCancelled:
       return "server_error";
+    case Errc::kPermissionDenied:
+      return "permission_error";
     case Errc::kUpstreamError: {
       int s = http_status(e);
       if (s == 401) return "authentication_error";
@@ -69,6 +73,8 @@ std::string_view error_code(const core::Error& e) {
   switch (e.code) {
     case Errc::kInvalidRequest:
       return "";
+    case Errc::kPermissionDenied:
+      return "permission_denied";
     case Errc::kNotFound:
       return "unknown_url";
     case Errc::kModelNotFound:

@@ -17,10 +17,11 @@ json::object inner(const std::string& body) {
 }
 
 TEST(Errors, EveryErrcHasAStatusAndTheFullShape) {
-  for (Errc c : {Errc::kInvalidRequest, Errc::kNotFound, Errc::kModelNotFound,
-                 Errc::kMethodNotAllowed, Errc::kRequestTimeout, Errc::kPayloadTooLarge,
-                 Errc::kHeadersTooLarge, Errc::kUpstreamUnreachable, Errc::kUpstreamProtocol,
-                 Errc::kUpstreamTimeout, Errc::kServiceUnavailable, Errc::kInternal}) {
+  for (Errc c :
+       {Errc::kInvalidRequest, Errc::kPermissionDenied, Errc::kNotFound, Errc::kModelNotFound,
+        Errc::kMethodNotAllowed, Errc::kRequestTimeout, Errc::kPayloadTooLarge,
+        Errc::kHeadersTooLarge, Errc::kUpstreamUnreachable, Errc::kUpstreamProtocol,
+        Errc::kUpstreamTimeout, Errc::kServiceUnavailable, Errc::kInternal}) {
     core::Error e(c, "message", "param");
     int status = http_status(e);
     EXPECT_GE(status, 400);
@@ -34,6 +35,9 @@ TEST(Errors, EveryErrcHasAStatusAndTheFullShape) {
   EXPECT_EQ(http_status(core::Error(Errc::kUpstreamTimeout, "")), 504);
   EXPECT_EQ(http_status(core::Error(Errc::kUpstreamUnreachable, "")), 502);
   EXPECT_EQ(http_status(core::Error(Errc::kModelNotFound, "")), 404);
+  core::Error denied(Errc::kPermissionDenied, "no");
+  EXPECT_EQ(http_status(denied), 403);
+  EXPECT_EQ(error_type(denied), "permission_error");
 }
 
 TEST(Errors, UpstreamStatusPicksTheType) {

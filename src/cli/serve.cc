@@ -4,6 +4,9 @@
 #include <iostream>
 #include <thread>
 
+#include "admin/admin_api.h"
+#include "cache/coalescer.h"
+#include "cache/tiered_cache.h"
 #include "cli/commands.h"
 #include "config/loader.h"
 #include "core/log.h"
@@ -48,6 +51,10 @@ int serve(const ServeOptions& opts) {
   if (shared_cfg->access_log.enabled) {
     access_log = std::make_unique<gateway::AccessLog>(shared_cfg->access_log.path);
   }
+  std::unique_ptr<cache::TieredCache> cache;
+  if (shared_cfg->cache.enabled) {
+    cache = std::make_unique<cache::TieredCache>(shared_cfg->cache, core::SteadyClock::instance());
+  }
 
   net::raise_open_file_limit();
   http::Server::Options options;
@@ -59,8 +66,14 @@ int serve(const ServeOptions& opts) {
                         : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   options.limits = shared_cfg->limits;
   options.drain_timeout = shared_cfg->drain_timeout;
+  std::unique_ptr<cache::Coalescer> coalescer;
+  if (shared_cfg->coalesce.enabled) {
+    coalescer = std::make_unique<cache::Coalescer>(shared_cfg->limits.max_response_bytes);
+  }
+  admin::AdminApi admin(cache.get(), coalescer.get());
+  const gateway::Services services{access_log.get(), cache.get(), coalescer.get(), &admin};
   http::Server server(options, [&](net::Worker& worker) {
-    return std::make_unique<gateway::Gateway>(worker, runtime, access_log.get());
+    return std::make_unique<gateway::Gateway>(worker, runtime, services);
   });
   server.start();
   spdlog::info("sluice {} listening on http://{}:{} ({} workers, config {}, {} models)",

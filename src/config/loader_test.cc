@@ -454,8 +454,8 @@ TEST(LoaderTest, UnknownTopLevelKeySuggestsTheClosest) {
 }
 
 TEST(LoaderTest, UnknownKeyFarFromAnyHasNoSuggestion) {
-  EXPECT_THAT(problems(with_top("cache: {}")),
-              ElementsAre("test.yaml:1:1: unknown key \"cache\" in top level"));
+  EXPECT_THAT(problems(with_top("telemetry: {}")),
+              ElementsAre("test.yaml:1:1: unknown key \"telemetry\" in top level"));
 }
 
 TEST(LoaderTest, UnknownNestedKeysNameTheirSection) {

@@ -13,6 +13,8 @@ std::string_view errc_name(Errc code) {
   switch (code) {
     case Errc::kInvalidRequest:
       return "invalid_request";
+    case Errc::kPermissionDenied:
+      return "permission_denied";
     case Errc::kNotFound:
       return "not_found";
     case Errc::kModelNotFound:

@@ -15,6 +15,7 @@ namespace sluice::core {
 
 enum class Errc {
   kInvalidRequest,       // 400: the client's request is malformed (JSON, fields, framing)
+  kPermissionDenied,     // 403: the caller may not do this (admin API from a remote address)
   kNotFound,             // 404: unknown path or object
   kModelNotFound,        // 404: missing or unknown model
   kMethodNotAllowed,     // 405

@@ -111,6 +111,10 @@ void AccessLog::log(const RequestContext& ctx) {
     append_json_string(line, ctx.upstream_model);
   }
   fmt::format_to(std::back_inserter(line), ",\"stream\":{}", ctx.stream);
+  if (!ctx.cache_result.empty()) {
+    line += ",\"cache\":";
+    append_json_string(line, ctx.cache_result);
+  }
   fmt::format_to(std::back_inserter(line), ",\"bytes_in\":{},\"bytes_out\":{}",
                  s.request().body().size(), s.bytes_sent());
   fmt::format_to(std::back_inserter(line), ",\"duration_ms\":{:.3f}", ms(now - s.started()));

@@ -30,9 +30,9 @@ bool is_get(const http::ServerSession& session) {
 
 }  // namespace
 
-Gateway::Gateway(net::Worker& worker, std::shared_ptr<const Runtime> runtime, AccessLog* access_log)
+Gateway::Gateway(net::Worker& worker, std::shared_ptr<const Runtime> runtime, Services services)
     : runtime_(std::move(runtime)) {
-  state_.access_log = access_log;
+  state_.services = services;
   for (const auto& origin : runtime_->origins()) {
     state_.pools.push_back(
         origin ? std::make_unique<http::UpstreamPool>(worker.executor(), worker.deadlines(), origin)
@@ -71,6 +71,8 @@ asio::awaitable<void> Gateway::handle(http::ServerSession& session) {
     } else {
       co_await session.respond(200, kJson, body);
     }
+  } else if (path.starts_with("/admin/") && state_.services.admin != nullptr) {
+    co_await state_.services.admin->handle(ctx);
   } else if (path == "/healthz") {
     if (is_get(session)) {
       co_await session.respond(200, kJson, R"({"status":"ok"})");
@@ -84,7 +86,7 @@ asio::awaitable<void> Gateway::handle(http::ServerSession& session) {
                                               std::string(path) + ")."));
   }
   ctx.status = session.status();
-  if (state_.access_log) state_.access_log->log(ctx);
+  if (state_.services.access_log) state_.services.access_log->log(ctx);
 }
 
 http::ErrorPage Gateway::render_error(const core::Error& error) {

@@ -8,17 +8,16 @@
 #include <memory>
 
 #include "gateway/runtime.h"
+#include "gateway/services.h"
 #include "gateway/worker_state.h"
 #include "http/server.h"
 #include "net/worker.h"
 
 namespace sluice::gateway {
 
-class AccessLog;
-
 class Gateway final : public http::WorkerHandler {
  public:
-  Gateway(net::Worker& worker, std::shared_ptr<const Runtime> runtime, AccessLog* access_log);
+  Gateway(net::Worker& worker, std::shared_ptr<const Runtime> runtime, Services services);
 
   asio::awaitable<void> handle(http::ServerSession& session) override;
   http::ErrorPage render_error(const core::Error& error) override;

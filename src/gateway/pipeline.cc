@@ -3,6 +3,8 @@
 #include <boost/container/small_vector.hpp>
 
 #include "api/errors.h"
+#include "gateway/cache_stage.h"
+#include "gateway/coalesce_stage.h"
 #include "gateway/respond.h"
 #include "gateway/runtime.h"
 #include "gateway/worker_state.h"
@@ -21,24 +23,48 @@ HeaderList header_views(const std::vector<std::pair<std::string, std::string>>& 
   return out;
 }
 
-// Stage 11 for streams: each batch of events goes to the client as it arrives.
+// Stage 11 for streams: each batch of events goes to the client as it arrives, to the cache, and
+// to requests that joined this one. Once the client has left, the call goes on only while
+// joiners wait for it.
 class ClientSink final : public provider::StreamSink {
  public:
-  explicit ClientSink(http::ServerSession& session) : session_(session) {}
+  ClientSink(http::ServerSession& session, CacheStage& cache, CoalesceStage& coalesce)
+      : session_(session), cache_(cache), coalesce_(coalesce) {}
 
   asio::awaitable<bool> events(const provider::Exchange& head, std::string_view data,
                                bool last) override {
-    if (opened_) co_return co_await session_.write_stream(data, last);
+    cache_.capture(data);
+    coalesce_.publish_events(head, data, !opened_);
+    if (last) {
+      // The stream ended cleanly: store it and end the flight before the client sees the end, so
+      // an identical request it sends next finds the entry, not a finished flight.
+      coalesce_.publish_outcome(provider::Exchange{.kind = provider::Exchange::Kind::kStreamed});
+      cache_.store_stream(true);
+      coalesce_.finish();
+    }
+    bool first = !opened_;
     opened_ = true;
-    HeaderList headers = header_views(head.headers);
-    headers.push_back({"cache-control", "no-cache"});
-    co_return co_await session_.begin_stream(head.status, "text/event-stream", headers, data, last);
+    bool delivered = false;
+    if (!session_.client_gone()) {
+      if (first) {
+        HeaderList headers = header_views(head.headers);
+        headers.push_back({"cache-control", "no-cache"});
+        headers.insert(headers.end(), cache_.headers().begin(), cache_.headers().end());
+        delivered =
+            co_await session_.begin_stream(head.status, "text/event-stream", headers, data, last);
+      } else {
+        delivered = co_await session_.write_stream(data, last);
+      }
+    }
+    co_return delivered || coalesce_.keep_going_without_client();
   }
 
   bool opened() const { return opened_; }
 
  private:
   http::ServerSession& session_;
+  CacheStage& cache_;
+  CoalesceStage& coalesce_;
   bool opened_ = false;
 };
 
@@ -60,34 +86,61 @@ asio::awaitable<void> run_inference(RequestContext& ctx) {
   ctx.model = ctx.request.model();
   ctx.stream = ctx.request.stream;
 
-  // 5. Admit: keys, rate limits and budgets (keys-and-limits issue).
-  // 6. Cache lookup (cache issue).
-  // 7. Coalesce identical in-flight requests (cache issue).
-
-  // 8. Balance: alias -> deployment.
+  // Only configured models are served, from the cache or not.
   const route::ModelRoute* route = runtime.models().find(ctx.model);
   if (!route) {
     co_return co_await respond_error(
         ctx, core::Error(Errc::kModelNotFound,
                          "The model `" + std::string(ctx.model) + "` does not exist.", "model"));
   }
+
+  // 5. Admit: keys, rate limits and budgets (keys-and-limits issue).
+
+  // 6. Cache lookup.
+  CacheStage cache(ctx);
+  if (auto prepared = cache.prepare(); !prepared) {
+    co_return co_await respond_error(ctx, prepared.error());
+  }
+  if (co_await cache.serve_hit()) co_return;
+
+  // 7. Coalesce: join an identical request in flight, or lead one that others may join.
+  CoalesceStage coalesce(ctx, cache.key());
+  if (co_await coalesce.join()) co_return;
+
+  // 8. Balance: alias -> deployment.
   const route::Deployment& deployment = pick_deployment(*route, ctx.worker);
   ctx.provider = deployment.provider->name();
   ctx.upstream_model = deployment.model.empty() ? std::string(ctx.model) : deployment.model;
 
   // 9. Translate and exchange. 10. Retries and fallbacks (routing issue) wrap this call.
-  ClientSink sink(session);
+  ClientSink sink(session, cache, coalesce);
   provider::Call call{ctx.request, ctx.upstream_model, session.request(), session.request_id(),
                       ctx.worker.resources()};
-  session.watch_client();
+  coalesce.begin_call();
+  if (coalesce.leading()) {
+    session.watch_client(&CoalesceStage::on_client_gone, &coalesce);
+  } else {
+    session.watch_client();
+  }
   provider::Exchange exchange = co_await deployment.provider->exchange(call, sink);
   session.unwatch_client();
+  coalesce.end_call();
   ctx.upstream_first_byte = exchange.first_byte_at;
+
+  // Joiners get the outcome now; the answer is stored before the client is answered, so an
+  // identical request that follows finds the entry rather than a finished flight.
+  coalesce.publish_outcome(exchange);
+  if (exchange.kind == provider::Exchange::Kind::kReply) cache.store_reply(exchange);
+  if (exchange.kind == provider::Exchange::Kind::kStreamed) {
+    cache.store_stream(!exchange.stream_failed);
+  }
+  coalesce.finish();
 
   // 11. Respond.
   switch (exchange.kind) {
     case provider::Exchange::Kind::kReply: {
       HeaderList headers = header_views(exchange.headers);
+      headers.insert(headers.end(), cache.headers().begin(), cache.headers().end());
       if (exchange.status >= 400) {
         std::string body = api::normalize_upstream_error(exchange.status, exchange.body);
         co_await session.respond(exchange.status, "application/json", body, headers);
@@ -112,7 +165,7 @@ asio::awaitable<void> run_inference(RequestContext& ctx) {
         ctx.error = "client went away";
         break;
       }
-      co_await respond_error(ctx, exchange.error);
+      co_await respond_error(ctx, exchange.error, cache.headers());
       break;
   }
   // 12. Record: the Gateway writes the access log; usage, cost and metrics come with their

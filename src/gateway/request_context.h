@@ -40,6 +40,8 @@ struct RequestContext {
   std::string_view provider;  // the deployment that answered
   std::string upstream_model;
   bool stream = false;
+  // x-sluice-cache: "hit", "miss", "bypass" or "coalesced"; empty when the cache took no part.
+  std::string_view cache_result;
 
   int status = 0;     // as sent to the client
   std::string error;  // our message, for the log, when the request failed

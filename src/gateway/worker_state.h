@@ -9,16 +9,15 @@
 #include <memory>
 #include <vector>
 
+#include "gateway/services.h"
 #include "http/upstream.h"
 #include "provider/provider.h"
 
 namespace sluice::gateway {
 
-class AccessLog;
-
 struct WorkerState {
   std::vector<std::unique_ptr<http::UpstreamPool>> pools;  // null for in-process providers
-  AccessLog* access_log = nullptr;
+  Services services;
   std::uint64_t next_deployment = 0;  // round-robin cursor until the routing issue's balancers
 
   provider::WorkerResources resources() { return provider::WorkerResources{&pools}; }

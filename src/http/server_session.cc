@@ -335,9 +335,11 @@ void ServerSession::abort() {
   socket_.close(ec);
 }
 
-void ServerSession::watch_client() {
+void ServerSession::watch_client(ClientGoneHook on_gone, void* owner) {
   if (watching_ || client_gone_ || closing_) return;
   watching_ = true;
+  on_gone_ = on_gone;
+  on_gone_owner_ = owner;
   // A pipelined request already in the buffer proves the client is there; otherwise keep a read
   // outstanding: its end-of-file is the disconnect, its bytes the next request. The last read
   // drained the socket, so starting it costs no system call.
@@ -355,13 +357,18 @@ void ServerSession::on_read_while_busy(void* self, const boost::system::error_co
   if (ec || n == 0) {
     s->client_gone_ = true;
     s->watching_ = false;
-    s->cancel_.emit(asio::cancellation_type::terminal);
+    if (s->on_gone_ != nullptr) {
+      s->on_gone_(s->on_gone_owner_);
+    } else {
+      s->cancel_.emit(asio::cancellation_type::terminal);
+    }
   }
 }
 
 void ServerSession::unwatch_client() {
   // An outstanding read stays: it becomes the next request's read.
   watching_ = false;
+  on_gone_ = nullptr;
 }
 
 asio::awaitable<void> ServerSession::finish_reads() {

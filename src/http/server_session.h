@@ -80,6 +80,8 @@ class ServerSession final : public net::Deadline, public SessionRegistryHook {
   std::string_view path() const { return path_; }
   std::string_view request_id() const { return request_id_; }
   const asio::ip::tcp::endpoint& remote() const { return remote_; }
+  // The worker this session runs on.
+  asio::any_io_executor executor() { return socket_.get_executor(); }
   // When the request's headers were complete.
   std::chrono::steady_clock::time_point started() const { return started_; }
 
@@ -110,9 +112,14 @@ class ServerSession final : public net::Deadline, public SessionRegistryHook {
   int status() const { return status_; }
   std::uint64_t bytes_sent() const { return bytes_sent_; }
 
-  // Watches the socket for the client closing it while the handler awaits something else.
-  void watch_client();
+  // Watches the socket for the client closing it while the handler awaits something else. On a
+  // close the session cancels what the handler awaits, or, when `on_gone` is given, calls it
+  // instead and lets it decide (a coalesced call goes on while others wait for its answer).
+  using ClientGoneHook = void (*)(void* owner);
+  void watch_client(ClientGoneHook on_gone = nullptr, void* owner = nullptr);
   void unwatch_client();
+  // Cancels what the handler awaits (terminal cancellation), as a client close does.
+  void cancel_handler() { cancel_.emit(asio::cancellation_type::terminal); }
 
   // --- for the server, on this session's worker thread ---
 
@@ -166,6 +173,8 @@ class ServerSession final : public net::Deadline, public SessionRegistryHook {
   bool closing_ = false;
   bool client_gone_ = false;
   bool watching_ = false;
+  ClientGoneHook on_gone_ = nullptr;
+  void* on_gone_owner_ = nullptr;
   int status_ = 0;
   std::uint64_t bytes_sent_ = 0;
 };

@@ -1,0 +1,96 @@
+#include "admin/admin_api.h"
+
+#include <boost/json/serialize.hpp>
+#include <boost/url/parse.hpp>
+
+#include <optional>
+#include <string>
+
+#include "cache/coalescer.h"
+#include "cache/tiered_cache.h"
+#include "gateway/request_context.h"
+#include "gateway/respond.h"
+#include "http/server_session.h"
+
+namespace sluice::admin {
+
+namespace bhttp = beast::http;
+using core::Errc;
+
+namespace {
+
+constexpr std::string_view kJson = "application/json";
+
+// The value of query parameter `name`, percent-decoded; nullopt when absent.
+std::optional<std::string> query_param(std::string_view target, std::string_view name) {
+  auto url = boost::urls::parse_origin_form(target);
+  if (!url) return std::nullopt;
+  auto params = url->params();
+  auto it = params.find(name);
+  if (it == params.end()) return std::nullopt;
+  return std::string((*it).value);
+}
+
+core::Error wrong_method(const http::ServerSession& session) {
+  return core::Error(Errc::kMethodNotAllowed, "Invalid method for URL (" +
+                                                  std::string(session.request().method_string()) +
+                                                  " " + std::string(session.path()) + ").");
+}
+
+}  // namespace
+
+asio::awaitable<void> AdminApi::handle(gateway::RequestContext& ctx) {
+  http::ServerSession& session = ctx.session;
+  if (!session.remote().address().is_loopback()) {
+    co_return co_await gateway::respond_error(
+        ctx, core::Error(Errc::kPermissionDenied,
+                         "The admin API answers only loopback clients until admin keys are "
+                         "configured."));
+  }
+  if (session.path() == "/admin/cache") co_return co_await cache(ctx);
+  co_await gateway::respond_error(
+      ctx, core::Error(Errc::kNotFound, "Invalid URL (" +
+                                            std::string(session.request().method_string()) + " " +
+                                            std::string(session.path()) + ")."));
+}
+
+asio::awaitable<void> AdminApi::cache(gateway::RequestContext& ctx) {
+  http::ServerSession& session = ctx.session;
+  auto method = session.request().method();
+  if (method == bhttp::verb::get || method == bhttp::verb::head) {
+    json::object body;
+    if (cache_ != nullptr) {
+      body = cache_->stats();
+    } else {
+      body["enabled"] = false;
+    }
+    if (coalescer_ != nullptr) {
+      body["coalescing"] = coalescer_->stats();
+    } else {
+      body["coalescing"] = json::object{{"enabled", false}};
+    }
+    co_await session.respond(200, kJson, json::serialize(body));
+    co_return;
+  }
+  if (method == bhttp::verb::delete_) {
+    if (cache_ == nullptr) {
+      co_await session.respond(200, kJson, R"({"deleted":0})");
+      co_return;
+    }
+    std::optional<std::string> ns = query_param(session.request().target(), "namespace");
+    if (ns && ns->empty()) {
+      co_return co_await gateway::respond_error(
+          ctx, core::Error(Errc::kInvalidRequest, "The namespace parameter must not be empty.",
+                           "namespace"));
+    }
+    json::object body;
+    body["deleted"] = cache_->clear(ns ? *ns : std::string_view());
+    if (ns) body["namespace"] = *ns;
+    co_await session.respond(200, kJson, json::serialize(body));
+    co_return;
+  }
+  static constexpr http::Header kAllow[] = {{"allow", "GET, HEAD, DELETE"}};
+  co_await gateway::respond_error(ctx, wrong_method(session), kAllow);
+}
+
+}  // namespace sluice::admin

@@ -1,0 +1,96 @@
+#include "cache/tiered_cache.h"
+
+namespace sluice::cache {
+
+std::string_view tier_name(Tier tier) {
+  switch (tier) {
+    case Tier::kMemory:
+      return "memory";
+    case Tier::kDisk:
+      return "disk";
+    case Tier::kRedis:
+      return "redis";
+  }
+  return "memory";
+}
+
+TieredCache::TieredCache(const config::Cache& config, const core::Clock& clock)
+    : clock_(clock), memory_(config.memory.max_bytes, clock) {}
+
+TieredCache::~TieredCache() = default;
+
+asio::awaitable<std::optional<Hit>> TieredCache::lookup(const Key& key, std::int64_t max_age_ms) {
+  EntryPtr entry = memory_.lookup(key);
+  if (!entry) co_return std::nullopt;
+  if (max_age_ms >= 0 && clock_.unix_ms() - entry->created_ms >= max_age_ms) {
+    stale_.fetch_add(1, std::memory_order_relaxed);
+    co_return std::nullopt;
+  }
+  hits_[static_cast<int>(Tier::kMemory)].fetch_add(1, std::memory_order_relaxed);
+  saved_by_hits_.add(*entry);
+  co_return Hit{std::move(entry), Tier::kMemory};
+}
+
+void TieredCache::store(const Key& key, EntryPtr entry) {
+  stores_.fetch_add(1, std::memory_order_relaxed);
+  memory_.insert(key, std::move(entry));
+}
+
+std::size_t TieredCache::clear(std::string_view ns) { return memory_.clear(ns); }
+
+void TieredCache::Savings::add(const Entry& e) {
+  requests.fetch_add(1, std::memory_order_relaxed);
+  prompt_tokens.fetch_add(e.prompt_tokens, std::memory_order_relaxed);
+  completion_tokens.fetch_add(e.completion_tokens, std::memory_order_relaxed);
+}
+
+json::object TieredCache::Savings::to_json() const {
+  json::object o;
+  o["requests"] = requests.load(std::memory_order_relaxed);
+  o["prompt_tokens"] = prompt_tokens.load(std::memory_order_relaxed);
+  o["completion_tokens"] = completion_tokens.load(std::memory_order_relaxed);
+  // Prices per deployment come with the keys-and-limits issue; until then cost is unknown.
+  o["cost_usd"] = nullptr;
+  return o;
+}
+
+json::object TieredCache::stats() const {
+  auto load = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+  MemoryTierStats m = memory_.stats();
+  std::uint64_t hits = 0;
+  for (const auto& h : hits_) hits += load(h);
+  std::uint64_t lookups = m.hits + m.misses;
+
+  json::object memory;
+  memory["entries"] = m.entries;
+  memory["bytes"] = m.bytes;
+  memory["max_bytes"] = m.max_bytes;
+  memory["hits"] = m.hits;
+  memory["misses"] = m.misses;
+  memory["hit_rate"] = lookups ? static_cast<double>(m.hits) / static_cast<double>(lookups) : 0.0;
+  memory["inserts"] = m.inserts;
+  memory["evictions"] = m.evictions;
+  memory["rejections"] = m.rejections;
+  memory["expirations"] = m.expirations;
+  json::object tiers;
+  tiers["memory"] = std::move(memory);
+
+  json::object not_stored;
+  not_stored["oversized"] = load(not_stored_[static_cast<int>(NotStored::kOversized)]);
+  not_stored["incomplete"] = load(not_stored_[static_cast<int>(NotStored::kIncomplete)]);
+
+  json::object o;
+  o["enabled"] = true;
+  o["lookups"] = lookups;
+  o["hits"] = hits;
+  o["misses"] = lookups - hits;
+  o["hit_rate"] = lookups ? static_cast<double>(hits) / static_cast<double>(lookups) : 0.0;
+  o["stale"] = load(stale_);
+  o["stores"] = load(stores_);
+  o["not_stored"] = std::move(not_stored);
+  o["tiers"] = std::move(tiers);
+  o["saved"] = saved_by_hits_.to_json();
+  return o;
+}
+
+}  // namespace sluice::cache

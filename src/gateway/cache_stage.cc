@@ -1,0 +1,135 @@
+#include "gateway/cache_stage.h"
+
+#include <spdlog/spdlog.h>
+
+#include "cache/stream_assembly.h"
+#include "cache/tiered_cache.h"
+#include "gateway/runtime.h"
+#include "gateway/worker_state.h"
+#include "http/server_session.h"
+
+namespace sluice::gateway {
+
+namespace {
+
+constexpr http::Header kMiss{"x-sluice-cache", "miss"};
+constexpr http::Header kBypass{"x-sluice-cache", "bypass"};
+
+}  // namespace
+
+core::Result<void> CacheStage::prepare() {
+  const config::Cache& config = ctx_.runtime->config().cache;
+  const bool cached =
+      ctx_.worker.services.cache != nullptr && cache::endpoint_cached(config, *ctx_.endpoint);
+  if (!cached && ctx_.worker.services.coalescer == nullptr) return core::ok();
+  auto key = cache::make_key(config.default_namespace, *ctx_.endpoint, ctx_.request.body);
+  if (!key) return key.error();
+  has_key_ = true;
+  key_ = *key;
+  if (!cached) return core::ok();
+  auto policy = cache::request_policy(config, ctx_.session.request().fields(), key->deterministic);
+  if (!policy) return policy.error();
+  active_ = true;
+  policy_ = *policy;
+  ctx_.cache_result = policy_.lookup ? "miss" : "bypass";
+  headers_.push_back(policy_.lookup ? kMiss : kBypass);
+  return core::ok();
+}
+
+asio::awaitable<bool> CacheStage::serve_hit() {
+  if (!active_ || !policy_.lookup) co_return false;
+  cache::TieredCache& cache = *ctx_.worker.services.cache;
+  auto hit = co_await cache.lookup(key_.key, policy_.max_age_ms);
+  if (!hit) co_return false;
+  const cache::Entry& entry = *hit->entry;
+
+  // The form the client asked for, converted when the entry holds the other one.
+  std::string converted;
+  std::string_view body = entry.body;
+  if (ctx_.stream && entry.format == cache::Format::kSse) {
+    converted = cache::replay_stream(entry.body, key_.include_usage);
+    body = converted;
+  } else if (ctx_.stream || entry.format == cache::Format::kSse) {
+    auto made = ctx_.stream
+                    ? cache::synthesize_stream(entry.endpoint, entry.body, key_.include_usage)
+                    : cache::assemble(entry.endpoint, entry.body);
+    if (!made) {
+      // Entries are checked before they are stored, so only a bug gets here: answer from
+      // upstream instead.
+      spdlog::warn("cache entry {} could not be served: {}", key_.key.hex(), made.error().message);
+      co_return false;
+    }
+    converted = std::move(*made);
+    body = converted;
+  }
+
+  std::int64_t age_ms = std::max<std::int64_t>(0, cache.clock().unix_ms() - entry.created_ms);
+  std::string age = std::to_string(age_ms / 1000);
+  const http::Header headers[] = {{"x-sluice-cache", "hit"},
+                                  {"x-sluice-cache-tier", cache::tier_name(hit->tier)},
+                                  {"age", age},
+                                  {"cache-control", "no-cache"}};
+  ctx_.cache_result = "hit";
+  if (ctx_.stream) {
+    co_await ctx_.session.begin_stream(200, "text/event-stream", headers, body, true);
+  } else {
+    co_await ctx_.session.respond(200, "application/json", body, std::span(headers).first(3));
+  }
+  co_return true;
+}
+
+void CacheStage::capture(std::string_view events) {
+  if (!active_ || !policy_.store || oversized_) return;
+  if (captured_.size() + events.size() > ctx_.runtime->config().cache.max_entry_bytes) {
+    oversized_ = true;
+    captured_ = std::string();
+    return;
+  }
+  captured_ += events;
+}
+
+void CacheStage::store_reply(const provider::Exchange& exchange) {
+  if (!active_ || !policy_.store || exchange.status != 200) return;
+  cache::TieredCache& cache = *ctx_.worker.services.cache;
+  if (exchange.body.size() > ctx_.runtime->config().cache.max_entry_bytes) {
+    cache.count_not_stored(cache::NotStored::kOversized);
+    return;
+  }
+  if (!cache::complete_json_answer(*ctx_.endpoint, exchange.body)) {
+    cache.count_not_stored(cache::NotStored::kIncomplete);
+    return;
+  }
+  store(cache::Format::kJson, exchange.body);
+}
+
+void CacheStage::store_stream(bool complete) {
+  if (!active_ || !policy_.store || stream_done_) return;
+  stream_done_ = true;
+  cache::TieredCache& cache = *ctx_.worker.services.cache;
+  if (oversized_) {
+    cache.count_not_stored(cache::NotStored::kOversized);
+    return;
+  }
+  if (!complete || !cache::complete_stream(*ctx_.endpoint, captured_)) {
+    cache.count_not_stored(cache::NotStored::kIncomplete);
+    return;
+  }
+  store(cache::Format::kSse, std::move(captured_));
+}
+
+void CacheStage::store(cache::Format format, std::string body) {
+  cache::TieredCache& cache = *ctx_.worker.services.cache;
+  auto entry = std::make_shared<cache::Entry>();
+  entry->format = format;
+  entry->endpoint = *ctx_.endpoint;
+  entry->ns = ctx_.runtime->config().cache.default_namespace;
+  cache::Usage usage = cache::usage_of(format, body);
+  entry->prompt_tokens = usage.prompt_tokens;
+  entry->completion_tokens = usage.completion_tokens;
+  entry->body = std::move(body);
+  entry->created_ms = cache.clock().unix_ms();
+  entry->expires_ms = entry->created_ms + policy_.ttl_ms;
+  cache.store(key_.key, std::move(entry));
+}
+
+}  // namespace sluice::gateway
