@@ -264,6 +264,35 @@ void merge_delta(json::object& into, std::string_view key, const json::value& v)
   }
 }
 
+// Whether the JSON text has a member named `key` (quotes included) whose value begins with the
+// characters of `shape`, whitespace allowed between them: "{" for an object, "[]" for an empty
+// array. Judged from the bytes alone, it lets replay and usage_of skip parsing the chunks that
+// cannot matter (with include_usage OpenAI puts "usage": null on every chunk). It never misses a
+// member spelled plainly (as every server spells it); what it finds by mistake (the same bytes in a
+// nested key) is parsed and rejected.
+bool has_member_shaped(std::string_view text, std::string_view key, std::string_view shape) {
+  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  for (std::size_t at = text.find(key); at != std::string_view::npos; at = text.find(key, at + 1)) {
+    std::size_t i = at + key.size();
+    auto expect = [&](char want) {
+      while (i < text.size() && space(text[i])) ++i;
+      if (i >= text.size() || text[i] != want) return false;
+      ++i;
+      return true;
+    };
+    bool match = expect(':');
+    for (std::size_t k = 0; match && k < shape.size(); ++k) match = expect(shape[k]);
+    if (match) return true;
+  }
+  return false;
+}
+
+bool may_have_usage(std::string_view data) { return has_member_shaped(data, "\"usage\"", "{"); }
+
+bool may_have_no_choices(std::string_view data) {
+  return has_member_shaped(data, "\"choices\"", "[]");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Completeness
 
@@ -962,8 +991,7 @@ std::string replay_stream(std::string_view sse, bool include_usage) {
   JsonParser parser;
   Event ev;
   while (reader.next(ev)) {
-    // Only a chunk that names usage can be the usage chunk; the others are copied unparsed.
-    if (ev.whole && ev.has_data && ev.data.find("\"usage\"") != std::string_view::npos) {
+    if (ev.whole && ev.has_data && may_have_usage(ev.data) && may_have_no_choices(ev.data)) {
       const json::value* v = parser.parse(ev.data);
       if (v != nullptr && v->is_object()) {
         const json::object& chunk = v->get_object();
@@ -992,7 +1020,7 @@ Usage usage_of(Format format, std::string_view body) {
   EventReader reader(body);
   Event ev;
   while (reader.next(ev)) {
-    if (!ev.has_data || ev.data.find("\"usage\"") == std::string_view::npos) continue;
+    if (!ev.has_data || !may_have_usage(ev.data)) continue;
     const json::value* v = parser.parse(ev.data);
     if (v == nullptr || !v->is_object()) continue;
     const json::value* u = v->get_object().if_contains("usage");

@@ -996,6 +996,15 @@ TEST(StreamAssemblyReplay, KeepsOtherBytesExactly) {
       "\n\n" +
       std::string(kPlainStream);
   EXPECT_EQ(replay_stream(azure, false), azure);
+  // Pretty-printed over several data lines, the usage chunk is still found.
+  std::string pretty = std::string(kUsageStreamHead) +
+                       "data: {\"id\": \"chatcmpl-AhXq7\",\n"
+                       "data:   \"choices\" :\t[ \n"
+                       "data: ],\n"
+                       "data:   \"usage\": {\"prompt_tokens\": 7, \"completion_tokens\": 2}}\n\n" +
+                       std::string(kDoneEvent);
+  EXPECT_EQ(replay_stream(pretty, false), std::string(kUsageStreamHead) + std::string(kDoneEvent));
+  EXPECT_EQ(usage_of(Format::kSse, pretty).prompt_tokens, 7u);
   // A byte order mark is the upstream's too.
   std::string bom = "\xEF\xBB\xBF" + usage_stream();
   EXPECT_EQ(replay_stream(bom, false),
