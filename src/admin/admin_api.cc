@@ -84,7 +84,7 @@ asio::awaitable<void> AdminApi::cache(gateway::RequestContext& ctx) {
                            "namespace"));
     }
     json::object body;
-    body["deleted"] = cache_->clear(ns ? *ns : std::string_view());
+    body["deleted"] = co_await cache_->clear(ns ? *ns : std::string_view());
     if (ns) body["namespace"] = *ns;
     co_await session.respond(200, kJson, json::serialize(body));
     co_return;

@@ -14,29 +14,54 @@ std::string_view tier_name(Tier tier) {
   return "memory";
 }
 
-TieredCache::TieredCache(const config::Cache& config, const core::Clock& clock)
-    : clock_(clock), memory_(config.memory.max_bytes, clock) {}
+TieredCache::TieredCache(const config::Cache& config, const core::Clock& clock,
+                         std::vector<std::unique_ptr<LowerTier>> lower)
+    : clock_(clock), memory_(config.memory.max_bytes, clock), lower_(std::move(lower)) {}
 
 TieredCache::~TieredCache() = default;
 
+void TieredCache::attach_worker(asio::any_io_executor worker) {
+  for (auto& tier : lower_) tier->attach_worker(worker);
+}
+
 asio::awaitable<std::optional<Hit>> TieredCache::lookup(const Key& key, std::int64_t max_age_ms) {
-  EntryPtr entry = memory_.lookup(key);
-  if (!entry) co_return std::nullopt;
-  if (max_age_ms >= 0 && clock_.unix_ms() - entry->created_ms >= max_age_ms) {
+  auto fresh = [&](const EntryPtr& e) {
+    if (max_age_ms < 0 || clock_.unix_ms() - e->created_ms < max_age_ms) return true;
     stale_.fetch_add(1, std::memory_order_relaxed);
-    co_return std::nullopt;
+    return false;
+  };
+  Hit hit;
+  if (EntryPtr entry = memory_.lookup(key)) {
+    if (!fresh(entry)) co_return std::nullopt;  // lower tiers hold no younger copy
+    hit = Hit{std::move(entry), Tier::kMemory};
+  } else {
+    std::size_t found = 0;
+    for (; found < lower_.size() && !hit.entry; ++found) {
+      EntryPtr entry = co_await lower_[found]->lookup(key);
+      if (entry && !entry->expired(clock_.unix_ms()))
+        hit = Hit{std::move(entry), lower_[found]->tier()};
+    }
+    if (!hit.entry || !fresh(hit.entry)) co_return std::nullopt;
+    // Promoted into every tier above the one that had it.
+    memory_.insert(key, hit.entry);
+    for (std::size_t i = 0; i + 1 < found; ++i) lower_[i]->store(key, hit.entry);
   }
-  hits_[static_cast<int>(Tier::kMemory)].fetch_add(1, std::memory_order_relaxed);
-  saved_by_hits_.add(*entry);
-  co_return Hit{std::move(entry), Tier::kMemory};
+  hits_[static_cast<int>(hit.tier)].fetch_add(1, std::memory_order_relaxed);
+  saved_by_hits_.add(*hit.entry);
+  co_return hit;
 }
 
 void TieredCache::store(const Key& key, EntryPtr entry) {
   stores_.fetch_add(1, std::memory_order_relaxed);
+  for (auto& tier : lower_) tier->store(key, entry);
   memory_.insert(key, std::move(entry));
 }
 
-std::size_t TieredCache::clear(std::string_view ns) { return memory_.clear(ns); }
+asio::awaitable<std::size_t> TieredCache::clear(std::string_view ns) {
+  std::size_t n = memory_.clear(ns);
+  for (auto& tier : lower_) co_await tier->clear(ns);
+  co_return n;
+}
 
 void TieredCache::Savings::add(const Entry& e) {
   requests.fetch_add(1, std::memory_order_relaxed);
@@ -74,6 +99,11 @@ json::object TieredCache::stats() const {
   memory["expirations"] = m.expirations;
   json::object tiers;
   tiers["memory"] = std::move(memory);
+  for (const auto& tier : lower_) {
+    json::object t = tier->stats();
+    t["hits_served"] = load(hits_[static_cast<int>(tier->tier())]);
+    tiers[tier_name(tier->tier())] = std::move(t);
+  }
 
   json::object not_stored;
   not_stored["oversized"] = load(not_stored_[static_cast<int>(NotStored::kOversized)]);

@@ -18,18 +18,16 @@
 #include <memory>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include "cache/entry.h"
+#include "cache/lower_tier.h"
 #include "cache/memory_tier.h"
 #include "config/config.h"
 #include "core/asio.h"
 #include "core/clock.h"
 
 namespace sluice::cache {
-
-enum class Tier : std::uint8_t { kMemory, kDisk, kRedis };
-inline constexpr int kTierCount = 3;
-std::string_view tier_name(Tier tier);  // "memory", "disk", "redis"
 
 struct Hit {
   EntryPtr entry;
@@ -41,8 +39,13 @@ enum class NotStored : std::uint8_t { kOversized, kIncomplete, kCount };
 
 class TieredCache {
  public:
-  TieredCache(const config::Cache& config, const core::Clock& clock);
+  // `lower` are the tiers below memory, fastest first (disk, then Redis).
+  TieredCache(const config::Cache& config, const core::Clock& clock,
+              std::vector<std::unique_ptr<LowerTier>> lower = {});
   ~TieredCache();
+
+  // See LowerTier::attach_worker.
+  void attach_worker(asio::any_io_executor worker);
 
   const core::Clock& clock() const { return clock_; }
 
@@ -55,8 +58,9 @@ class TieredCache {
     not_stored_[static_cast<int>(why)].fetch_add(1, std::memory_order_relaxed);
   }
 
-  // Removes every entry, or those of namespace `ns`; returns how many the memory tier held.
-  std::size_t clear(std::string_view ns = {});
+  // Removes every entry, or those of namespace `ns`, from every tier; returns how many the memory
+  // tier held.
+  asio::awaitable<std::size_t> clear(std::string_view ns = {});
 
   // The GET /admin/cache document.
   json::object stats() const;
@@ -72,6 +76,7 @@ class TieredCache {
 
   const core::Clock& clock_;
   MemoryTier memory_;
+  std::vector<std::unique_ptr<LowerTier>> lower_;
   std::atomic<std::uint64_t> hits_[kTierCount] = {};
   std::atomic<std::uint64_t> stale_ = 0;  // live entries refused for max-age
   std::atomic<std::uint64_t> stores_ = 0;

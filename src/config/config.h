@@ -125,6 +125,17 @@ struct Cache {
   struct Memory {
     std::uint64_t max_bytes = 256ull * 1024 * 1024;
   } memory;
+  // The disk tier (RocksDB), on when `path` is set; it survives restarts.
+  struct Disk {
+    std::string path;
+    std::uint64_t max_bytes = 1024ull * 1024 * 1024;
+  } disk;
+  // The Redis tier, on when `url` is set; shared by every instance that uses the same Redis.
+  struct Redis {
+    std::string url;          // redis://[:password@]host[:port][/db]
+    Duration timeout = 50ms;  // a lookup slower than this is a miss
+    std::string key_prefix = "sluice:";
+  } redis;
 };
 
 // Joining identical requests that are in flight at the same time (docs/caching.md).

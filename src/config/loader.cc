@@ -32,8 +32,11 @@ constexpr std::string_view kTopLevelKeys[] = {"listen",     "workers", "drain_ti
                                               "access_log", "limits",  "cache",         "coalesce",
                                               "providers",  "models"};
 constexpr std::string_view kCacheKeys[] = {
-    "enabled", "ttl", "endpoints", "only_deterministic", "max_entry_bytes", "namespace", "memory"};
+    "enabled", "ttl",  "endpoints", "only_deterministic", "max_entry_bytes", "namespace",
+    "memory",  "disk", "redis"};
 constexpr std::string_view kCacheMemoryKeys[] = {"max_bytes"};
+constexpr std::string_view kCacheDiskKeys[] = {"path", "max_bytes"};
+constexpr std::string_view kCacheRedisKeys[] = {"url", "timeout", "key_prefix"};
 constexpr std::string_view kCacheEndpoints[] = {"chat", "completions", "embeddings", "images"};
 constexpr std::string_view kCoalesceKeys[] = {"enabled"};
 constexpr std::string_view kAccessLogKeys[] = {"enabled", "path"};
@@ -842,6 +845,46 @@ class Loader {
     if (auto memory = subsection(s, "memory", kCacheMemoryKeys)) {
       read_bytes(*memory, "max_bytes", cache.memory.max_bytes);
     }
+    if (auto disk = subsection(s, "disk", kCacheDiskKeys)) {
+      if (require(*disk, "path")) read_string(*disk, "path", cache.disk.path);
+      read_bytes(*disk, "max_bytes", cache.disk.max_bytes);
+    }
+    if (auto redis = subsection(s, "redis", kCacheRedisKeys)) {
+      if (require(*redis, "url")) {
+        const Entry& e = *redis->value("url");
+        if (auto url = scalar(e)) {
+          std::string error = check_redis_url(*url);
+          if (error.empty()) {
+            cache.redis.url = std::move(*url);
+          } else {
+            report(e, error);
+          }
+        }
+      }
+      read_duration(*redis, "timeout", cache.redis.timeout);
+      read_string(*redis, "key_prefix", cache.redis.key_prefix);
+    }
+  }
+
+  // A URL the Redis tier can connect to; the message never repeats the URL (it may carry a
+  // password).
+  static std::string check_redis_url(std::string_view text) {
+    auto url = boost::urls::parse_uri(text);
+    if (!url || url->scheme() != "redis") {
+      return "expected a URL such as redis://127.0.0.1:6379/0";
+    }
+    if (!url->has_authority() || url->host().empty()) return "the URL has no host";
+    if (url->has_port()) {
+      auto port = parse_integer<std::uint16_t>(url->port());
+      if (!port || *port == 0) return "invalid port";
+    }
+    std::string_view path = url->encoded_path();
+    if (!path.empty() && path.front() != '/') return "invalid port";
+    if (!path.empty() && path != "/") {
+      auto db = parse_integer<int>(path.substr(1));
+      if (!db || *db < 0) return "the path must be a database number, such as /0";
+    }
+    return {};
   }
 
   void read_provider(const YAML::Node& node, const std::string& path,

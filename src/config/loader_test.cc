@@ -751,6 +751,32 @@ coalesce: {enabled: false})"));
   EXPECT_FALSE(c.coalesce.enabled);
 }
 
+TEST(CacheTest, DiskAndRedisTiers) {
+  Config c = load(with_top(R"(cache:
+  disk: {path: /var/cache/sluice, max_bytes: 2GiB}
+  redis: {url: "redis://:secret@127.0.0.1:6380/2", timeout: 20ms, key_prefix: "team:"})"));
+  EXPECT_EQ(c.cache.disk.path, "/var/cache/sluice");
+  EXPECT_EQ(c.cache.disk.max_bytes, 2ull * 1024 * 1024 * 1024);
+  EXPECT_EQ(c.cache.redis.url, "redis://:secret@127.0.0.1:6380/2");
+  EXPECT_EQ(c.cache.redis.timeout, 20ms);
+  EXPECT_EQ(c.cache.redis.key_prefix, "team:");
+  Config none = load(kMinimal);
+  EXPECT_TRUE(none.cache.disk.path.empty());
+  EXPECT_TRUE(none.cache.redis.url.empty());
+
+  EXPECT_THAT(problems(with_top("cache: {disk: {max_bytes: 1GiB}}")),
+              ElementsAre(HasSubstr("missing key \"path\" in cache.disk")));
+  for (std::string_view bad : {"http://127.0.0.1:6379", "redis://", "redis://h:99999",
+                               "redis://h:6379/zero", "not a url"}) {
+    auto p = problems(with_top("cache: {redis: {url: \"" + std::string(bad) + "\"}}"));
+    ASSERT_EQ(p.size(), 1u) << bad;
+    EXPECT_THAT(p[0], HasSubstr("cache.redis.url: ")) << bad;
+  }
+  auto secret = problems(with_top("cache: {redis: {url: \"redis://:hunter2@h:0x1\"}}"));
+  ASSERT_EQ(secret.size(), 1u);
+  EXPECT_THAT(secret[0], Not(HasSubstr("hunter2")));
+}
+
 TEST(CacheTest, BadValuesAreReportedWithTheirPlace) {
   EXPECT_THAT(problems(with_top("cache: {endpoints: [chat, embedings]}")),
               ElementsAre(AllOf(StartsWith("test.yaml:1:27: cache.endpoints[1]: unknown endpoint"),

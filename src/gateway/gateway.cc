@@ -4,6 +4,7 @@
 
 #include "api/endpoint.h"
 #include "api/errors.h"
+#include "cache/tiered_cache.h"
 #include "gateway/access_log.h"
 #include "gateway/pipeline.h"
 #include "gateway/respond.h"
@@ -33,6 +34,7 @@ bool is_get(const http::ServerSession& session) {
 Gateway::Gateway(net::Worker& worker, std::shared_ptr<const Runtime> runtime, Services services)
     : runtime_(std::move(runtime)) {
   state_.services = services;
+  if (services.cache != nullptr) services.cache->attach_worker(worker.executor());
   for (const auto& origin : runtime_->origins()) {
     state_.pools.push_back(
         origin ? std::make_unique<http::UpstreamPool>(worker.executor(), worker.deadlines(), origin)
