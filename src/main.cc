@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   sluice::cli::add_serve(app, run);
   sluice::cli::add_mock(app, run);
   sluice::cli::add_config(app, run);
+  sluice::cli::add_cache(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -42,7 +42,9 @@ PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 JSON_MODEL = "gpt-4o-mini"
 STREAM_MODEL = "gpt-4o-mini-stream"
-CASES = ("json", "stream")
+CASES = ("json", "stream", "hit")
+# "hit": Sluice answers the JSON request from its response cache; nginx proxies it as in "json".
+CASE_LABELS = {"json": "JSON", "stream": "streaming", "hit": "cache hit (nginx: proxied JSON)"}
 PROXIES = ("nginx", "sluice")
 
 
@@ -132,7 +134,7 @@ def request_body(case: str) -> str:
                 ' Answer in plain English."},{"role":"user","content":"Our nightly export job'
                 ' failed with error code 137. What does that usually mean, and what should I'
                 ' check first?"}]')
-    if case == "json":
+    if case in ("json", "hit"):
         return ('{"model":"' + JSON_MODEL + '","messages":' + messages +
                 ',"temperature":0.2,"max_tokens":256,"user":"bench-user-0042"}')
     return ('{"model":"' + STREAM_MODEL + '","messages":' + messages +
@@ -387,7 +389,7 @@ def wrk(args, port: int, case: str, duration: int) -> dict:
 
 
 def measured_run(args, servers: dict, proxy: str, case: str) -> dict:
-    server = servers[proxy]
+    server = servers["procs"][proxy][case]
     upstream = servers["upstream"]
     port = servers["ports"][proxy][case]
     if args.warmup > 0:
@@ -496,11 +498,15 @@ def stream_path(args) -> str:
     return "stream" if args.stream_upstream == "chunked" else "stream-length"
 
 
-def start_sluice(args, upstream_port: int, tmp: Path) -> tuple[Server, int]:
-    conf = tmp / "sluice.yaml"
+def start_sluice(args, upstream_port: int, tmp: Path, name: str = "sluice",
+                 cache: bool = False) -> tuple[Server, int]:
+    conf = tmp / f"{name}.yaml"
+    purpose = ("answers from its response cache" if cache
+               else "a pure pass-through to the upstream nginx")
+    cache_section = "cache: {enabled: true}\n" if cache else ""
     conf.write_text(f"""\
-# Written by bench/load/proxy_bench.py: a pure pass-through to the upstream nginx.
-listen: 127.0.0.1:0
+# Written by bench/load/proxy_bench.py: {purpose}.
+{cache_section}listen: 127.0.0.1:0
 workers: {args.workers}
 drain_timeout: 2s
 log_level: info
@@ -519,7 +525,7 @@ models:
 """)
     argv = [args.sluice, "serve", "-c", str(conf), "--listen", "127.0.0.1:0",
             "--workers", str(args.workers)]
-    server = Server("sluice", argv, tmp / "sluice.log", nginx=False)
+    server = Server(name, argv, tmp / f"{name}.log", nginx=False)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         m = re.search(r"listening on http://127\.0\.0\.1:(\d+)",
@@ -534,19 +540,25 @@ models:
     raise RuntimeError("sluice did not report its port" + tail(server.logfile))
 
 
-def check_responses(servers: dict, expected: dict) -> dict:
-    """One request of each kind through each proxy: right status, type and body."""
+def check_responses(servers: dict, expected: dict, cases) -> dict:
+    """One request of each kind through each proxy: right status, type and body (and, for the
+    cache case, that Sluice's answer really is a hit)."""
     report = {}
     for proxy in PROXIES:
-        for case in CASES:
-            status, headers, body = http_post(servers["ports"][proxy][case], request_body(case))
+        for case in cases:
+            port = servers["ports"][proxy][case]
+            if case == "hit" and proxy == "sluice":
+                http_post(port, request_body(case))  # the miss that stores the entry
+            status, headers, body = http_post(port, request_body(case))
             problems = []
             if status != 200:
                 problems.append(f"status {status}")
-            want_type = "application/json" if case == "json" else "text/event-stream"
+            want_type = "text/event-stream" if case == "stream" else "application/json"
             if not headers.get("content-type", "").startswith(want_type):
                 problems.append(f"content-type {headers.get('content-type')!r}")
-            if case == "json":
+            if case == "hit" and proxy == "sluice" and headers.get("x-sluice-cache") != "hit":
+                problems.append(f"x-sluice-cache {headers.get('x-sluice-cache')!r}, not a hit")
+            if case in ("json", "hit"):
                 try:
                     if json.loads(body) != json.loads(expected["json"]):
                         problems.append("JSON body differs from the upstream's")
@@ -701,7 +713,7 @@ def report(args, info: dict, summary: dict, runs: list[dict], idle: dict, cases,
         if n["errors"] or sl["errors"]:
             errs = f"**{errs} !!**"
         out.append(
-            f"| {'JSON' if case == 'json' else 'streaming'} | {n['rps']:.0f} | {sl['rps']:.0f} | "
+            f"| {CASE_LABELS[case]} | {n['rps']:.0f} | {sl['rps']:.0f} | "
             f"{fmt_ratio(s['ratio_rps'])} | {n['cpu_us_per_req']:.1f} | "
             f"{sl['cpu_us_per_req']:.1f} | {fmt_ratio(s['ratio_cpu_us_per_req'])} | "
             f"{n['p50_us'] / 1000:.2f} / {n['p99_us'] / 1000:.2f} | "
@@ -713,7 +725,7 @@ def report(args, info: dict, summary: dict, runs: list[dict], idle: dict, cases,
                f"{mib(idle['nginx'][1])} | {mib(idle['sluice'][0])} |")
     for case in cases:
         n, sl = summary[case]["nginx"], summary[case]["sluice"]
-        out.append(f"| peak under load, {'JSON' if case == 'json' else 'streaming'} | "
+        out.append(f"| peak under load, {CASE_LABELS[case]} | "
                    f"{mib(n['rss_loaded_kib'])} | {mib(n['rss_loaded_workers_kib'])} | "
                    f"{mib(sl['rss_loaded_kib'])} |")
     out.append("")
@@ -726,7 +738,7 @@ def report(args, info: dict, summary: dict, runs: list[dict], idle: dict, cases,
         n, sl = summary[case]["nginx"], summary[case]["sluice"]
         ur = sl["cpu_user_us_per_req"] / n["cpu_user_us_per_req"] if n["cpu_user_us_per_req"] else 0
         kr = sl["cpu_sys_us_per_req"] / n["cpu_sys_us_per_req"] if n["cpu_sys_us_per_req"] else 0
-        out.append(f"| {'JSON' if case == 'json' else 'streaming'} | "
+        out.append(f"| {CASE_LABELS[case]} | "
                    f"{n['cpu_user_us_per_req']:.1f} | {n['cpu_sys_us_per_req']:.1f} | "
                    f"{sl['cpu_user_us_per_req']:.1f} | {sl['cpu_sys_us_per_req']:.1f} | "
                    f"{ur:.2f} | {kr:.2f} |")
@@ -739,7 +751,7 @@ def report(args, info: dict, summary: dict, runs: list[dict], idle: dict, cases,
     out.append("|---|---:|---:|---:|---:|---:|---:|")
     for case in cases:
         n, sl = summary[case]["nginx"], summary[case]["sluice"]
-        out.append(f"| {'JSON' if case == 'json' else 'streaming'} | "
+        out.append(f"| {CASE_LABELS[case]} | "
                    f"{n['ctx_switches_per_req']:.2f} | {sl['ctx_switches_per_req']:.2f} | "
                    f"{n['upstream_cpu_us_per_req']:.1f} | {sl['upstream_cpu_us_per_req']:.1f} | "
                    f"{n['upstream_new_connections']} | {sl['upstream_new_connections']} |")
@@ -800,7 +812,8 @@ def main() -> int:
     ap.add_argument("--warmup", type=int, default=1,
                     help="warm-up seconds before each run (default 1; 0 for none)")
     ap.add_argument("--timeout", default="2s", help="wrk --timeout (default 2s)")
-    ap.add_argument("--cases", default="json,stream", help="json, stream or json,stream")
+    ap.add_argument("--cases", default="json,stream,hit",
+                    help="a comma-separated subset of json, stream, hit (default: all)")
     ap.add_argument("--stream-upstream", choices=("chunked", "length"), default="chunked",
                     help="how the upstream frames the stream body: chunked (default, as real "
                          "providers do) or with a Content-Length")
@@ -872,15 +885,24 @@ def main() -> int:
 
         servers = {"upstream": upstream, "nginx": proxy, "sluice": sluice,
                    "upstream_port": upstream_port,
-                   "ports": {"nginx": {"json": json_port, "stream": stream_port},
+                   "procs": {"nginx": {"json": proxy, "stream": proxy, "hit": proxy},
+                             "sluice": {"json": sluice, "stream": sluice}},
+                   "ports": {"nginx": {"json": json_port, "stream": stream_port,
+                                       "hit": json_port},
                              "sluice": {"json": sluice_port, "stream": sluice_port}}}
+        if "hit" in cases:
+            cached, cached_port = start_sluice(args, upstream_port, tmp, "sluice-cache", True)
+            started.append(cached)
+            servers["procs"]["sluice"]["hit"] = cached
+            servers["ports"]["sluice"]["hit"] = cached_port
+            log(f"sluice with the cache on :{cached_port}")
         time.sleep(0.5)  # let the workers settle before the idle RSS
         idle = {"nginx": proxy.rss_kib(), "sluice": sluice.rss_kib(),
                 "upstream": upstream.rss_kib()}
         if len(proxy.workers()) != args.workers:
             raise RuntimeError(f"nginx proxy has {len(proxy.workers())} workers, "
                                f"expected {args.workers}")
-        checks = check_responses(servers, expected)
+        checks = check_responses(servers, expected, cases)
         log("responses check out; idle RSS nginx "
             f"{idle['nginx'][0]} KiB (workers {idle['nginx'][1]}), sluice {idle['sluice'][0]} KiB")
 

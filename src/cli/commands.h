@@ -15,5 +15,6 @@ namespace sluice::cli {
 void add_serve(CLI::App& app, std::function<int()>& run);
 void add_mock(CLI::App& app, std::function<int()>& run);
 void add_config(CLI::App& app, std::function<int()>& run);
+void add_cache(CLI::App& app, std::function<int()>& run);
 
 }  // namespace sluice::cli

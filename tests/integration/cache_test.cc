@@ -363,5 +363,42 @@ TEST_F(CacheTest, AdminReportsFiguresAndClears) {
   EXPECT_TRUE(json::parse(unknown->body).as_object().contains("error"));
 }
 
+TEST_F(CacheTest, WarmFillsTheCacheFromABatchFile) {
+  start();
+  std::string lines;
+  for (int i = 0; i < 20; ++i) {
+    lines += R"({"custom_id":"r-)" + std::to_string(i) +
+             R"(","method":"POST","url":"/v1/chat/completions","body":{"model":"fast",)"
+             R"("messages":[{"role":"user","content":"warm )" +
+             std::to_string(i) + R"("}],"max_tokens":8}})" + "\n";
+  }
+  lines += "\n";  // blank lines are skipped
+  lines +=
+      R"({"custom_id":"e","method":"POST","url":"/v1/embeddings","body":{"model":"fast","input":"x"}})"
+      "\n";
+  std::string file = dir_.write("warm.jsonl", lines);
+  std::string url = "http://127.0.0.1:" + std::to_string(gateway_.port);
+  auto warm =
+      Process::start({sluice_binary(), "cache", "warm", file, "--url", url, "--concurrency", "4"},
+                     dir_.file("warm.log").string());
+  ASSERT_EQ(warm->wait(30s), 0) << warm->log();
+  EXPECT_NE(warm->log().find("stored 21, already cached 0"), std::string::npos) << warm->log();
+  EXPECT_EQ(upstream_requests(), 21);
+  Response r =
+      post(R"({"model":"fast","messages":[{"role":"user","content":"warm 7"}],"max_tokens":8})");
+  EXPECT_EQ(r.header("x-sluice-cache"), "hit");
+
+  // Running it again finds everything cached; a bad line is reported with its number.
+  std::string again = dir_.write("again.jsonl", lines + R"({"custom_id":"x","method":"GET"})"
+                                                        "\n");
+  auto second = Process::start({sluice_binary(), "cache", "warm", again, "--url", url},
+                               dir_.file("again.log").string());
+  EXPECT_EQ(second->wait(30s), 1);
+  EXPECT_NE(second->log().find("already cached 21"), std::string::npos) << second->log();
+  EXPECT_NE(second->log().find("again.jsonl:23: method must be \"POST\""), std::string::npos)
+      << second->log();
+  EXPECT_EQ(upstream_requests(), 21);  // the second run and the check above were all hits
+}
+
 }  // namespace
 }  // namespace sluice::testing

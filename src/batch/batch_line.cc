@@ -1,0 +1,64 @@
+#include "batch/batch_line.h"
+
+#include <boost/json.hpp>
+
+#include "core/asio.h"
+
+namespace sluice::batch {
+
+namespace {
+
+core::Error invalid(std::string message, std::string param = {}) {
+  return core::Error(core::Errc::kInvalidRequest, std::move(message), std::move(param));
+}
+
+}  // namespace
+
+core::Result<BatchLine> parse_batch_line(std::string_view line) {
+  boost::system::error_code ec;
+  json::value v = json::parse(line, ec);
+  if (ec) return invalid("the line is not valid JSON (" + ec.message() + ")");
+  if (!v.is_object()) return invalid("the line must be a JSON object");
+  const json::object& o = v.get_object();
+  for (const auto& member : o) {
+    std::string_view k = member.key();
+    if (k != "custom_id" && k != "method" && k != "url" && k != "body") {
+      return invalid("unknown field \"" + std::string(k) + "\"", std::string(k));
+    }
+  }
+
+  BatchLine out;
+  const json::value* id = o.if_contains("custom_id");
+  if (id == nullptr || !id->is_string() || id->get_string().empty()) {
+    return invalid("custom_id must be a non-empty string", "custom_id");
+  }
+  out.custom_id = id->get_string();
+
+  const json::value* method = o.if_contains("method");
+  if (method == nullptr || !method->is_string() || method->get_string() != "POST") {
+    return invalid("method must be \"POST\"", "method");
+  }
+
+  const json::value* url = o.if_contains("url");
+  if (url == nullptr || !url->is_string()) return invalid("url must be a string", "url");
+  out.url = url->get_string();
+  auto endpoint = api::endpoint_for_path(out.url);
+  if (!endpoint) {
+    return invalid("url " + out.url +
+                       " is not an inference endpoint (use /v1/chat/completions, "
+                       "/v1/completions, /v1/embeddings or /v1/images/generations)",
+                   "url");
+  }
+  out.endpoint = *endpoint;
+
+  const json::value* body = o.if_contains("body");
+  if (body == nullptr || !body->is_object()) return invalid("body must be a JSON object", "body");
+  const json::value* model = body->get_object().if_contains("model");
+  if (model == nullptr || !model->is_string() || model->get_string().empty()) {
+    return invalid("body.model must be a non-empty string", "body.model");
+  }
+  out.body = json::serialize(*body);
+  return out;
+}
+
+}  // namespace sluice::batch
