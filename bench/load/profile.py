@@ -69,7 +69,7 @@ def main() -> int:
         script.write_text("#!/bin/sh\nexec " + " ".join(wrapper + [real]) + ' "$@"\n')
         script.chmod(0o755)
         args.sluice = str(script)
-        sluice, port = pb.start_sluice(args, upstream_port, tmp)
+        sluice, port = pb.start_sluice(args, upstream_port, tmp, cache=args.case == "hit")
         started.append(sluice)
         pb.log(f"sluice under {args.wrap} on :{port}; warming up")
         pb.wrk(args, port, args.case, 2)

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "api/inference_request.h"
+#include "cache/cache_key.h"
 #include "http/response_head.h"
 #include "http/sse.h"
 
@@ -26,6 +27,18 @@ void BM_DecodeInference(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(kChat.size()));
 }
 BENCHMARK(BM_DecodeInference);
+
+// The same pass with the canonical form built (when the cache or coalescing takes part), and the
+// key hashed from it.
+void BM_DecodeInferenceWithKey(benchmark::State& state) {
+  for (auto _ : state) {
+    auto r = api::decode_inference(api::Endpoint::kChatCompletions, kChat, true);
+    auto key = cache::make_key("default", *r);
+    benchmark::DoNotOptimize(key);
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(kChat.size()));
+}
+BENCHMARK(BM_DecodeInferenceWithKey);
 
 std::string sse_stream(int events) {
   std::string out;

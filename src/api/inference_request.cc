@@ -5,7 +5,9 @@
 #include <boost/json/serialize.hpp>
 
 #include <optional>
+
 #include <string>
+#include "api/canonical_request.h"
 
 namespace sluice::api {
 
@@ -20,7 +22,8 @@ using error_code = boost::system::error_code;
 constexpr std::size_t kMaxDepth = 128;
 
 // Boost.JSON SAX handler: follows the nesting depth, notes which top-level member a value
-// belongs to, and keeps `model` and `stream`. Every other event only advances the parse.
+// belongs to, and keeps `model` and `stream`; when asked, it also passes every event to a
+// CanonicalWriter, so the cache key costs no second parse.
 class Fields {
  public:
   static constexpr std::size_t max_object_size = std::size_t(-1);
@@ -28,19 +31,33 @@ class Fields {
   static constexpr std::size_t max_key_size = std::size_t(-1);
   static constexpr std::size_t max_string_size = std::size_t(-1);
 
-  explicit Fields(std::string_view body) : body_(body) {}
+  Fields(std::string_view body, CanonicalWriter* canonical) : body_(body), canonical_(canonical) {}
 
   bool on_document_begin(error_code&) { return true; }
   bool on_document_end(error_code&) { return true; }
-  bool on_object_begin(error_code& ec) { return value_begins(Kind::kObject, ec) && descend(); }
-  bool on_object_end(std::size_t, error_code&) { return ascend(); }
-  bool on_array_begin(error_code& ec) { return value_begins(Kind::kArray, ec) && descend(); }
-  bool on_array_end(std::size_t, error_code&) { return ascend(); }
-  bool on_key_part(string_view s, std::size_t, error_code&) {
+  bool on_object_begin(error_code& ec) {
+    if (canonical_) canonical_->on_object_begin(ec);
+    return value_begins(Kind::kObject, ec) && descend();
+  }
+  bool on_object_end(std::size_t n, error_code& ec) {
+    if (canonical_) canonical_->on_object_end(n, ec);
+    return ascend();
+  }
+  bool on_array_begin(error_code& ec) {
+    if (canonical_) canonical_->on_array_begin(ec);
+    return value_begins(Kind::kArray, ec) && descend();
+  }
+  bool on_array_end(std::size_t n, error_code& ec) {
+    if (canonical_) canonical_->on_array_end(n, ec);
+    return ascend();
+  }
+  bool on_key_part(string_view s, std::size_t n, error_code& ec) {
+    if (canonical_) canonical_->on_key_part(s, n, ec);
     if (depth_ == 1) key_.append(s.data(), s.size());
     return true;
   }
-  bool on_key(string_view s, std::size_t, error_code& ec) {
+  bool on_key(string_view s, std::size_t n, error_code& ec) {
+    if (canonical_) canonical_->on_key(s, n, ec);
     if (depth_ != 1) return true;
     key_.append(s.data(), s.size());
     member_ = key_ == "model"    ? Member::kModel
@@ -51,14 +68,16 @@ class Fields {
     if (member_ == Member::kStream && seen_stream_) return fail(ec, duplicate("stream"));
     return true;
   }
-  bool on_string_part(string_view s, std::size_t, error_code&) {
+  bool on_string_part(string_view s, std::size_t n, error_code& ec) {
+    if (canonical_) canonical_->on_string_part(s, n, ec);
     if (depth_ == 1 && member_ == Member::kModel) {
       model_escaped_ = true;
       model_.append(s.data(), s.size());
     }
     return true;
   }
-  bool on_string(string_view s, std::size_t, error_code& ec) {
+  bool on_string(string_view s, std::size_t n, error_code& ec) {
+    if (canonical_) canonical_->on_string(s, n, ec);
     if (depth_ == 0) return value_begins(Kind::kString, ec);
     if (depth_ != 1 || member_ == Member::kOther) return true;
     if (member_ == Member::kStream) return value_begins(Kind::kString, ec);
@@ -76,14 +95,20 @@ class Fields {
     return true;
   }
   bool on_number_part(string_view, error_code&) { return true; }
-  bool on_int64(std::int64_t, string_view, error_code& ec) {
+  bool on_int64(std::int64_t v, string_view s, error_code& ec) {
+    if (canonical_) canonical_->on_int64(v, s, ec);
     return value_begins(Kind::kNumber, ec);
   }
-  bool on_uint64(std::uint64_t, string_view, error_code& ec) {
+  bool on_uint64(std::uint64_t v, string_view s, error_code& ec) {
+    if (canonical_) canonical_->on_uint64(v, s, ec);
     return value_begins(Kind::kNumber, ec);
   }
-  bool on_double(double, string_view, error_code& ec) { return value_begins(Kind::kNumber, ec); }
+  bool on_double(double v, string_view s, error_code& ec) {
+    if (canonical_) canonical_->on_double(v, s, ec);
+    return value_begins(Kind::kNumber, ec);
+  }
   bool on_bool(bool b, error_code& ec) {
+    if (canonical_) canonical_->on_bool(b, ec);
     if (depth_ == 1 && member_ == Member::kStream) {
       seen_stream_ = true;
       request_.stream = b;
@@ -93,6 +118,7 @@ class Fields {
     return value_begins(Kind::kBool, ec);
   }
   bool on_null(error_code& ec) {
+    if (canonical_) canonical_->on_null(ec);
     if (depth_ == 0) return value_begins(Kind::kNull, ec);
     if (depth_ == 1 && member_ == Member::kStream) seen_stream_ = true;
     if (depth_ == 1) member_ = Member::kOther;  // a null model counts as missing
@@ -169,6 +195,7 @@ class Fields {
   }
 
   std::string_view body_;
+  CanonicalWriter* canonical_;
   InferenceRequest request_;
   int depth_ = 0;
   Member member_ = Member::kOther;
@@ -183,7 +210,8 @@ class Fields {
 
 }  // namespace
 
-core::Result<InferenceRequest> decode_inference(Endpoint endpoint, std::string_view body) {
+core::Result<InferenceRequest> decode_inference(Endpoint endpoint, std::string_view body,
+                                                bool canonical) {
   if (body.empty()) {
     return core::fail(Errc::kInvalidRequest,
                       "We could not parse the JSON body of your request: the body is empty. "
@@ -191,7 +219,9 @@ core::Result<InferenceRequest> decode_inference(Endpoint endpoint, std::string_v
   }
   json::parse_options options;
   options.max_depth = kMaxDepth;
-  json::basic_parser<Fields> parser(options, body);
+  std::optional<CanonicalWriter> writer;
+  if (canonical) writer.emplace(body.size());
+  json::basic_parser<Fields> parser(options, body, writer ? &*writer : nullptr);
   error_code ec;
   std::size_t used = parser.write_some(false, body.data(), body.size(), ec);
   Fields& fields = parser.handler();
@@ -213,6 +243,13 @@ core::Result<InferenceRequest> decode_inference(Endpoint endpoint, std::string_v
     return core::fail(Errc::kModelNotFound, "You must provide a model parameter.", "model");
   }
   if (!endpoint_streams(endpoint)) r.stream = false;
+  if (writer) {
+    r.canonical = writer->take();
+    r.has_canonical = true;
+    r.deterministic =
+        endpoint == Endpoint::kEmbeddings || writer->zero_temperature() || writer->integer_seed();
+    r.include_usage = writer->include_usage();
+  }
   return r;
 }
 

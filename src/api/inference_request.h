@@ -29,6 +29,13 @@ struct InferenceRequest {
   std::size_t model_end = 0;
   std::string escaped_model;  // the model's text, when it was written with escapes
 
+  // With `canonical`: the body's canonical form (api/canonical_request.h), the base of the
+  // cache key, and what it says about the request.
+  bool has_canonical = false;
+  std::string canonical;
+  bool deterministic = false;  // temperature 0 or an integer seed (embeddings always)
+  bool include_usage = false;  // stream_options.include_usage
+
   std::string_view model() const {
     if (model_end > model_begin) return body.substr(model_begin + 1, model_end - model_begin - 2);
     return escaped_model;
@@ -39,7 +46,9 @@ struct InferenceRequest {
 // invalid JSON (with line, column and byte), a body that is not an object, a missing or
 // non-string model (404 model_not_found as the issue asks; a non-string is 400), a non-boolean
 // `stream`, and `model` or `stream` given twice (400: which one counts would be a guess).
-core::Result<InferenceRequest> decode_inference(Endpoint endpoint, std::string_view body);
+// With `canonical`, the same pass also builds the body's canonical form.
+core::Result<InferenceRequest> decode_inference(Endpoint endpoint, std::string_view body,
+                                                bool canonical = false);
 
 // The body with `model` as its model: the original bytes with the value spliced in, or the body
 // re-serialized when the model was written with escapes.

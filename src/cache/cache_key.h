@@ -1,39 +1,21 @@
-// The cache key of an inference request (docs/caching.md, "The key").
-//
-// Two requests share a key exactly when they would get the same answer: same namespace, same
-// endpoint, and the same output-affecting fields. The body is read as JSON and hashed in a
-// canonical form, so member order, whitespace, string escapes and number spelling (1, 1.0, 1e0)
-// do not matter; every value of every other member does, including `model` as the client wrote
-// it (the alias, not the deployment it was routed to). Fields that only change how or for whom
-// the answer is delivered are left out (kIgnoredFields), so a streamed and a non-streamed request
-// share an entry.
-//
-// The hash is XXH3-128 over a tagged, length-prefixed encoding of the canonical form, so no two
-// different forms can encode to the same bytes.
+// The cache key of an inference request (docs/caching.md, "The key"): XXH3-128 of the tenant
+// namespace, the endpoint, and the body's canonical form (api/canonical_request.h), which
+// api::decode_inference builds in its one pass over the body. Two requests share a key exactly
+// when they would get the same answer: spelling differences (member order, whitespace, escapes,
+// number forms) do not count, and neither do the delivery-only fields (api::kIgnoredFields), so a
+// streamed and a whole request share an entry; every other value does, including `model` as the
+// client wrote it (the alias, not the deployment it was routed to).
 //
 // Thread safety: pure functions.
 #pragma once
 
-#include <array>
 #include <string_view>
+#include <vector>
 
-#include "api/endpoint.h"
+#include "api/inference_request.h"
 #include "cache/entry.h"
-#include "core/error.h"
 
 namespace sluice::cache {
-
-// Top-level members that do not change the answer's content.
-inline constexpr std::array<std::string_view, 8> kIgnoredFields = {
-    "stream",             // delivery: a stream and a whole answer share an entry
-    "stream_options",     // delivery (include_usage is honoured when serving)
-    "user",               // end-user id for abuse monitoring
-    "metadata",           // tags for the provider's dashboards
-    "store",              // whether the provider keeps the completion
-    "safety_identifier",  // end-user id, the successor of `user`
-    "prompt_cache_key",   // routing hint for the provider's prompt cache
-    "prompt_cache_retention",
-};
 
 struct KeyInfo {
   Key key;
@@ -43,8 +25,33 @@ struct KeyInfo {
   bool include_usage = false;
 };
 
-// The key of `body` (a JSON object, already validated by api::decode_inference) under namespace
-// `ns`. Fails only when the body is not a JSON object.
-core::Result<KeyInfo> make_key(std::string_view ns, api::Endpoint endpoint, std::string_view body);
+// The key of `request`, which must have been decoded with its canonical form, under `ns`.
+KeyInfo make_key(std::string_view ns, const api::InferenceRequest& request);
+
+// A hash of the body's bytes as sent, under `ns` and `endpoint`: equal for byte-identical
+// requests only. It never equals a make_key() key (another seed). Coalescing uses it when the
+// cache takes no part (no canonical form is built then), and KeyMemo is indexed by it.
+Key raw_key(std::string_view ns, api::Endpoint endpoint, std::string_view body);
+
+// The keys of bodies seen recently, by raw_key: a byte-identical repeat (the common case for a
+// cache hit) skips building the canonical form. Direct-mapped and bounded; a collision in the
+// slot just replaces the older entry.
+//
+// Thread safety: one per worker, used only on its thread.
+class KeyMemo {
+ public:
+  static constexpr std::size_t kSlots = 4096;
+
+  const KeyInfo* find(const Key& raw) const;
+  void insert(const Key& raw, const KeyInfo& info);
+
+ private:
+  struct Slot {
+    Key raw;
+    KeyInfo info;
+    bool used = false;
+  };
+  std::vector<Slot> slots_;  // allocated on first use
+};
 
 }  // namespace sluice::cache

@@ -17,17 +17,35 @@ constexpr http::Header kBypass{"x-sluice-cache", "bypass"};
 
 }  // namespace
 
+bool CacheStage::needs_canonical() {
+  const Services& s = ctx_.worker.services;
+  const config::Cache& config = ctx_.runtime->config().cache;
+  cached_ = s.cache != nullptr && cache::endpoint_cached(config, *ctx_.endpoint);
+  if (!cached_ && s.coalescer == nullptr) return false;
+  raw_ = cache::raw_key(config.default_namespace, *ctx_.endpoint, ctx_.session.request().body());
+  if (!cached_) {
+    // Coalescing alone: byte-identical requests get byte-identical answers, usage chunk and all.
+    key_ = cache::KeyInfo{raw_, false, true};
+    has_key_ = true;
+    return false;
+  }
+  if (const cache::KeyInfo* known = ctx_.worker.key_memo.find(raw_)) {
+    key_ = *known;
+    has_key_ = true;
+    return false;
+  }
+  return true;
+}
+
 core::Result<void> CacheStage::prepare() {
   const config::Cache& config = ctx_.runtime->config().cache;
-  const bool cached =
-      ctx_.worker.services.cache != nullptr && cache::endpoint_cached(config, *ctx_.endpoint);
-  if (!cached && ctx_.worker.services.coalescer == nullptr) return core::ok();
-  auto key = cache::make_key(config.default_namespace, *ctx_.endpoint, ctx_.request.body);
-  if (!key) return key.error();
-  has_key_ = true;
-  key_ = *key;
-  if (!cached) return core::ok();
-  auto policy = cache::request_policy(config, ctx_.session.request().fields(), key->deterministic);
+  if (ctx_.request.has_canonical) {
+    key_ = cache::make_key(config.default_namespace, ctx_.request);
+    ctx_.worker.key_memo.insert(raw_, key_);
+    has_key_ = true;
+  }
+  if (!cached_ || !has_key_) return core::ok();
+  auto policy = cache::request_policy(config, ctx_.session.request().fields(), key_.deterministic);
   if (!policy) return policy.error();
   active_ = true;
   policy_ = *policy;

@@ -1,6 +1,7 @@
 // Stage 6 of the pipeline (cache lookup) and the cache's half of stage 11 (storing the fresh
 // answer), for one request. The pipeline calls them in order:
 //
+//   needs_canonical()  before decoding: whether the body's canonical form must be built
 //   prepare()    decides the key (also needed to coalesce) and the policy (a 400 for malformed
 //                cache headers)
 //   serve_hit()  answers from the cache when it can, in the form the client asked for
@@ -35,6 +36,11 @@ class CacheStage {
  public:
   explicit CacheStage(RequestContext& ctx) : ctx_(ctx) {}
 
+  // Before stage 4: whether the cache or coalescing takes part, and so whether decoding must
+  // build the body's canonical form (not when the worker saw the same bytes recently, nor when
+  // only coalescing takes part: it then joins byte-identical requests only).
+  bool needs_canonical();
+
   // Whether the cache takes part in this request at all (cache on, endpoint cached).
   bool active() const { return active_; }
   // The request's key, when the cache or coalescing needs one (else null).
@@ -58,7 +64,9 @@ class CacheStage {
 
   RequestContext& ctx_;
   bool active_ = false;
+  bool cached_ = false;  // the cache covers this request's endpoint
   bool has_key_ = false;
+  cache::Key raw_;
   cache::KeyInfo key_;
   cache::Policy policy_;
   std::string captured_;

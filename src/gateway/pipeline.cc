@@ -79,8 +79,10 @@ asio::awaitable<void> run_inference(RequestContext& ctx) {
   http::ServerSession& session = ctx.session;
   const Runtime& runtime = *ctx.runtime;
 
-  // 4. Decode the body once.
-  auto decoded = api::decode_inference(*ctx.endpoint, session.request().body());
+  // 4. Decode the body once (with its canonical form when stage 6 needs the cache key).
+  CacheStage cache(ctx);
+  auto decoded =
+      api::decode_inference(*ctx.endpoint, session.request().body(), cache.needs_canonical());
   if (!decoded) co_return co_await respond_error(ctx, decoded.error());
   ctx.request = std::move(*decoded);
   ctx.model = ctx.request.model();
@@ -97,7 +99,6 @@ asio::awaitable<void> run_inference(RequestContext& ctx) {
   // 5. Admit: keys, rate limits and budgets (keys-and-limits issue).
 
   // 6. Cache lookup.
-  CacheStage cache(ctx);
   if (auto prepared = cache.prepare(); !prepared) {
     co_return co_await respond_error(ctx, prepared.error());
   }

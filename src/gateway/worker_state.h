@@ -9,6 +9,7 @@
 #include <memory>
 #include <vector>
 
+#include "cache/cache_key.h"
 #include "gateway/services.h"
 #include "http/upstream.h"
 #include "provider/provider.h"
@@ -18,6 +19,7 @@ namespace sluice::gateway {
 struct WorkerState {
   std::vector<std::unique_ptr<http::UpstreamPool>> pools;  // null for in-process providers
   Services services;
+  cache::KeyMemo key_memo;            // cache keys of recently seen bodies
   std::uint64_t next_deployment = 0;  // round-robin cursor until the routing issue's balancers
 
   provider::WorkerResources resources() { return provider::WorkerResources{&pools}; }

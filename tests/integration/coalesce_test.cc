@@ -144,8 +144,8 @@ TEST_F(CoalesceTest, AJoinerGetsTheEventsSoFarThenTheLiveOnes) {
   EXPECT_EQ(mock_stats().at("requests"), 1);
 }
 
-TEST_F(CoalesceTest, StreamAndWholeRequestsShareOneCall) {
-  start();
+TEST_F(CoalesceTest, WithTheCacheOnStreamAndWholeRequestsShareOneCall) {
+  start("cache: {enabled: true}\n");  // the cache key ignores `stream`; raw bytes do not
   std::optional<Response> whole;
   HttpClient streaming(gateway_.port, 20s);
   ASSERT_TRUE(
@@ -243,6 +243,20 @@ TEST_F(CoalesceTest, TheCallIsCancelledWhenEveryClientHasLeft) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   EXPECT_NE(r->header("x-sluice-cache"), "coalesced");
+}
+
+TEST_F(CoalesceTest, WithTheCacheOffOnlyByteIdenticalRequestsJoin) {
+  start();
+  HttpClient streaming(gateway_.port, 20s);
+  ASSERT_TRUE(
+      streaming.send("POST", "/v1/chat/completions", kStreamChat, {{"x-mock-delay-ms", "600"}}));
+  std::this_thread::sleep_for(150ms);
+  auto whole = request(gateway_.port, "POST", "/v1/chat/completions", kChat, {}, 20s);
+  auto streamed = streaming.read_response();
+  ASSERT_TRUE(whole && streamed);
+  EXPECT_EQ(whole->status, 200);
+  EXPECT_EQ(whole->header("x-sluice-cache"), "");  // its own call
+  EXPECT_EQ(mock_stats().at("requests"), 2);
 }
 
 TEST_F(CoalesceTest, DifferentRequestsAreNotCoalesced) {
