@@ -31,6 +31,8 @@ CoalesceStage::CoalesceStage(RequestContext& ctx, const cache::KeyInfo* key)
     : ctx_(ctx), key_(key) {}
 
 CoalesceStage::~CoalesceStage() {
+  // A frame destroyed mid-call (shutdown) must not leave joiners a way back into its session.
+  end_call();
   if (leading() && !published_) {
     flight_->publish_failure(
         core::Error(core::Errc::kCancelled, "The request that was answering ended first."));
@@ -69,8 +71,9 @@ asio::awaitable<bool> CoalesceStage::serve_joined(
   cache::Usage usage;
   for (;;) {
     co_await flight.wait(*sub);
-    if (session.client_gone()) {
-      ctx_.error = "client went away";
+    if (session.client_gone() || (co_await asio::this_coro::cancellation_state).cancelled() !=
+                                     asio::cancellation_type::none) {
+      ctx_.error = "client went away";  // or the session is being closed (drain deadline)
       break;
     }
     cache::Flight::View v = flight.view(*sub);

@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 
 #include <atomic>
+#include <csignal>
 #include <functional>
 #include <thread>
 #include <vector>
@@ -257,6 +258,20 @@ TEST_F(CoalesceTest, WithTheCacheOffOnlyByteIdenticalRequestsJoin) {
   EXPECT_EQ(whole->status, 200);
   EXPECT_EQ(whole->header("x-sluice-cache"), "");  // its own call
   EXPECT_EQ(mock_stats().at("requests"), 2);
+}
+
+TEST_F(CoalesceTest, DrainEndsWaitingJoinersAtItsDeadline) {
+  start("drain_timeout: 1s\n");
+  HttpClient first(gateway_.port, 20s);
+  HttpClient second(gateway_.port, 20s);
+  ASSERT_TRUE(first.send("POST", "/v1/chat/completions", kChat, {{"x-mock-delay-ms", "10000"}}));
+  std::this_thread::sleep_for(150ms);
+  ASSERT_TRUE(second.send("POST", "/v1/chat/completions", kChat));
+  std::this_thread::sleep_for(150ms);
+  auto t0 = Clock::now();
+  gateway_.process->signal(SIGTERM);
+  EXPECT_EQ(gateway_.process->wait(5s), 0);
+  EXPECT_LT(Clock::now() - t0, 3s);  // the drain deadline, not the upstream's 10 s
 }
 
 TEST_F(CoalesceTest, DifferentRequestsAreNotCoalesced) {
