@@ -96,7 +96,8 @@ class RedisTierTest : public ::testing::Test {
   }
 
   std::int64_t stat(const char* name) const {
-    const auto& v = tier_->stats().at(name);
+    const json::object stats = tier_->stats();
+    const auto& v = stats.at(name);
     return v.is_null() ? -1 : v.to_number<std::int64_t>();
   }
 
