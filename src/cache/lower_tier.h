@@ -33,6 +33,10 @@ class LowerTier {
   // Called once per worker before it serves (from the thread that builds the workers), for
   // tiers that keep per-worker state such as a connection driven by that worker's event loop.
   virtual void attach_worker(asio::any_io_executor /*worker*/) {}
+  // Called once per attached worker, on that worker's thread, when it has stopped serving (its
+  // last session ended) and before its event loop is destroyed: closes what attach_worker opened,
+  // so the loop can run out of work and no I/O object outlives it.
+  virtual void detach_worker(asio::any_io_executor /*worker*/) {}
 
   // The live entry for `key`, or null. A corrupt entry is deleted and reported as a miss.
   virtual asio::awaitable<EntryPtr> lookup(const Key& key) = 0;

@@ -24,6 +24,10 @@ void TieredCache::attach_worker(asio::any_io_executor worker) {
   for (auto& tier : lower_) tier->attach_worker(worker);
 }
 
+void TieredCache::detach_worker(asio::any_io_executor worker) {
+  for (auto& tier : lower_) tier->detach_worker(worker);
+}
+
 asio::awaitable<std::optional<Hit>> TieredCache::lookup(const Key& key, std::int64_t max_age_ms) {
   auto fresh = [&](const EntryPtr& e) {
     if (max_age_ms < 0 || clock_.unix_ms() - e->created_ms < max_age_ms) return true;

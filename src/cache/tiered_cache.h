@@ -44,8 +44,9 @@ class TieredCache {
               std::vector<std::unique_ptr<LowerTier>> lower = {});
   ~TieredCache();
 
-  // See LowerTier::attach_worker.
+  // See LowerTier::attach_worker and LowerTier::detach_worker.
   void attach_worker(asio::any_io_executor worker);
+  void detach_worker(asio::any_io_executor worker);
 
   const core::Clock& clock() const { return clock_; }
 

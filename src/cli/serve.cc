@@ -6,6 +6,7 @@
 
 #include "admin/admin_api.h"
 #include "cache/coalescer.h"
+#include "cache/redis_tier.h"
 #include "cache/tiered_cache.h"
 #include "cli/commands.h"
 #include "config/loader.h"
@@ -53,7 +54,12 @@ int serve(const ServeOptions& opts) {
   }
   std::unique_ptr<cache::TieredCache> cache;
   if (shared_cfg->cache.enabled) {
-    cache = std::make_unique<cache::TieredCache>(shared_cfg->cache, core::SteadyClock::instance());
+    const core::Clock& clock = core::SteadyClock::instance();
+    std::vector<std::unique_ptr<cache::LowerTier>> lower;  // below memory, fastest first
+    if (!shared_cfg->cache.redis.url.empty()) {
+      lower.push_back(cache::make_redis_tier(shared_cfg->cache, clock));  // after the disk tier
+    }
+    cache = std::make_unique<cache::TieredCache>(shared_cfg->cache, clock, std::move(lower));
   }
 
   net::raise_open_file_limit();

@@ -32,7 +32,7 @@ bool is_get(const http::ServerSession& session) {
 }  // namespace
 
 Gateway::Gateway(net::Worker& worker, std::shared_ptr<const Runtime> runtime, Services services)
-    : runtime_(std::move(runtime)) {
+    : runtime_(std::move(runtime)), executor_(worker.executor()) {
   state_.services = services;
   if (services.cache != nullptr) services.cache->attach_worker(worker.executor());
   for (const auto& origin : runtime_->origins()) {
@@ -99,6 +99,7 @@ void Gateway::shutdown() {
   for (auto& pool : state_.pools) {
     if (pool) pool->close_all();
   }
+  if (state_.services.cache != nullptr) state_.services.cache->detach_worker(executor_);
 }
 
 }  // namespace sluice::gateway

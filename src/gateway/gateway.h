@@ -26,6 +26,7 @@ class Gateway final : public http::WorkerHandler {
  private:
   std::shared_ptr<const Runtime> runtime_;
   WorkerState state_;
+  asio::any_io_executor executor_;  // the worker's, for the cache's per-worker state
 };
 
 }  // namespace sluice::gateway
