@@ -6,6 +6,7 @@
 
 #include "admin/admin_api.h"
 #include "cache/coalescer.h"
+#include "cache/disk_tier.h"
 #include "cache/redis_tier.h"
 #include "cache/tiered_cache.h"
 #include "cli/commands.h"
@@ -56,6 +57,9 @@ int serve(const ServeOptions& opts) {
   if (shared_cfg->cache.enabled) {
     const core::Clock& clock = core::SteadyClock::instance();
     std::vector<std::unique_ptr<cache::LowerTier>> lower;  // below memory, fastest first
+    if (!shared_cfg->cache.disk.path.empty()) {
+      lower.push_back(cache::make_disk_tier(shared_cfg->cache, clock));  // throws if it cannot open
+    }
     if (!shared_cfg->cache.redis.url.empty()) {
       lower.push_back(cache::make_redis_tier(shared_cfg->cache, clock));  // after the disk tier
     }
