@@ -289,6 +289,23 @@ TEST(DiskTier, ASecondOpenOfTheSamePathFailsClearly) {
   EXPECT_THROW(DiskTier(o, clock), std::runtime_error);
 }
 
+TEST(DiskTier, ADatabaseDamagedBeyondOpeningIsStartedEmpty) {
+  TempDir dir;
+  core::ManualClock clock;
+  { DiskTier tier(options_for(dir), clock); }
+  int manifests = 0;
+  for (const auto& f : std::filesystem::directory_iterator(dir.db())) {
+    if (f.path().filename().string().rfind("MANIFEST-", 0) != 0) continue;
+    std::ofstream(f.path(), std::ios::binary | std::ios::trunc) << std::string(300, '\x5a');
+    ++manifests;
+  }
+  ASSERT_GT(manifests, 0);
+  DiskTier tier(options_for(dir), clock);  // no throw: a cache may start empty
+  tier.store(key_of(1), make_entry(clock, "new"));
+  await(tier.sync());
+  EXPECT_NE(await(tier.lookup(key_of(1))), nullptr);
+}
+
 TEST(DiskTier, ExpiredEntryIsAMissAndIsDeleted) {
   TempDir dir;
   core::ManualClock clock;
