@@ -90,7 +90,7 @@ void run_lookups(benchmark::State& state, std::uint64_t first_key) {
   auto loop = [&]() -> asio::awaitable<void> {
     std::uint64_t i = 0;
     for (auto _ : state) {
-      cache::EntryPtr e = co_await f.tier->lookup(key_of(first_key + (i++ % kKeys)));
+      cache::EntryPtr e = co_await f.tier->lookup("default", key_of(first_key + (i++ % kKeys)));
       found += e != nullptr;
     }
   };

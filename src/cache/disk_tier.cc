@@ -273,7 +273,7 @@ DiskTier::Recovery DiskTier::recover(rocksdb::Status* error) {
   return error->ok() ? Recovery::kDone : Recovery::kFailed;
 }
 
-asio::awaitable<EntryPtr> DiskTier::lookup(const Key& key) {
+asio::awaitable<EntryPtr> DiskTier::lookup(std::string_view /*ns*/, const Key& key) {
   return run_on<EntryPtr>(pool_.get_executor(), [this, key]() noexcept -> EntryPtr {
     try {
       return read(key);

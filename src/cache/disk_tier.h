@@ -82,7 +82,7 @@ class DiskTier final : public LowerTier {
   ~DiskTier() override;
 
   Tier tier() const override { return Tier::kDisk; }
-  asio::awaitable<EntryPtr> lookup(const Key& key) override;
+  asio::awaitable<EntryPtr> lookup(std::string_view ns, const Key& key) override;
   void store(const Key& key, EntryPtr entry) override;
   asio::awaitable<void> clear(std::string_view ns) override;
   json::object stats() const override;

@@ -239,7 +239,7 @@ TEST(DiskTier, StoreThenLookupHits) {
   auto e = make_entry(clock, "data: {\"answer\":1}\n\n", 5000);
   tier.store(key_of(1), e);
   await(tier.sync());
-  EntryPtr got = await(tier.lookup(key_of(1)));
+  EntryPtr got = await(tier.lookup("default", key_of(1)));
   ASSERT_NE(got, nullptr);
   EXPECT_EQ(got->body, e->body);
   EXPECT_EQ(got->ns, "tenant-a");
@@ -247,7 +247,7 @@ TEST(DiskTier, StoreThenLookupHits) {
   EXPECT_EQ(got->created_ms, e->created_ms);
   EXPECT_EQ(got->expires_ms, e->expires_ms);
   EXPECT_EQ(got->completion_tokens, 22u);
-  EXPECT_EQ(await(tier.lookup(key_of(2))), nullptr);
+  EXPECT_EQ(await(tier.lookup("default", key_of(2))), nullptr);
   EXPECT_EQ(stat(tier, "writes"), 1u);
   EXPECT_EQ(stat(tier, "hits"), 1u);
   EXPECT_EQ(stat(tier, "misses"), 1u);
@@ -266,7 +266,7 @@ TEST(DiskTier, SurvivesARestart) {
     tier.store(key_of(7), e);
   }  // closing waits for the queued write
   DiskTier again(options_for(dir), clock);
-  EntryPtr got = await(again.lookup(key_of(7)));
+  EntryPtr got = await(again.lookup("default", key_of(7)));
   ASSERT_NE(got, nullptr);
   EXPECT_EQ(got->body, e->body);
 }
@@ -303,7 +303,7 @@ TEST(DiskTier, ADatabaseDamagedBeyondOpeningIsStartedEmpty) {
   DiskTier tier(options_for(dir), clock);  // no throw: a cache may start empty
   tier.store(key_of(1), make_entry(clock, "new"));
   await(tier.sync());
-  EXPECT_NE(await(tier.lookup(key_of(1))), nullptr);
+  EXPECT_NE(await(tier.lookup("default", key_of(1))), nullptr);
 }
 
 TEST(DiskTier, ExpiredEntryIsAMissAndIsDeleted) {
@@ -313,9 +313,9 @@ TEST(DiskTier, ExpiredEntryIsAMissAndIsDeleted) {
   tier.store(key_of(1), make_entry(clock, "short", 1000, "t", 10'000));
   await(tier.sync());
   clock.advance(9'999ms);
-  EXPECT_NE(await(tier.lookup(key_of(1))), nullptr);
+  EXPECT_NE(await(tier.lookup("default", key_of(1))), nullptr);
   clock.advance(1ms);  // expires_ms is the first instant it must not be served
-  EXPECT_EQ(await(tier.lookup(key_of(1))), nullptr);
+  EXPECT_EQ(await(tier.lookup("default", key_of(1))), nullptr);
   await(tier.sync());  // the delete the lookup asked for
   std::string raw;
   EXPECT_TRUE(tier.db().Get({}, DiskTier::data_key(key_of(1)), &raw).IsNotFound());
@@ -335,8 +335,8 @@ TEST(DiskTier, CorruptValueIsAMissDeletedAndCounted) {
   std::string flipped = encode_entry(*make_entry(clock, "real", 4000));
   flipped[flipped.size() / 2] ^= 0x10;
   ASSERT_TRUE(tier.db().Put({}, DiskTier::data_key(key_of(2)), flipped).ok());
-  EXPECT_EQ(await(tier.lookup(key_of(1))), nullptr);
-  EXPECT_EQ(await(tier.lookup(key_of(2))), nullptr);
+  EXPECT_EQ(await(tier.lookup("default", key_of(1))), nullptr);
+  EXPECT_EQ(await(tier.lookup("default", key_of(2))), nullptr);
   await(tier.sync());
   std::string raw;
   EXPECT_TRUE(tier.db().Get({}, DiskTier::data_key(key_of(1)), &raw).IsNotFound());
@@ -346,7 +346,7 @@ TEST(DiskTier, CorruptValueIsAMissDeletedAndCounted) {
   // A fresh answer under the same key is stored and served as usual.
   tier.store(key_of(2), make_entry(clock, "fresh"));
   await(tier.sync());
-  EXPECT_NE(await(tier.lookup(key_of(2))), nullptr);
+  EXPECT_NE(await(tier.lookup("default", key_of(2))), nullptr);
 }
 
 TEST(DiskTier, ClearsOneNamespaceOrAll) {
@@ -357,27 +357,28 @@ TEST(DiskTier, ClearsOneNamespaceOrAll) {
     for (int i = 0; i < 300; ++i) tier.store(key_of(i), make_entry(clock, "a", 500, "team-a"));
     for (int i = 300; i < 310; ++i) tier.store(key_of(i), make_entry(clock, "b", 500, "team-b"));
     await(tier.clear("team-a"));  // ordered after the stores above
-    for (int i = 0; i < 300; ++i) ASSERT_EQ(await(tier.lookup(key_of(i))), nullptr) << i;
-    for (int i = 300; i < 310; ++i) ASSERT_NE(await(tier.lookup(key_of(i))), nullptr) << i;
+    for (int i = 0; i < 300; ++i) ASSERT_EQ(await(tier.lookup("default", key_of(i))), nullptr) << i;
+    for (int i = 300; i < 310; ++i)
+      ASSERT_NE(await(tier.lookup("default", key_of(i))), nullptr) << i;
     await(tier.clear("nobody"));
-    EXPECT_NE(await(tier.lookup(key_of(300))), nullptr);
+    EXPECT_NE(await(tier.lookup("default", key_of(300))), nullptr);
   }
   {
     DiskTier tier(options_for(dir), clock);  // the clear was written, not just remembered
-    EXPECT_EQ(await(tier.lookup(key_of(0))), nullptr);
-    EXPECT_NE(await(tier.lookup(key_of(305))), nullptr);
+    EXPECT_EQ(await(tier.lookup("default", key_of(0))), nullptr);
+    EXPECT_NE(await(tier.lookup("default", key_of(305))), nullptr);
     tier.store(key_of(400), make_entry(clock, "c", 500, "team-c"));
     await(tier.clear(""));
-    EXPECT_EQ(await(tier.lookup(key_of(305))), nullptr);
-    EXPECT_EQ(await(tier.lookup(key_of(400))), nullptr);
+    EXPECT_EQ(await(tier.lookup("default", key_of(305))), nullptr);
+    EXPECT_EQ(await(tier.lookup("default", key_of(400))), nullptr);
     // Stored after the clear: kept.
     tier.store(key_of(401), make_entry(clock, "d", 500, "team-c"));
     await(tier.sync());
-    EXPECT_NE(await(tier.lookup(key_of(401))), nullptr);
+    EXPECT_NE(await(tier.lookup("default", key_of(401))), nullptr);
   }
   DiskTier tier(options_for(dir), clock);
-  EXPECT_EQ(await(tier.lookup(key_of(305))), nullptr);
-  EXPECT_NE(await(tier.lookup(key_of(401))), nullptr);
+  EXPECT_EQ(await(tier.lookup("default", key_of(305))), nullptr);
+  EXPECT_NE(await(tier.lookup("default", key_of(401))), nullptr);
 }
 
 TEST(DiskTier, StaysNearItsSizeBound) {
@@ -403,8 +404,8 @@ TEST(DiskTier, StaysNearItsSizeBound) {
   EXPECT_GT(sst, o.max_bytes / 2);
   EXPECT_LE(stat(tier, "bytes"), o.max_bytes + o.max_bytes / 8);
   // The newest answers are kept, the oldest are gone.
-  EXPECT_EQ(await(tier.lookup(key_of(0))), nullptr);
-  EXPECT_NE(await(tier.lookup(key_of(kEntries - 1))), nullptr);
+  EXPECT_EQ(await(tier.lookup("default", key_of(0))), nullptr);
+  EXPECT_NE(await(tier.lookup("default", key_of(kEntries - 1))), nullptr);
   std::uint64_t entries = stat(tier, "entries");
   EXPECT_GT(entries, 100u);
   EXPECT_LT(entries, 300u);
@@ -426,7 +427,7 @@ TEST(DiskTier, AFullWriteQueueDropsAndCounts) {
   await(tier.sync());
   EXPECT_EQ(stat(tier, "writes"), 4u);
   EXPECT_EQ(stat(tier, "pending_writes"), 0u);
-  for (int i = 0; i < 4; ++i) EXPECT_NE(await(tier.lookup(key_of(i))), nullptr) << i;
+  for (int i = 0; i < 4; ++i) EXPECT_NE(await(tier.lookup("default", key_of(i))), nullptr) << i;
 }
 
 TEST(DiskTier, AFullQueueOfBytesDropsToo) {
@@ -467,8 +468,8 @@ TEST(DiskTier, AFullDiskStopsWritesUntilThereIsRoomAgain) {
   tier.store(key_of(2), make_entry(clock, "skipped"));  // not even queued
   EXPECT_EQ(stat(tier, "skipped_writes"), 1u);
   // Lookups go on.
-  EXPECT_NE(await(tier.lookup(key_of(0))), nullptr);
-  EXPECT_EQ(await(tier.lookup(key_of(1))), nullptr);
+  EXPECT_NE(await(tier.lookup("default", key_of(0))), nullptr);
+  EXPECT_EQ(await(tier.lookup("default", key_of(1))), nullptr);
 
   // After the back-off the disk is still full: nothing is tried, and the tier waits again.
   clock.advance(30s);
@@ -476,7 +477,7 @@ TEST(DiskTier, AFullDiskStopsWritesUntilThereIsRoomAgain) {
   await(tier.sync());
   EXPECT_EQ(stat(tier, "skipped_writes"), 2u);
   EXPECT_EQ(stat(tier, "write_errors"), 1u);
-  EXPECT_NE(await(tier.lookup(key_of(0))), nullptr);
+  EXPECT_NE(await(tier.lookup("default", key_of(0))), nullptr);
 
   faulty.fs->set(Fault::kNone);  // room again
   clock.advance(29s);
@@ -487,8 +488,8 @@ TEST(DiskTier, AFullDiskStopsWritesUntilThereIsRoomAgain) {
   await(tier.sync());
   EXPECT_EQ(stat(tier, "writes"), 2u);
   EXPECT_FALSE(tier.stats().at("writes_disabled").as_bool());
-  EXPECT_NE(await(tier.lookup(key_of(5))), nullptr);
-  EXPECT_NE(await(tier.lookup(key_of(0))), nullptr);
+  EXPECT_NE(await(tier.lookup("default", key_of(5))), nullptr);
+  EXPECT_NE(await(tier.lookup("default", key_of(0))), nullptr);
 }
 
 TEST(DiskTier, ABrokenDiskIsOpenedAgainOnceItWorks) {
@@ -513,7 +514,7 @@ TEST(DiskTier, ABrokenDiskIsOpenedAgainOnceItWorks) {
   EXPECT_EQ(stat(tier, "write_errors"), 2u);
   EXPECT_EQ(stat(tier, "skipped_writes"), 1u);
   EXPECT_TRUE(tier.stats().at("writes_disabled").as_bool());
-  EXPECT_EQ(await(tier.lookup(key_of(0))), nullptr);
+  EXPECT_EQ(await(tier.lookup("default", key_of(0))), nullptr);
   await(tier.clear("tenant-a"));                  // remembered, since it cannot be written
   tier.store(key_of(3), make_entry(clock, "z"));  // within the new back-off: not tried
   EXPECT_EQ(stat(tier, "write_errors"), 2u);
@@ -524,11 +525,11 @@ TEST(DiskTier, ABrokenDiskIsOpenedAgainOnceItWorks) {
   tier.store(key_of(4), make_entry(clock, "w"));
   await(tier.sync());
   EXPECT_FALSE(tier.stats().at("writes_disabled").as_bool());
-  EXPECT_NE(await(tier.lookup(key_of(4))), nullptr);
+  EXPECT_NE(await(tier.lookup("default", key_of(4))), nullptr);
   // The answer from before the fault is on disk, but the clear asked for since hides it.
   std::string raw;
   EXPECT_TRUE(tier.db().Get({}, DiskTier::data_key(key_of(0)), &raw).ok());
-  EXPECT_EQ(await(tier.lookup(key_of(0))), nullptr);
+  EXPECT_EQ(await(tier.lookup("default", key_of(0))), nullptr);
 }
 
 TEST(DiskTier, AClearThatCannotBeWrittenStillHidesTheEntries) {
@@ -544,8 +545,8 @@ TEST(DiskTier, AClearThatCannotBeWrittenStillHidesTheEntries) {
   clock.advance(1ms);
   faulty.fs->set(Fault::kFull);
   await(tier.clear("team-a"));
-  EXPECT_EQ(await(tier.lookup(key_of(1))), nullptr);
-  EXPECT_NE(await(tier.lookup(key_of(2))), nullptr);
+  EXPECT_EQ(await(tier.lookup("default", key_of(1))), nullptr);
+  EXPECT_NE(await(tier.lookup("default", key_of(2))), nullptr);
 }
 
 TEST(DiskTier, LookupAndClearResumeOnTheCallersExecutor) {
@@ -562,7 +563,7 @@ TEST(DiskTier, LookupAndClearResumeOnTheCallersExecutor) {
     const auto home = std::this_thread::get_id();
     bool ok = true;
     for (int i = 0; i < 20; ++i) {
-      EntryPtr e = co_await tier.lookup(key_of(i % 2 ? 1 : 2));
+      EntryPtr e = co_await tier.lookup("default", key_of(i % 2 ? 1 : 2));
       ok = ok && std::this_thread::get_id() == home &&
            worker.get_executor().running_in_this_thread();
     }

@@ -39,7 +39,9 @@ class LowerTier {
   virtual void detach_worker(asio::any_io_executor /*worker*/) {}
 
   // The live entry for `key`, or null. A corrupt entry is deleted and reported as a miss.
-  virtual asio::awaitable<EntryPtr> lookup(const Key& key) = 0;
+  // `ns` is the namespace the request's key was made in (the key's hash already covers it; tiers
+  // that name or group entries by namespace need it spelled out).
+  virtual asio::awaitable<EntryPtr> lookup(std::string_view ns, const Key& key) = 0;
 
   // Stores `entry` in the background; it may be dropped (tier down, queue full, disk full).
   virtual void store(const Key& key, EntryPtr entry) = 0;

@@ -63,7 +63,6 @@ RedisTier::RedisTier(const config::Cache& config, const core::Clock& clock,
                      RedisConnection::Options tuning)
     : clock_(clock),
       prefix_(config.redis.key_prefix),
-      namespace_(config.default_namespace),
       timeout_(std::chrono::duration_cast<std::chrono::milliseconds>(config.redis.timeout)),
       max_body_bytes_(std::max<std::size_t>(config.max_entry_bytes, kMinBodyLimit)),
       options_(std::move(tuning)) {
@@ -132,7 +131,7 @@ RedisTier::Slot* RedisTier::on_this_thread() const {
   return nullptr;
 }
 
-asio::awaitable<EntryPtr> RedisTier::lookup(const Key& key) {
+asio::awaitable<EntryPtr> RedisTier::lookup(std::string_view ns, const Key& key) {
   Slot* slot = find(co_await asio::this_coro::executor);
   if (slot == nullptr) {
     bump(unattached_);
@@ -144,7 +143,7 @@ asio::awaitable<EntryPtr> RedisTier::lookup(const Key& key) {
     bump(slot->misses);
     co_return nullptr;
   }
-  const std::string name = key_name(prefix_, namespace_, key);
+  const std::string name = key_name(prefix_, ns, key);
   const std::string_view get[] = {"GET", name};
   RedisReply reply = co_await connection.call(get, timeout_);
   switch (reply.type) {

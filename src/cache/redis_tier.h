@@ -11,9 +11,7 @@
 // miss; stores are fire-and-forget and dropped when the connection is down or has too many
 // commands in flight. Every such case is counted in stats().
 //
-// Namespaces: stores use the entry's namespace. Lookups get only the key, so they use
-// cache.namespace, the one namespace that exists until keys bring per-tenant namespaces (that
-// issue must hand the namespace down to LowerTier::lookup).
+// Namespaces: stores use the entry's namespace, lookups the request's.
 //
 // A lookup from an executor that was never attached (a test's own io_context, a thread pool) is a
 // miss counted as `bypassed`: a connection created there could not be closed on that loop's
@@ -51,7 +49,7 @@ class RedisTier final : public LowerTier {
   Tier tier() const override { return Tier::kRedis; }
   void attach_worker(asio::any_io_executor worker) override;
   void detach_worker(asio::any_io_executor worker) override;
-  asio::awaitable<EntryPtr> lookup(const Key& key) override;
+  asio::awaitable<EntryPtr> lookup(std::string_view ns, const Key& key) override;
   void store(const Key& key, EntryPtr entry) override;
   asio::awaitable<void> clear(std::string_view ns) override;
   json::object stats() const override;
@@ -71,7 +69,6 @@ class RedisTier final : public LowerTier {
 
   const core::Clock& clock_;
   const std::string prefix_;
-  const std::string namespace_;  // for lookups, see above
   const std::chrono::milliseconds timeout_;
   const std::size_t max_body_bytes_;
   RedisConnection::Options options_;

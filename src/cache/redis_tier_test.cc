@@ -57,7 +57,7 @@ class RedisTierTest : public ::testing::Test {
 
   EntryPtr lookup(const Key& key) {
     std::optional<EntryPtr> result;
-    asio::co_spawn(io_, tier_->lookup(key), [&](std::exception_ptr e, EntryPtr entry) {
+    asio::co_spawn(io_, tier_->lookup("default", key), [&](std::exception_ptr e, EntryPtr entry) {
       if (e) std::rethrow_exception(e);
       result = std::move(entry);
     });
@@ -340,7 +340,7 @@ TEST_F(RedisTierTest, LookupOffAnAttachedWorkerIsAMiss) {
   store(Key{70, 70}, make_entry("attached only"), redis_);
   asio::io_context other{1};
   std::optional<EntryPtr> result;
-  asio::co_spawn(other, tier_->lookup(Key{70, 70}),
+  asio::co_spawn(other, tier_->lookup("default", Key{70, 70}),
                  [&](std::exception_ptr, EntryPtr e) { result = std::move(e); });
   other.run_for(1s);
   ASSERT_TRUE(result.has_value());

@@ -28,7 +28,8 @@ void TieredCache::detach_worker(asio::any_io_executor worker) {
   for (auto& tier : lower_) tier->detach_worker(worker);
 }
 
-asio::awaitable<std::optional<Hit>> TieredCache::lookup(const Key& key, std::int64_t max_age_ms) {
+asio::awaitable<std::optional<Hit>> TieredCache::lookup(std::string_view ns, const Key& key,
+                                                        std::int64_t max_age_ms) {
   auto fresh = [&](const EntryPtr& e) {
     if (max_age_ms < 0 || clock_.unix_ms() - e->created_ms < max_age_ms) return true;
     stale_.fetch_add(1, std::memory_order_relaxed);
@@ -41,7 +42,7 @@ asio::awaitable<std::optional<Hit>> TieredCache::lookup(const Key& key, std::int
   } else {
     std::size_t found = 0;
     for (; found < lower_.size() && !hit.entry; ++found) {
-      EntryPtr entry = co_await lower_[found]->lookup(key);
+      EntryPtr entry = co_await lower_[found]->lookup(ns, key);
       if (entry && !entry->expired(clock_.unix_ms()))
         hit = Hit{std::move(entry), lower_[found]->tier()};
     }

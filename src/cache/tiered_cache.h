@@ -51,7 +51,8 @@ class TieredCache {
   const core::Clock& clock() const { return clock_; }
 
   // A live entry for `key` stored less than `max_age_ms` ago (negative: any age), or nullopt.
-  asio::awaitable<std::optional<Hit>> lookup(const Key& key, std::int64_t max_age_ms);
+  asio::awaitable<std::optional<Hit>> lookup(std::string_view ns, const Key& key,
+                                             std::int64_t max_age_ms);
 
   // Stores a complete, checked answer in every tier.
   void store(const Key& key, EntryPtr entry);

@@ -57,7 +57,8 @@ core::Result<void> CacheStage::prepare() {
 asio::awaitable<bool> CacheStage::serve_hit() {
   if (!active_ || !policy_.lookup) co_return false;
   cache::TieredCache& cache = *ctx_.worker.services.cache;
-  auto hit = co_await cache.lookup(key_.key, policy_.max_age_ms);
+  auto hit = co_await cache.lookup(ctx_.runtime->config().cache.default_namespace, key_.key,
+                                   policy_.max_age_ms);
   if (!hit) co_return false;
   const cache::Entry& entry = *hit->entry;
 
