@@ -1,8 +1,9 @@
 -- wrk script for bench/load/proxy_bench.py: POST /v1/chat/completions with a realistic chat
 -- request (~300 bytes), and one machine-readable result line at the end.
 --
---   wrk -c 32 -t 2 -d 10s --latency -s bench/load/post.lua http://127.0.0.1:8080
---   wrk ... -s bench/load/post.lua http://127.0.0.1:8080 -- stream     (adds "stream": true)
+--   wrk -c 32 -t 2 -d 10s --latency -s bench/load/post.lua http://127.0.0.1:8080 -- json
+--   wrk ... -s bench/load/post.lua http://127.0.0.1:8080 -- stream      (adds "stream": true)
+--   wrk ... -s bench/load/post.lua http://127.0.0.1:8080 -- json same   (one fixed body)
 --
 -- The models are the ones proxy_bench.py configures: "gpt-4o-mini" for plain answers and
 -- "gpt-4o-mini-stream" for streams (routed by Sluice to the upstream's stream path).
@@ -24,11 +25,35 @@ wrk.headers["Accept"] = "application/json, text/event-stream"
 wrk.headers["Authorization"] = "Bearer sk-bench-0000000000000000"
 wrk.body = json_body
 
--- Called in each thread before its request is built (wrk.format() runs after init).
+-- Every request differs (a counter in `user`), as real prompts do, so the proxy path is what is
+-- measured: Sluice would otherwise coalesce wrk's identical concurrent requests into one
+-- upstream call. "same" sends one fixed body, for the cache-hit case.
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("thread_id", threads)
+end
+
+local template = nil
+local counter = 0
+
 function init(args)
+  local body = json_body
   if args[1] == "stream" then
-    wrk.body = stream_body
+    body = stream_body
   end
+  wrk.body = body
+  if args[2] ~= "same" then
+    template = body:gsub("bench%-user%-0042", "bench-user-" .. tostring(thread_id or 0) .. "-%%d")
+  end
+end
+
+function request()
+  if template == nil then
+    return wrk.request()
+  end
+  counter = counter + 1
+  return wrk.format(nil, nil, nil, string.format(template, counter))
 end
 
 -- One line, prefixed so the caller can find it among wrk's own output.

@@ -374,8 +374,7 @@ def wrk(args, port: int, case: str, duration: int) -> dict:
     argv = ["wrk", "-c", str(args.connections), "-t", str(args.threads),
             "-d", f"{duration}s", "--timeout", args.timeout, "--latency",
             "-s", str(HERE / "post.lua"), f"http://127.0.0.1:{port}"]
-    if case == "stream":
-        argv += ["--", "stream"]
+    argv += ["--", "stream" if case == "stream" else "json", "same" if case == "hit" else "unique"]
     p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                        timeout=duration + 60)
     line = next((ln for ln in p.stdout.splitlines() if ln.startswith("WRK_RESULT ")), None)

@@ -25,21 +25,26 @@ void Flight::publish_events(std::string_view events) {
 void Flight::publish_stream_end() {
   std::lock_guard lock(mu_);
   outcome_ = Outcome::kComplete;
-  usage_ = usage_of(Format::kSse, data_);
   wake_all();
 }
 
-void Flight::publish_reply(int status, std::string content_type, std::string body,
-                           std::vector<std::pair<std::string, std::string>> headers) {
+void Flight::publish_reply(int status, std::string_view content_type, std::string_view body,
+                           const std::vector<std::pair<std::string, std::string>>& headers) {
   std::lock_guard lock(mu_);
+  if (subscribers_.empty()) {
+    // Nobody to give it to: joining closes instead of copying the answer (a request arriving in
+    // the moment before the flight ends calls the upstream itself).
+    outcome_ = Outcome::kComplete;
+    refuse_joiners_ = true;
+    return;
+  }
   outcome_ = Outcome::kComplete;
   head_ = true;
   events_ = false;
   status_ = status;
-  content_type_ = std::move(content_type);
-  headers_ = std::move(headers);
-  data_ = std::move(body);
-  if (status == 200) usage_ = usage_of(Format::kJson, data_);
+  content_type_ = content_type;
+  headers_ = headers;
+  data_ = body;
   wake_all();
 }
 
@@ -50,18 +55,22 @@ void Flight::publish_failure(core::Error error) {
   wake_all();
 }
 
-void Flight::set_canceller(asio::any_io_executor executor, std::function<void()> cancel) {
+bool Flight::release_leader(asio::any_io_executor executor, std::function<void()> cancel) {
   std::lock_guard lock(mu_);
+  if (leader_gone_) return !refuse_joiners_;  // released before (the hook, then a failed write)
+  leader_gone_ = true;
+  if (subscribers_.empty()) {
+    refuse_joiners_ = true;  // about to be cancelled: nobody may join a call that is going away
+    return false;
+  }
   leader_executor_ = std::move(executor);
   cancel_ = std::move(cancel);
+  return true;
 }
 
-bool Flight::release_leader() {
+void Flight::end_leader_call() {
   std::lock_guard lock(mu_);
-  leader_gone_ = true;
-  if (!subscribers_.empty()) return true;
-  refuse_joiners_ = true;  // about to be cancelled: nobody may join a call that is going away
-  return false;
+  cancel_ = nullptr;
 }
 
 std::shared_ptr<Flight::Subscription> Flight::subscribe(asio::any_io_executor executor) {
@@ -114,7 +123,6 @@ Flight::View Flight::view(Subscription& s) {
     s.offset = data_.size();
   }
   v.error = error_;
-  v.usage = usage_;
   v.stream_started = events_;
   return v;
 }
@@ -137,6 +145,16 @@ void Flight::wake_all() {
     s->pending = true;
     asio::post(s->timer.get_executor(), [s] { s->timer.cancel(); });
   }
+}
+
+Usage Flight::usage() {
+  std::lock_guard lock(mu_);
+  if (!usage_) {
+    usage_ = outcome_ != Outcome::kComplete || status_ != 200
+                 ? Usage{}
+                 : usage_of(events_ ? Format::kSse : Format::kJson, data_);
+  }
+  return *usage_;
 }
 
 std::size_t Flight::subscribers() const {

@@ -26,6 +26,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -54,7 +55,6 @@ class Flight : public std::enable_shared_from_this<Flight> {
     std::vector<std::pair<std::string, std::string>> headers;
     std::string data;   // stream events from the joiner's offset, or the whole answer body
     core::Error error;  // when failed
-    Usage usage;        // the answer's usage, once complete
     bool stream_started = false;  // failed after stream events were published
   };
 
@@ -73,16 +73,16 @@ class Flight : public std::enable_shared_from_this<Flight> {
   // The stream ended cleanly.
   void publish_stream_end();
   // A whole answer (success or an upstream error answer).
-  void publish_reply(int status, std::string content_type, std::string body,
-                     std::vector<std::pair<std::string, std::string>> headers);
+  void publish_reply(int status, std::string_view content_type, std::string_view body,
+                     const std::vector<std::pair<std::string, std::string>>& headers);
   void publish_failure(core::Error error);
 
-  // Called (on the leader's worker) to cancel the leader's call when its client has left and
-  // the last joiner leaves too. Set before the call, cleared (set to nullptr) after it.
-  void set_canceller(asio::any_io_executor executor, std::function<void()> cancel);
-  // The leader's client left. Returns true when joiners are waiting (the call goes on for them);
-  // false when nobody is (the caller cancels the call).
-  bool release_leader();
+  // The leader's client left. Returns true when joiners are waiting: the call goes on for them,
+  // and `cancel`, posted to `executor` (the leader's worker), ends it once the last of them has
+  // left. Returns false when nobody is waiting: the caller cancels the call itself.
+  bool release_leader(asio::any_io_executor executor, std::function<void()> cancel);
+  // The leader's call ended (on the leader's worker): a released leader's canceller is dropped.
+  void end_leader_call();
 
   // --- joiners, on their own workers ---
 
@@ -96,6 +96,10 @@ class Flight : public std::enable_shared_from_this<Flight> {
   View view(Subscription& s);
   // Waits until something new was published (returns at once if it already was).
   asio::awaitable<void> wait(Subscription& s);
+
+  // The complete answer's usage (what a joiner saved). Parsed on the first call, by a joiner:
+  // a flight nobody joined never pays for it.
+  Usage usage();
 
   std::size_t subscribers() const;
   std::size_t bytes() const;
@@ -114,7 +118,7 @@ class Flight : public std::enable_shared_from_this<Flight> {
   std::vector<std::pair<std::string, std::string>> headers_;
   std::string data_;
   core::Error error_;
-  Usage usage_;
+  std::optional<Usage> usage_;
   bool refuse_joiners_ = false;
   bool leader_gone_ = false;
   std::vector<std::shared_ptr<Subscription>> subscribers_;

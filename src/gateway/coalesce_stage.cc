@@ -68,7 +68,6 @@ asio::awaitable<bool> CoalesceStage::serve_joined(
   std::string whole;       // a stream collected for a client that wants the whole answer
   bool answered = true;
   bool served = false;  // a complete answer went out: one upstream call saved
-  cache::Usage usage;
   for (;;) {
     co_await flight.wait(*sub);
     if (session.client_gone() || (co_await asio::this_coro::cancellation_state).cancelled() !=
@@ -102,10 +101,7 @@ asio::awaitable<bool> CoalesceStage::serve_joined(
     }
     if (!v.head) continue;
     const bool complete = v.outcome == cache::Flight::Outcome::kComplete;
-    if (complete && v.status == 200) {
-      served = true;
-      usage = v.usage;
-    }
+    if (complete && v.status == 200) served = true;
 
     if (v.events && ctx_.stream) {
       // Live: the events so far, then each batch as it comes.
@@ -154,19 +150,12 @@ asio::awaitable<bool> CoalesceStage::serve_joined(
   }
   session.unwatch_client();
   flight.unsubscribe(sub);
-  if (served) ctx_.worker.services.coalescer->count_joined(usage);
+  if (served) ctx_.worker.services.coalescer->count_joined(flight.usage());
   co_return answered;
 }
 
-void CoalesceStage::begin_call() {
-  if (!leading()) return;
-  http::ServerSession* session = &ctx_.session;
-  // Runs on this worker, and only while the call is in progress (end_call clears it).
-  flight_->set_canceller(session->executor(), [session] { session->cancel_handler(); });
-}
-
 void CoalesceStage::end_call() {
-  if (leading()) flight_->set_canceller({}, nullptr);
+  if (leading() && released_) flight_->end_leader_call();
 }
 
 void CoalesceStage::on_client_gone(void* self) {
@@ -174,7 +163,14 @@ void CoalesceStage::on_client_gone(void* self) {
   if (!stage->keep_going_without_client()) stage->ctx_.session.cancel_handler();
 }
 
-bool CoalesceStage::keep_going_without_client() { return leading() && flight_->release_leader(); }
+bool CoalesceStage::keep_going_without_client() {
+  if (!leading()) return false;
+  released_ = true;
+  http::ServerSession* session = &ctx_.session;
+  // Posted to this worker by the last joiner to leave, while the call is still in progress
+  // (end_call drops it).
+  return flight_->release_leader(session->executor(), [session] { session->cancel_handler(); });
+}
 
 void CoalesceStage::publish_events(const provider::Exchange& head, std::string_view events,
                                    bool first) {

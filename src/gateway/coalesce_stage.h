@@ -35,9 +35,7 @@ class CoalesceStage {
 
   // --- the leader ---
 
-  // Around the upstream call: lets joiners cancel it once nobody waits, and keeps it going
-  // when the leader's own client leaves while joiners wait.
-  void begin_call();
+  // After the upstream call: joiners can no longer cancel it.
   void end_call();
   // Whether the call should go on after the leader's client left (someone else waits for it).
   bool keep_going_without_client();
@@ -59,6 +57,7 @@ class CoalesceStage {
   std::shared_ptr<cache::Flight> flight_;
   bool leading_ = false;
   bool published_ = false;
+  bool released_ = false;  // the leader's client left while the call was in progress
   bool finished_ = false;
 };
 

@@ -117,7 +117,6 @@ asio::awaitable<void> run_inference(RequestContext& ctx) {
   ClientSink sink(session, cache, coalesce);
   provider::Call call{ctx.request, ctx.upstream_model, session.request(), session.request_id(),
                       ctx.worker.resources()};
-  coalesce.begin_call();
   if (coalesce.leading()) {
     session.watch_client(&CoalesceStage::on_client_gone, &coalesce);
   } else {
