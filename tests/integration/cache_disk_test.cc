@@ -58,12 +58,6 @@ models:
     start();
   }
 
-  std::int64_t upstream_requests() {
-    auto r = request(mock_.port, "GET", "/mock/stats");
-    EXPECT_TRUE(r);
-    return r ? json::parse(r->body).at("requests").as_int64() : -1;
-  }
-
   Response post(const std::string& body = kChat) {
     auto r = request(gateway_.port, "POST", "/v1/chat/completions", body);
     EXPECT_TRUE(r);
@@ -111,7 +105,7 @@ TEST_F(CacheDiskTest, AHitAfterAMissComesFromMemoryAndTheDiskReportsFigures) {
   EXPECT_EQ(disk.at("dropped_writes").as_int64(), 0);
   EXPECT_EQ(disk.at("writes_disabled").as_bool(), false);
   EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(disk_path()) / "CURRENT"));
-  EXPECT_EQ(upstream_requests(), 1);
+  EXPECT_EQ(mock_.requests(), 1);
 }
 
 TEST_F(CacheDiskTest, AfterARestartTheDiskAnswersAndTheAnswerIsPromotedIntoMemory) {
@@ -132,7 +126,7 @@ TEST_F(CacheDiskTest, AfterARestartTheDiskAnswersAndTheAnswerIsPromotedIntoMemor
   auto disk = disk_stats();
   EXPECT_EQ(disk.at("hits").as_int64(), 1);
   EXPECT_EQ(disk.at("hits_served").as_int64(), 1);
-  EXPECT_EQ(upstream_requests(), 1);
+  EXPECT_EQ(mock_.requests(), 1);
 }
 
 TEST_F(CacheDiskTest, DeleteAdminCacheClearsTheDiskToo) {
@@ -153,7 +147,7 @@ TEST_F(CacheDiskTest, DeleteAdminCacheClearsTheDiskToo) {
   ASSERT_TRUE(mine);
   restart();
   EXPECT_EQ(post().header("x-sluice-cache"), "miss");
-  EXPECT_EQ(upstream_requests(), 3);
+  EXPECT_EQ(mock_.requests(), 3);
 }
 
 TEST_F(CacheDiskTest, ADamagedTableFileIsNotServed) {
@@ -185,7 +179,7 @@ TEST_F(CacheDiskTest, ADamagedTableFileIsNotServed) {
   EXPECT_EQ(json::parse(after.body).at("object"), "chat.completion");
   EXPECT_EQ(disk_stats().at("corrupt").as_int64(), 1);
   EXPECT_EQ(post().header("x-sluice-cache"), "hit");
-  EXPECT_EQ(upstream_requests(), 2);
+  EXPECT_EQ(mock_.requests(), 2);
 }
 
 TEST_F(CacheDiskTest, ASecondGatewayOnTheSamePathFailsToStartAndSaysWhy) {

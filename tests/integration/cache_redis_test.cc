@@ -84,12 +84,6 @@ models:
     return false;
   }
 
-  std::int64_t upstream_requests() {
-    auto r = request(mock_.port, "GET", "/mock/stats");
-    EXPECT_TRUE(r);
-    return r ? json::parse(r->body).at("requests").as_int64() : -1;
-  }
-
   TempDir dir_;
   MockUpstream mock_;
   RedisServer redis_{/*start_now=*/false};
@@ -125,7 +119,7 @@ TEST_F(CacheRedisTest, AMissOnOneGatewayIsARedisHitOnTheNext) {
   EXPECT_EQ(replayed.header("x-sluice-cache-tier"), "redis");
   EXPECT_EQ(replayed.body, streamed.body);
 
-  EXPECT_EQ(upstream_requests(), 2);
+  EXPECT_EQ(mock_.requests(), 2);
   auto sb = redis_stats(b);
   EXPECT_EQ(sb.at("hits").as_int64(), 2);
   EXPECT_EQ(sb.at("hits_served").as_int64(), 2);

@@ -38,12 +38,6 @@ models:
 )");
   }
 
-  std::int64_t upstream_requests() {
-    auto r = request(mock_.port, "GET", "/mock/stats");
-    EXPECT_TRUE(r);
-    return r ? json::parse(r->body).at("requests").as_int64() : -1;
-  }
-
   Response post(const std::string& body, const std::map<std::string, std::string>& headers = {},
                 const std::string& path = "/v1/chat/completions") {
     auto r = request(gateway_.port, "POST", path, body, headers);
@@ -81,7 +75,7 @@ TEST_F(CacheTest, SecondIdenticalRequestIsAHitAndNeverReachesUpstream) {
   EXPECT_EQ(second.header("content-type"), "application/json");
   EXPECT_FALSE(second.header("x-request-id").empty());
   EXPECT_EQ(json::parse(second.body), json::parse(first.body));
-  EXPECT_EQ(upstream_requests(), 1);
+  EXPECT_EQ(mock_.requests(), 1);
 }
 
 TEST_F(CacheTest, SpellingOfTheRequestDoesNotMatterButItsContentDoes) {
@@ -98,7 +92,7 @@ TEST_F(CacheTest, SpellingOfTheRequestDoesNotMatterButItsContentDoes) {
   Response twin = post(
       R"({"model":"twin","messages":[{"role":"user","content":"Tell me about caches"}],"max_tokens":16})");
   EXPECT_EQ(twin.header("x-sluice-cache"), "miss");
-  EXPECT_EQ(upstream_requests(), 3);
+  EXPECT_EQ(mock_.requests(), 3);
 }
 
 TEST_F(CacheTest, StreamReplaysTheSameEventsAndEndsWithDone) {
@@ -114,7 +108,7 @@ TEST_F(CacheTest, StreamReplaysTheSameEventsAndEndsWithDone) {
   auto events = sse_data(second.body);
   ASSERT_FALSE(events.empty());
   EXPECT_EQ(events.back(), "[DONE]");
-  EXPECT_EQ(upstream_requests(), 1);
+  EXPECT_EQ(mock_.requests(), 1);
 }
 
 TEST_F(CacheTest, StreamedAnswerServesANonStreamRequestAssembled) {
@@ -139,7 +133,7 @@ TEST_F(CacheTest, StreamedAnswerServesANonStreamRequestAssembled) {
   EXPECT_EQ(message.at("role"), "assistant");
   EXPECT_EQ(message.at("content").as_string(), content);
   EXPECT_TRUE(body.at("choices").at(0).at("finish_reason").is_string());
-  EXPECT_EQ(upstream_requests(), 1);
+  EXPECT_EQ(mock_.requests(), 1);
 }
 
 TEST_F(CacheTest, WholeAnswerServesAStreamRequestAsChunks) {
@@ -167,7 +161,7 @@ TEST_F(CacheTest, WholeAnswerServesAStreamRequestAsChunks) {
   json::value answer = json::parse(whole.body);
   EXPECT_EQ(content, answer.at("choices").at(0).at("message").at("content").as_string());
   EXPECT_FALSE(finish.empty());
-  EXPECT_EQ(upstream_requests(), 1);
+  EXPECT_EQ(mock_.requests(), 1);
 }
 
 TEST_F(CacheTest, UsageChunkOnlyForClientsThatAskForIt) {
@@ -193,7 +187,7 @@ TEST_F(CacheTest, UsageChunkOnlyForClientsThatAskForIt) {
   Response replay_with = post(with_usage);
   EXPECT_EQ(replay_with.header("x-sluice-cache"), "hit");
   EXPECT_EQ(replay_with.body, first.body);
-  EXPECT_EQ(upstream_requests(), 1);
+  EXPECT_EQ(mock_.requests(), 1);
 }
 
 TEST_F(CacheTest, NoCacheRefreshesNoStoreLeavesNoTrace) {
@@ -204,7 +198,7 @@ TEST_F(CacheTest, NoCacheRefreshesNoStoreLeavesNoTrace) {
   Response no_cache = post(kChat, {{"Cache-Control", "no-cache"}});
   EXPECT_EQ(no_cache.header("x-sluice-cache"), "bypass");
   EXPECT_EQ(post(kChat).header("x-sluice-cache"), "hit");
-  EXPECT_EQ(upstream_requests(), 3);
+  EXPECT_EQ(mock_.requests(), 3);
 }
 
 TEST_F(CacheTest, MaxAgeRefusesOlderEntries) {
@@ -216,7 +210,7 @@ TEST_F(CacheTest, MaxAgeRefusesOlderEntries) {
   EXPECT_EQ(fresh_enough.header("age"), "1");
   Response too_old = post(kChat, {{"Cache-Control", "max-age=1"}});
   EXPECT_EQ(too_old.header("x-sluice-cache"), "miss");
-  EXPECT_EQ(upstream_requests(), 2);
+  EXPECT_EQ(mock_.requests(), 2);
 }
 
 TEST_F(CacheTest, TtlHeaderAndConfiguredTtlExpireEntries) {
@@ -239,7 +233,7 @@ TEST_F(CacheTest, MalformedCacheHeadersAre400) {
   auto error = json::parse(r.body).at("error").as_object();
   EXPECT_NE(std::string(error.at("message").as_string()).find("Cache-Control"), std::string::npos);
   EXPECT_EQ(post(kChat, {{"x-sluice-cache-ttl", "-3"}}).status, 400);
-  EXPECT_EQ(upstream_requests(), 0);
+  EXPECT_EQ(mock_.requests(), 0);
 }
 
 TEST_F(CacheTest, ErrorsAreNeverCached) {
@@ -250,7 +244,7 @@ TEST_F(CacheTest, ErrorsAreNeverCached) {
   Response again = post(kChat);
   EXPECT_EQ(again.status, 200);
   EXPECT_EQ(again.header("x-sluice-cache"), "miss");
-  EXPECT_EQ(upstream_requests(), 2);
+  EXPECT_EQ(mock_.requests(), 2);
 }
 
 TEST_F(CacheTest, CutStreamsAndCutAnswersAreNeverCached) {
@@ -309,14 +303,14 @@ TEST_F(CacheTest, EmbeddingsAreCachedImagesAreNotByDefault) {
       R"({"model":"fast","prompt":"a lighthouse","response_format":"b64_json"})";
   EXPECT_EQ(post(image, {}, "/v1/images/generations").header("x-sluice-cache"), "");
   EXPECT_EQ(post(image, {}, "/v1/images/generations").header("x-sluice-cache"), "");
-  EXPECT_EQ(upstream_requests(), 3);
+  EXPECT_EQ(mock_.requests(), 3);
 }
 
 TEST_F(CacheTest, CacheOffMeansNoHeaderAndNoHits) {
   start("");
   EXPECT_EQ(post(kChat).header("x-sluice-cache"), "");
   EXPECT_EQ(post(kChat).header("x-sluice-cache"), "");
-  EXPECT_EQ(upstream_requests(), 2);
+  EXPECT_EQ(mock_.requests(), 2);
   auto r = request(gateway_.port, "GET", "/admin/cache");
   ASSERT_TRUE(r);
   EXPECT_EQ(json::parse(r->body).at("enabled"), false);
@@ -383,7 +377,7 @@ TEST_F(CacheTest, WarmFillsTheCacheFromABatchFile) {
                      dir_.file("warm.log").string());
   ASSERT_EQ(warm->wait(30s), 0) << warm->log();
   EXPECT_NE(warm->log().find("stored 21, already cached 0"), std::string::npos) << warm->log();
-  EXPECT_EQ(upstream_requests(), 21);
+  EXPECT_EQ(mock_.requests(), 21);
   Response r =
       post(R"({"model":"fast","messages":[{"role":"user","content":"warm 7"}],"max_tokens":8})");
   EXPECT_EQ(r.header("x-sluice-cache"), "hit");
@@ -397,7 +391,7 @@ TEST_F(CacheTest, WarmFillsTheCacheFromABatchFile) {
   EXPECT_NE(second->log().find("already cached 21"), std::string::npos) << second->log();
   EXPECT_NE(second->log().find("again.jsonl:23: method must be \"POST\""), std::string::npos)
       << second->log();
-  EXPECT_EQ(upstream_requests(), 21);  // the second run and the check above were all hits
+  EXPECT_EQ(mock_.requests(), 21);  // the second run and the check above were all hits
 }
 
 }  // namespace

@@ -38,22 +38,6 @@ models:
 )");
   }
 
-  json::object mock_stats() {
-    auto r = request(mock_.port, "GET", "/mock/stats");
-    EXPECT_TRUE(r);
-    return r ? json::parse(r->body).as_object() : json::object();
-  }
-
-  bool wait_for_stats(const std::function<bool(const json::object&)>& pred,
-                      std::chrono::milliseconds timeout) {
-    auto deadline = Clock::now() + timeout;
-    while (Clock::now() < deadline) {
-      if (pred(mock_stats())) return true;
-      std::this_thread::sleep_for(20ms);
-    }
-    return false;
-  }
-
   // Sends `n` copies of one request at once (every connection is open before any is sent) and
   // returns the responses in order; a failed request is a Response with status 0.
   std::vector<Response> concurrent(int n, const std::string& body,
@@ -95,7 +79,7 @@ TEST_F(CoalesceTest, FiveHundredIdenticalRequestsMakeOneUpstreamCall) {
     if (r.header("x-sluice-cache") == "coalesced") ++coalesced;
   }
   EXPECT_EQ(coalesced, 499);
-  EXPECT_EQ(mock_stats().at("requests"), 1);
+  EXPECT_EQ(mock_.stats().at("requests"), 1);
   auto admin = request(gateway_.port, "GET", "/admin/cache");
   ASSERT_TRUE(admin);
   auto coalescing = json::parse(admin->body).at("coalescing").as_object();
@@ -115,7 +99,7 @@ TEST_F(CoalesceTest, FiveHundredIdenticalStreamsGetTheSameEvents) {
   auto events = sse_data(responses[0].body);
   ASSERT_GT(events.size(), 3u);
   EXPECT_EQ(events.back(), "[DONE]");
-  EXPECT_EQ(mock_stats().at("requests"), 1);
+  EXPECT_EQ(mock_.stats().at("requests"), 1);
   // Stored once, by the one call: the next request is a hit.
   auto after = request(gateway_.port, "POST", "/v1/chat/completions", kStreamChat);
   ASSERT_TRUE(after);
@@ -142,7 +126,7 @@ TEST_F(CoalesceTest, AJoinerGetsTheEventsSoFarThenTheLiveOnes) {
   ASSERT_TRUE(late);
   EXPECT_EQ(late->header("x-sluice-cache"), "coalesced");
   EXPECT_EQ(late->body, leader_body);
-  EXPECT_EQ(mock_stats().at("requests"), 1);
+  EXPECT_EQ(mock_.stats().at("requests"), 1);
 }
 
 TEST_F(CoalesceTest, WithTheCacheOnStreamAndWholeRequestsShareOneCall) {
@@ -170,7 +154,7 @@ TEST_F(CoalesceTest, WithTheCacheOnStreamAndWholeRequestsShareOneCall) {
     }
   }
   EXPECT_EQ(answer.at("choices").at(0).at("message").at("content").as_string(), content);
-  EXPECT_EQ(mock_stats().at("requests"), 1);
+  EXPECT_EQ(mock_.stats().at("requests"), 1);
 }
 
 TEST_F(CoalesceTest, AnUpstreamFailureReachesEveryWaiterAndIsNotCached) {
@@ -181,12 +165,12 @@ TEST_F(CoalesceTest, AnUpstreamFailureReachesEveryWaiterAndIsNotCached) {
     auto error = json::parse(r.body).at("error").as_object();
     EXPECT_TRUE(error.at("message").is_string());
   }
-  EXPECT_EQ(mock_stats().at("requests"), 1);
+  EXPECT_EQ(mock_.stats().at("requests"), 1);
   auto next = request(gateway_.port, "POST", "/v1/chat/completions", kChat);
   ASSERT_TRUE(next);
   EXPECT_EQ(next->status, 200);
   EXPECT_EQ(next->header("x-sluice-cache"), "miss");
-  EXPECT_EQ(mock_stats().at("requests"), 2);
+  EXPECT_EQ(mock_.stats().at("requests"), 2);
 }
 
 TEST_F(CoalesceTest, AStreamCutReachesEveryWaiterAsAnErrorEvent) {
@@ -200,7 +184,7 @@ TEST_F(CoalesceTest, AStreamCutReachesEveryWaiterAsAnErrorEvent) {
     EXPECT_NE(events.back(), "[DONE]");
     EXPECT_TRUE(json::parse(events.back()).as_object().contains("error")) << events.back();
   }
-  EXPECT_EQ(mock_stats().at("requests"), 1);
+  EXPECT_EQ(mock_.stats().at("requests"), 1);
 }
 
 TEST_F(CoalesceTest, TheCallGoesOnWhenItsFirstClientLeaves) {
@@ -217,7 +201,7 @@ TEST_F(CoalesceTest, TheCallGoesOnWhenItsFirstClientLeaves) {
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->header("x-sluice-cache"), "coalesced");
   EXPECT_EQ(json::parse(r->body).at("object"), "chat.completion");
-  auto stats = mock_stats();
+  auto stats = mock_.stats();
   EXPECT_EQ(stats.at("requests"), 1);
   EXPECT_EQ(stats.at("completed"), 1);
   EXPECT_EQ(stats.at("cancelled"), 0);
@@ -234,11 +218,11 @@ TEST_F(CoalesceTest, TheCallIsCancelledWhenEveryClientHasLeft) {
   ASSERT_TRUE(second.read_head());
   first.close();
   std::this_thread::sleep_for(200ms);
-  EXPECT_EQ(mock_stats().at("in_flight"), 1);  // still going for the second client
+  EXPECT_EQ(mock_.stats().at("in_flight"), 1);  // still going for the second client
   second.close();
-  EXPECT_TRUE(wait_for_stats(
+  EXPECT_TRUE(mock_.wait_for_stats(
       [](const json::object& s) { return s.at("cancelled") == 1 && s.at("in_flight") == 0; }, 3s))
-      << json::serialize(mock_stats());
+      << json::serialize(mock_.stats());
   // The gateway is fine afterwards, and a new request starts a new call.
   auto r = request(gateway_.port, "POST", "/v1/chat/completions", kChat);
   ASSERT_TRUE(r);
@@ -257,7 +241,7 @@ TEST_F(CoalesceTest, WithTheCacheOffOnlyByteIdenticalRequestsJoin) {
   ASSERT_TRUE(whole && streamed);
   EXPECT_EQ(whole->status, 200);
   EXPECT_EQ(whole->header("x-sluice-cache"), "");  // its own call
-  EXPECT_EQ(mock_stats().at("requests"), 2);
+  EXPECT_EQ(mock_.stats().at("requests"), 2);
 }
 
 TEST_F(CoalesceTest, DrainEndsWaitingJoinersAtItsDeadline) {
@@ -289,7 +273,7 @@ TEST_F(CoalesceTest, DifferentRequestsAreNotCoalesced) {
   }
   for (auto& t : threads) t.join();
   for (int s : statuses) EXPECT_EQ(s, 200);
-  EXPECT_EQ(mock_stats().at("requests"), 10);
+  EXPECT_EQ(mock_.stats().at("requests"), 10);
 }
 
 TEST_F(CoalesceTest, CanBeTurnedOff) {
@@ -299,7 +283,7 @@ TEST_F(CoalesceTest, CanBeTurnedOff) {
     EXPECT_EQ(r.status, 200);
     EXPECT_EQ(r.header("x-sluice-cache"), "");
   }
-  EXPECT_EQ(mock_stats().at("requests"), 10);
+  EXPECT_EQ(mock_.stats().at("requests"), 10);
 }
 
 }  // namespace

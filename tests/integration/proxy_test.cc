@@ -39,12 +39,6 @@ models:
 )");
   }
 
-  json::object mock_stats() {
-    auto r = request(mock_.port, "GET", "/mock/stats");
-    EXPECT_TRUE(r);
-    return json::parse(r->body).as_object();
-  }
-
   TempDir dir_;
   MockUpstream mock_;
   Gateway gateway_;
@@ -65,7 +59,7 @@ TEST_F(ProxyTest, ChatCompletionRoundTripRewritesTheAlias) {
   EXPECT_EQ(body.at("model"), "llama-3.1-8b");
   auto usage = body.at("usage").as_object();
   EXPECT_GT(usage.at("completion_tokens").as_int64(), 0);
-  EXPECT_EQ(mock_stats().at("requests").as_int64(), 1);
+  EXPECT_EQ(mock_.stats().at("requests").as_int64(), 1);
 }
 
 TEST_F(ProxyTest, SameAnswerAsTheUpstreamDirectly) {
@@ -142,7 +136,7 @@ TEST_F(ProxyTest, EveryEndpointIsProxied) {
   EXPECT_EQ(i->status, 200) << i->body;
   EXPECT_EQ(json::parse(i->body).at("data").as_array().size(), 1u);
 
-  auto stats = mock_stats().at("endpoints").as_object();
+  auto stats = mock_.stats().at("endpoints").as_object();
   EXPECT_EQ(stats.at("completions").as_int64(), 1);
   EXPECT_EQ(stats.at("embeddings").as_int64(), 1);
   EXPECT_EQ(stats.at("images").as_int64(), 1);
@@ -154,7 +148,7 @@ TEST_F(ProxyTest, InProcessMockProviderAnswersWithoutNetwork) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200) << r->body;
   EXPECT_EQ(json::parse(r->body).at("model"), "sim-model");
-  EXPECT_EQ(mock_stats().at("requests").as_int64(), 0);
+  EXPECT_EQ(mock_.stats().at("requests").as_int64(), 0);
 
   auto s =
       request(gateway_.port, "POST", "/v1/chat/completions",

@@ -37,23 +37,6 @@ models:
 )");
   }
 
-  json::object mock_stats() {
-    auto r = request(mock_.port, "GET", "/mock/stats");
-    EXPECT_TRUE(r);
-    return json::parse(r->body).as_object();
-  }
-
-  // Polls the mock's counters until `pred` holds or `timeout` passes.
-  bool wait_for_stats(const std::function<bool(const json::object&)>& pred,
-                      std::chrono::milliseconds timeout) {
-    auto deadline = Clock::now() + timeout;
-    while (Clock::now() < deadline) {
-      if (pred(mock_stats())) return true;
-      std::this_thread::sleep_for(20ms);
-    }
-    return false;
-  }
-
   static std::string stream_body(const std::string& model) {
     return R"({"model":")" + model +
            R"(","stream":true,"messages":[{"role":"user","content":"Tell me a story"}]})";
@@ -138,14 +121,15 @@ TEST_F(StreamingTest, ClientDisconnectCancelsTheUpstreamStream) {
                        {{"x-mock-tokens-per-second", "5"}, {"x-mock-tokens", "100"}}));
     ASSERT_TRUE(c.read_head());
     ASSERT_TRUE(c.read_body_some());
-    ASSERT_TRUE(wait_for_stats([](const json::object& s) { return s.at("in_flight") == 1; }, 2s));
+    ASSERT_TRUE(
+        mock_.wait_for_stats([](const json::object& s) { return s.at("in_flight") == 1; }, 2s));
   }  // the client hangs up twenty seconds early
   auto hung_up = Clock::now();
-  EXPECT_TRUE(wait_for_stats(
+  EXPECT_TRUE(mock_.wait_for_stats(
       [](const json::object& s) { return s.at("cancelled") == 1 && s.at("in_flight") == 0; }, 3s))
-      << json::serialize(mock_stats());
+      << json::serialize(mock_.stats());
   EXPECT_LT(Clock::now() - hung_up, 1s);
-  EXPECT_EQ(mock_stats().at("completed"), 0);
+  EXPECT_EQ(mock_.stats().at("completed"), 0);
 }
 
 TEST_F(StreamingTest, ClientDisconnectCancelsAWaitingRequest) {
@@ -154,11 +138,12 @@ TEST_F(StreamingTest, ClientDisconnectCancelsAWaitingRequest) {
     ASSERT_TRUE(c.send("POST", "/v1/chat/completions",
                        R"({"model":"fast","messages":[{"role":"user","content":"hi"}]})",
                        {{"x-mock-delay-ms", "20000"}}));
-    ASSERT_TRUE(wait_for_stats([](const json::object& s) { return s.at("in_flight") == 1; }, 2s));
+    ASSERT_TRUE(
+        mock_.wait_for_stats([](const json::object& s) { return s.at("in_flight") == 1; }, 2s));
   }
-  EXPECT_TRUE(wait_for_stats(
+  EXPECT_TRUE(mock_.wait_for_stats(
       [](const json::object& s) { return s.at("cancelled") == 1 && s.at("in_flight") == 0; }, 3s))
-      << json::serialize(mock_stats());
+      << json::serialize(mock_.stats());
 }
 
 TEST_F(StreamingTest, GatewayKeepsServingAfterCancelledStreams) {

@@ -1,5 +1,9 @@
 #include "support/process.h"
 
+#include <boost/json.hpp>
+
+#include "support/http_client.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -178,6 +182,29 @@ Gateway start_gateway(const TempDir& dir, const std::string& yaml,
   g.port = g.process->wait_for_port();
   if (g.port == 0) throw std::runtime_error("sluice serve did not start:\n" + g.process->log());
   return g;
+}
+
+boost::json::object MockUpstream::stats() const {
+  auto r = request(port, "GET", "/mock/stats");
+  EXPECT_TRUE(r && r->status == 200) << "the mock did not answer /mock/stats";
+  if (!r || r->status != 200) return {};
+  return boost::json::parse(r->body).as_object();
+}
+
+std::int64_t MockUpstream::requests() const {
+  auto s = stats();
+  auto* n = s.if_contains("requests");
+  return n != nullptr && n->is_int64() ? n->as_int64() : -1;
+}
+
+bool MockUpstream::wait_for_stats(const std::function<bool(const boost::json::object&)>& pred,
+                                  std::chrono::milliseconds timeout) const {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred(stats())) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return false;
 }
 
 }  // namespace sluice::testing

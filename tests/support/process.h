@@ -9,9 +9,12 @@
 
 #include <sys/types.h>
 
+#include <boost/json/object.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -74,6 +77,14 @@ struct MockUpstream {
   std::unique_ptr<Process> process;
   std::uint16_t port = 0;
   std::string base_url() const;  // "http://127.0.0.1:PORT/v1"
+
+  // GET /mock/stats: the mock's counters (empty, after a test failure, when it does not answer).
+  boost::json::object stats() const;
+  // stats()["requests"]: requests the mock received (-1 when it does not answer).
+  std::int64_t requests() const;
+  // Polls stats() until `pred` holds; false when `timeout` passes first.
+  bool wait_for_stats(const std::function<bool(const boost::json::object&)>& pred,
+                      std::chrono::milliseconds timeout) const;
 };
 // Extra arguments go after `mock --listen 127.0.0.1:0`.
 MockUpstream start_mock(const TempDir& dir, const std::vector<std::string>& args = {},
