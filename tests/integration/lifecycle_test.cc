@@ -200,6 +200,14 @@ TEST(LifecycleTest, DefaultConfigurationAddsOpenAIWhenKeyIsSet) {
   EXPECT_NE(body.find("\"owned_by\":\"openai\""), std::string::npos) << body;
 }
 
+TEST(LifecycleTest, TheExampleConfigurationIsValid) {
+  TempDir dir;
+  auto check = Process::start({sluice_binary(), "config", "check",
+                               std::string(SLUICE_SOURCE_DIR) + "/examples/sluice.yaml"},
+                              dir.file("check.log").string());
+  EXPECT_EQ(check->wait(5s), 0) << check->log();
+}
+
 TEST(LifecycleTest, ConfigCheckReportsEveryProblemWithItsPlace) {
   TempDir dir;
   std::string good = dir.write("good.yaml", simple_config());
