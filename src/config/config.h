@@ -71,10 +71,128 @@ struct Provider {
   MockSettings mock;  // kMock only
 };
 
+// A gradient concurrency limit (docs/routing.md, "Adaptive concurrency"): the limit moves with
+// the ratio of long-run to recent latency, so it settles where latency starts to climb.
+struct AdaptiveConcurrency {
+  bool enabled = false;
+  int initial_limit = 20;
+  int min_limit = 1;
+  int max_limit = 1000;
+  double tolerance = 1.5;  // recent latency may be this many times the long-run one, unpunished
+};
+
 struct Deployment {
   Mark mark;
-  std::string provider;  // a Provider's name
-  std::string model;     // name sent upstream; empty means the name the client asked for
+  std::string provider;     // a Provider's name
+  std::string model;        // name sent upstream; empty means the name the client asked for
+  int weight = 1;           // share of traffic for round-robin, weighted, random, least-requests
+  int max_concurrency = 0;  // requests in flight at once, over all workers; 0: unlimited
+  std::uint64_t rpm = 0;    // the provider's requests-per-minute limit for this deployment; 0: none
+  std::uint64_t tpm = 0;    // and tokens per minute
+  int priority = 0;         // lower first; a higher tier only when every lower one is unavailable
+  // Price in USD per million tokens, for `strategy: cost`.
+  double input_cost_per_mtok = 0;
+  double output_cost_per_mtok = 0;
+  AdaptiveConcurrency adaptive;
+};
+
+enum class Strategy {
+  kRoundRobin,
+  kWeighted,        // smooth weighted round-robin
+  kRandom,          // weighted random
+  kLeastRequests,   // power of two choices on in-flight / weight
+  kLatency,         // lowest peak-EWMA latency
+  kP2cEwma,         // power of two choices on peak-EWMA latency x (in-flight + 1)
+  kConsistentHash,  // bounded-load consistent hashing on `hash_key`
+  kUsage,           // most headroom against rpm / tpm
+  kCost,            // cheapest available deployment
+};
+
+// What `consistent-hash` hashes.
+struct HashKey {
+  enum class Source { kUser, kHeader, kPrefix };
+  Source source = Source::kUser;  // the request's `user` field
+  std::string header;             // kHeader: lower-case header name
+  std::size_t prefix_bytes = 0;   // kPrefix: the first N bytes of the prompt (messages / input)
+  double load_factor = 1.25;      // no deployment takes more than this x the mean load
+};
+
+// Passive health: consecutive failures eject a deployment for base_ejection x (times ejected),
+// capped at max_ejection. Defaults follow Envoy's outlier detection.
+struct OutlierDetection {
+  bool enabled = true;
+  int consecutive_failures = 5;
+  Duration base_ejection = 30s;
+  Duration max_ejection = 300s;
+  // At most this share of a model's deployments is ejected at once (at least one always may be).
+  int max_ejection_percent = 10;
+};
+
+// Per deployment: closed -> open when the failure ratio over `window` reaches `failure_ratio`
+// (with at least `min_requests`); open -> half-open after `open_for`; half-open lets
+// `half_open_probes` requests through; all succeed -> closed, one fails -> open again.
+struct CircuitBreaker {
+  bool enabled = true;
+  double failure_ratio = 0.5;
+  int min_requests = 20;
+  Duration window = 10s;
+  Duration open_for = 30s;
+  int half_open_probes = 3;
+};
+
+// Active health checks: GET <base_url><path> every `interval`.
+struct ActiveProbe {
+  bool enabled = false;
+  std::string path = "/models";  // appended to the provider's base_url
+  Duration interval = 10s;
+  Duration timeout = 2s;
+  int unhealthy_after = 2;  // consecutive failed probes mark the deployment down
+  int healthy_after = 1;    // consecutive good probes bring it back
+};
+
+struct Health {
+  OutlierDetection outlier;
+  CircuitBreaker breaker;
+  ActiveProbe probe;
+  // A 429 puts the deployment in cooldown for its Retry-After, or this when it has none; never
+  // longer than max_cooldown.
+  Duration cooldown = 5s;
+  Duration max_cooldown = 300s;
+};
+
+// Retries of one request (docs/routing.md, "Retries"), only before the client got a byte.
+struct Retries {
+  int max_attempts = 3;          // per model in the chain, the first attempt included
+  Duration backoff_base = 50ms;  // full jitter: sleep uniform(0, min(max, base x 2^retry))
+  Duration backoff_max = 2s;
+  Duration max_retry_after = 10s;  // an upstream Retry-After is honoured up to this
+  // Retries in flight may be at most this share of the requests in flight (Envoy's retry
+  // budget), but min_concurrency retries are always allowed.
+  double budget = 0.2;
+  int min_concurrency = 3;
+};
+
+// When every deployment is at max_concurrency.
+struct Queue {
+  int max_size = 100;  // waiting requests per model; 0 refuses at once
+  Duration timeout = 10s;
+  int status = 429;  // 429 or 503, with Retry-After
+};
+
+// A second attempt on another deployment when the first has not answered in time (non-stream
+// requests only). The loser is cancelled.
+struct Hedge {
+  bool enabled = false;
+  Duration delay = 0ms;       // 0: the model's observed p95 latency
+  Duration min_delay = 10ms;  // never hedge sooner than this
+};
+
+// Per-model timeouts; a zero field keeps the provider's.
+struct ModelTimeouts {
+  Duration connect = 0ms;
+  Duration first_byte = 0ms;
+  Duration idle = 0ms;
+  Duration total = 0ms;  // one deadline for every attempt, retries and fallbacks included
 };
 
 struct Model {
@@ -83,6 +201,22 @@ struct Model {
   // patterns, and longer patterns over shorter ones.
   std::string name;
   std::vector<Deployment> deployments;
+  Strategy strategy = Strategy::kP2cEwma;
+  HashKey hash_key;
+  std::vector<std::string> fallbacks;          // exact model names, tried in order
+  std::vector<std::string> context_fallbacks;  // instead, when the error is context length
+  ModelTimeouts timeouts;
+  Retries retries;
+  Queue queue;
+  Hedge hedge;
+  Health health;
+};
+
+// Defaults for every model's retries, queue and health (`routing:` at the top level).
+struct Routing {
+  Retries retries;
+  Queue queue;
+  Health health;
 };
 
 struct Listen {
@@ -153,6 +287,7 @@ struct Config {
   AccessLog access_log;
   Cache cache;
   Coalesce coalesce;
+  Routing routing;
   std::vector<Provider> providers;
   std::vector<Model> models;
 
