@@ -27,6 +27,9 @@ namespace sluice::route {
 
 // What a balancer knows of one deployment of the group.
 struct Member {
+  // A stable identity (provider, upstream model and position among equal pairs), so that
+  // consistent-hash places a deployment at the same ring points whatever else is configured.
+  std::string_view id;
   std::uint32_t weight = 1;  // >= 1
   std::uint64_t rpm = 0;     // 0: no limit
   std::uint64_t tpm = 0;

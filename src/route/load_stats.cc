@@ -33,8 +33,8 @@ void DeploymentLoad::observe(time_point now, std::chrono::nanoseconds latency) {
 double DeploymentLoad::latency_ms(time_point now) const {
   const double current = latency_ns_.load(std::memory_order_relaxed);
   if (current <= 0) return 0;
-  const double elapsed =
-      static_cast<double>(std::max<std::int64_t>(ns(now) - stamp_ns_.load(std::memory_order_relaxed), 0));
+  const double elapsed = static_cast<double>(
+      std::max<std::int64_t>(ns(now) - stamp_ns_.load(std::memory_order_relaxed), 0));
   return current * std::exp(-elapsed / decay_ns_) / 1e6;
 }
 
