@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -107,6 +108,14 @@ enum class Strategy {
   kUsage,           // most headroom against rpm / tpm
   kCost,            // cheapest available deployment
 };
+
+inline constexpr Strategy kStrategies[] = {
+    Strategy::kRoundRobin,     Strategy::kWeighted, Strategy::kRandom,
+    Strategy::kLeastRequests,  Strategy::kLatency,  Strategy::kP2cEwma,
+    Strategy::kConsistentHash, Strategy::kUsage,    Strategy::kCost};
+// The configuration name ("p2c-ewma") and back; nullopt for an unknown name.
+std::string_view strategy_name(Strategy strategy);
+std::optional<Strategy> parse_strategy(std::string_view name);
 
 // What `consistent-hash` hashes.
 struct HashKey {

@@ -28,9 +28,9 @@ namespace sluice::config {
 
 namespace {
 
-constexpr std::string_view kTopLevelKeys[] = {"listen",     "workers", "drain_timeout", "log_level",
-                                              "access_log", "limits",  "cache",         "coalesce",
-                                              "providers",  "models"};
+constexpr std::string_view kTopLevelKeys[] = {
+    "listen", "workers",  "drain_timeout", "log_level", "access_log", "limits",
+    "cache",  "coalesce", "routing",       "providers", "models"};
 constexpr std::string_view kCacheKeys[] = {
     "enabled", "ttl",  "endpoints", "only_deterministic", "max_entry_bytes", "namespace",
     "memory",  "disk", "redis"};
@@ -59,8 +59,38 @@ constexpr std::string_view kTlsKeys[] = {"verify", "ca_file"};
 constexpr std::string_view kMockKeys[] = {"first_token_delay", "tokens_per_second",
                                           "fault_rate",        "seed",
                                           "max_tokens",        "embedding_dimensions"};
-constexpr std::string_view kModelKeys[] = {"name", "deployments"};
-constexpr std::string_view kDeploymentKeys[] = {"provider", "model"};
+constexpr std::string_view kModelKeys[] = {
+    "name",     "deployments", "strategy", "hash_key", "fallbacks", "context_fallbacks",
+    "timeouts", "retries",     "queue",    "hedge",    "health"};
+constexpr std::string_view kDeploymentKeys[] = {"provider",
+                                                "model",
+                                                "weight",
+                                                "max_concurrency",
+                                                "rpm",
+                                                "tpm",
+                                                "priority",
+                                                "input_cost_per_mtok",
+                                                "output_cost_per_mtok",
+                                                "adaptive_concurrency"};
+constexpr std::string_view kRoutingKeys[] = {"retries", "queue", "health"};
+constexpr std::string_view kRetriesKeys[] = {"max_attempts",    "backoff_base", "backoff_max",
+                                             "max_retry_after", "budget",       "min_concurrency"};
+constexpr std::string_view kQueueKeys[] = {"max_size", "timeout", "status"};
+constexpr std::string_view kHedgeKeys[] = {"enabled", "delay", "min_delay"};
+constexpr std::string_view kHealthKeys[] = {"outlier", "breaker", "probe", "cooldown",
+                                            "max_cooldown"};
+constexpr std::string_view kOutlierKeys[] = {"enabled", "consecutive_failures", "base_ejection",
+                                             "max_ejection", "max_ejection_percent"};
+constexpr std::string_view kBreakerKeys[] = {"enabled", "failure_ratio", "min_requests",
+                                             "window",  "open_for",      "half_open_probes"};
+constexpr std::string_view kProbeKeys[] = {"enabled",         "path",         "interval", "timeout",
+                                           "unhealthy_after", "healthy_after"};
+constexpr std::string_view kHashKeyKeys[] = {"source", "header", "bytes", "load_factor"};
+constexpr std::string_view kHashSources[] = {"user", "header", "prefix"};
+constexpr std::string_view kAdaptiveKeys[] = {"enabled", "initial_limit", "min_limit", "max_limit",
+                                              "tolerance"};
+constexpr int kMaxAttempts = 10;
+constexpr int kMaxWeight = 1000000;
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
 
 // Headers that frame the message or manage the connection. The gateway sets them itself; one
@@ -771,6 +801,16 @@ class Loader {
     if (auto coalesce = subsection(s, "coalesce", kCoalesceKeys)) {
       read_bool(*coalesce, "enabled", config.coalesce.enabled);
     }
+    // Before the models: each model starts from these defaults.
+    if (auto routing = subsection(s, "routing", kRoutingKeys)) {
+      if (auto r = subsection(*routing, "retries", kRetriesKeys)) {
+        read_retries(*r, config.routing.retries);
+      }
+      if (auto q = subsection(*routing, "queue", kQueueKeys)) read_queue(*q, config.routing.queue);
+      if (auto h = subsection(*routing, "health", kHealthKeys)) {
+        read_health(*h, config.routing.health);
+      }
+    }
 
     if (require(s, "providers")) {
       const Entry& e = *s.value("providers");
@@ -787,6 +827,165 @@ class Loader {
         if (items->size() == 0) report(e, "must list at least one model");
         for (std::size_t i = 0; i < items->size(); ++i) {
           read_model(std::as_const(*items)[i], index_path(e.path, i), config);
+        }
+      }
+      check_fallbacks(config);
+    }
+  }
+
+  void read_retries(const Section& s, Retries& r) {
+    read_int(s, "max_attempts", r.max_attempts, 1, kMaxAttempts);
+    read_duration(s, "backoff_base", r.backoff_base, /*allow_zero=*/true);
+    read_duration(s, "backoff_max", r.backoff_max, /*allow_zero=*/true);
+    read_duration(s, "max_retry_after", r.max_retry_after, /*allow_zero=*/true);
+    read_double(s, "budget", r.budget, 0, 1);
+    read_int(s, "min_concurrency", r.min_concurrency, 0, std::numeric_limits<int>::max());
+    if (r.backoff_max < r.backoff_base) {
+      report(s.node.Mark(), s.where() + ": backoff_max must not be less than backoff_base");
+    }
+  }
+
+  void read_queue(const Section& s, Queue& q) {
+    read_int(s, "max_size", q.max_size, 0, std::numeric_limits<int>::max());
+    read_duration(s, "timeout", q.timeout);
+    if (const Entry* e = s.value("status")) {
+      int status = q.status;
+      read_int(s, "status", status, 0, 999);
+      if (status != 429 && status != 503) {
+        report(*e, "must be 429 or 503");
+      } else {
+        q.status = status;
+      }
+    }
+  }
+
+  void read_health(const Section& s, Health& h) {
+    if (auto o = subsection(s, "outlier", kOutlierKeys)) {
+      read_bool(*o, "enabled", h.outlier.enabled);
+      read_int(*o, "consecutive_failures", h.outlier.consecutive_failures, 1, 1000000);
+      read_duration(*o, "base_ejection", h.outlier.base_ejection);
+      read_duration(*o, "max_ejection", h.outlier.max_ejection);
+      read_int(*o, "max_ejection_percent", h.outlier.max_ejection_percent, 0, 100);
+      if (h.outlier.max_ejection < h.outlier.base_ejection) {
+        report(o->node.Mark(), o->where() + ": max_ejection must not be less than base_ejection");
+      }
+    }
+    if (auto b = subsection(s, "breaker", kBreakerKeys)) {
+      read_bool(*b, "enabled", h.breaker.enabled);
+      read_double(*b, "failure_ratio", h.breaker.failure_ratio, 0.01, 1);
+      read_int(*b, "min_requests", h.breaker.min_requests, 1, 1000000);
+      read_duration(*b, "window", h.breaker.window);
+      read_duration(*b, "open_for", h.breaker.open_for);
+      read_int(*b, "half_open_probes", h.breaker.half_open_probes, 1, 1000);
+    }
+    if (auto p = subsection(s, "probe", kProbeKeys)) {
+      read_bool(*p, "enabled", h.probe.enabled);
+      if (const Entry* e = p->value("path")) {
+        if (auto text = scalar(*e)) {
+          if (text->empty() || text->front() != '/' ||
+              text->find_first_of(" \r\n\t?#") != std::string::npos) {
+            report(*e, "expected a path starting with '/', such as /models, got " + quote(*text));
+          } else {
+            h.probe.path = std::move(*text);
+          }
+        }
+      }
+      read_duration(*p, "interval", h.probe.interval);
+      read_duration(*p, "timeout", h.probe.timeout);
+      read_int(*p, "unhealthy_after", h.probe.unhealthy_after, 1, 1000);
+      read_int(*p, "healthy_after", h.probe.healthy_after, 1, 1000);
+    }
+    read_duration(s, "cooldown", h.cooldown);
+    read_duration(s, "max_cooldown", h.max_cooldown);
+  }
+
+  void read_hash_key(const Entry& e, HashKey& key) {
+    // Shorthand: "user", "header:x-session-id", "prefix:2048".
+    if (e.value.IsScalar()) {
+      auto text = scalar(e);
+      if (!text) return;
+      std::string_view t = *text;
+      std::string_view source = t.substr(0, t.find(':'));
+      std::string_view arg = source.size() < t.size() ? t.substr(source.size() + 1) : "";
+      if (source == "user" && arg.empty()) {
+        key.source = HashKey::Source::kUser;
+      } else if (source == "header" && is_token(arg)) {
+        key.source = HashKey::Source::kHeader;
+        key.header = core::to_lower(arg);
+      } else if (auto n = parse_integer<std::size_t>(arg); source == "prefix" && n && *n > 0) {
+        key.source = HashKey::Source::kPrefix;
+        key.prefix_bytes = *n;
+      } else {
+        report(e, "expected user, header:NAME or prefix:BYTES, got " + quote(*text));
+      }
+      return;
+    }
+    auto s = section(e.value, e.mark(), e.path, kHashKeyKeys);
+    if (!s) return;
+    if (require(*s, "source")) {
+      const Entry& src = *s->value("source");
+      if (auto text = scalar(src)) {
+        if (*text == "user") {
+          key.source = HashKey::Source::kUser;
+        } else if (*text == "header") {
+          key.source = HashKey::Source::kHeader;
+          if (require(*s, "header", "required for source header")) {
+            const Entry& h = *s->value("header");
+            if (auto name = scalar(h)) {
+              if (is_token(*name)) {
+                key.header = core::to_lower(*name);
+              } else {
+                report(h, "invalid header name " + quote(*name));
+              }
+            }
+          }
+        } else if (*text == "prefix") {
+          key.source = HashKey::Source::kPrefix;
+          key.prefix_bytes = 1024;
+          read_bytes(*s, "bytes", key.prefix_bytes);
+        } else {
+          report(src, "unknown source " + quote(*text) + " (expected " +
+                          join_alternatives(kHashSources) + ")" +
+                          did_you_mean(*text, kHashSources));
+        }
+      }
+    }
+    read_double(*s, "load_factor", key.load_factor, 1, 100);
+  }
+
+  void read_name_list(const Entry& e, std::vector<std::string>& out) {
+    auto items = list(e);
+    if (!items) return;
+    for (std::size_t i = 0; i < items->size(); ++i) {
+      YAML::Node item = std::as_const(*items)[i];
+      if (auto name = scalar(item, item.Mark(), index_path(e.path, i), "a model name")) {
+        fallback_marks_.push_back({item.Mark(), index_path(e.path, i)});
+        out.push_back(std::move(*name));
+      }
+    }
+  }
+
+  // Fallbacks name models defined anywhere in the file, so they are checked once all are read.
+  void check_fallbacks(const Config& config) {
+    std::size_t next = 0;
+    for (const Model& m : config.models) {
+      for (const auto* list : {&m.fallbacks, &m.context_fallbacks}) {
+        std::set<std::string_view> seen;
+        for (const std::string& name : *list) {
+          const auto& [mark, path] = fallback_marks_[next++];
+          std::vector<std::string_view> exact;
+          for (const Model& other : config.models) {
+            if (!other.name.empty() && other.name.back() != '*') exact.push_back(other.name);
+          }
+          if (name == m.name) {
+            report(mark, path + ": a model cannot fall back to itself");
+          } else if (!seen.insert(name).second) {
+            report(mark, path + ": " + quote(name) + " is listed twice");
+          } else if (std::find(exact.begin(), exact.end(), name) == exact.end()) {
+            report(mark, path + ": unknown model " + quote(name) +
+                             " (fallbacks name models defined in this file, without '*')" +
+                             did_you_mean(name, exact));
+          }
         }
       }
     }
@@ -1065,6 +1264,9 @@ class Loader {
     if (!s) return;
     Model m;
     m.mark = to_mark(node.Mark());
+    m.retries = config.routing.retries;
+    m.queue = config.routing.queue;
+    m.health = config.routing.health;
     if (require(*s, "name")) {
       const Entry& e = *s->value("name");
       if (auto name = scalar(e)) {
@@ -1101,6 +1303,36 @@ class Loader {
         }
       }
     }
+    if (const Entry* e = s->value("strategy")) {
+      if (auto text = scalar(*e)) {
+        if (auto strategy = parse_strategy(*text)) {
+          m.strategy = *strategy;
+        } else {
+          std::vector<std::string_view> names;
+          for (Strategy st : kStrategies) names.push_back(strategy_name(st));
+          report(*e, "unknown strategy " + quote(*text) + " (expected " + join_alternatives(names) +
+                         ")" + did_you_mean(*text, names));
+        }
+      }
+    }
+    if (const Entry* e = s->value("hash_key")) read_hash_key(*e, m.hash_key);
+    // Fallback lists are read even when empty so that their marks line up with check_fallbacks.
+    if (const Entry* e = s->value("fallbacks")) read_name_list(*e, m.fallbacks);
+    if (const Entry* e = s->value("context_fallbacks")) read_name_list(*e, m.context_fallbacks);
+    if (auto t = subsection(*s, "timeouts", kTimeoutKeys)) {
+      read_duration(*t, "connect", m.timeouts.connect);
+      read_duration(*t, "first_byte", m.timeouts.first_byte);
+      read_duration(*t, "idle", m.timeouts.idle);
+      read_duration(*t, "total", m.timeouts.total);
+    }
+    if (auto r = subsection(*s, "retries", kRetriesKeys)) read_retries(*r, m.retries);
+    if (auto q = subsection(*s, "queue", kQueueKeys)) read_queue(*q, m.queue);
+    if (auto h = subsection(*s, "hedge", kHedgeKeys)) {
+      read_bool(*h, "enabled", m.hedge.enabled);
+      read_duration(*h, "delay", m.hedge.delay, /*allow_zero=*/true);
+      read_duration(*h, "min_delay", m.hedge.min_delay, /*allow_zero=*/true);
+    }
+    if (auto h = subsection(*s, "health", kHealthKeys)) read_health(*h, m.health);
     config.models.push_back(std::move(m));
   }
 
@@ -1125,6 +1357,29 @@ class Loader {
       }
     }
     read_string(*s, "model", d.model);
+    read_int(*s, "weight", d.weight, 1, kMaxWeight);
+    read_int(*s, "max_concurrency", d.max_concurrency, 0, std::numeric_limits<int>::max());
+    read_uint64(*s, "rpm", d.rpm);
+    read_uint64(*s, "tpm", d.tpm);
+    read_int(*s, "priority", d.priority, 0, 1000);
+    read_double(*s, "input_cost_per_mtok", d.input_cost_per_mtok, 0,
+                std::numeric_limits<double>::max());
+    read_double(*s, "output_cost_per_mtok", d.output_cost_per_mtok, 0,
+                std::numeric_limits<double>::max());
+    if (auto a = subsection(*s, "adaptive_concurrency", kAdaptiveKeys)) {
+      AdaptiveConcurrency& ac = d.adaptive;
+      ac.enabled = true;  // writing the section turns it on unless it says otherwise
+      read_bool(*a, "enabled", ac.enabled);
+      read_int(*a, "initial_limit", ac.initial_limit, 1, 1000000);
+      read_int(*a, "min_limit", ac.min_limit, 1, 1000000);
+      read_int(*a, "max_limit", ac.max_limit, 1, 1000000);
+      read_double(*a, "tolerance", ac.tolerance, 1, 100);
+      if (ac.min_limit > ac.max_limit) {
+        report(a->node.Mark(), a->where() + ": min_limit must not be greater than max_limit");
+      } else {
+        ac.initial_limit = std::clamp(ac.initial_limit, ac.min_limit, ac.max_limit);
+      }
+    }
     return d;
   }
 
@@ -1132,6 +1387,8 @@ class Loader {
   const EnvLookup& lookup_;
   std::vector<Problem> problems_;
   std::map<std::string, Mark, std::less<>> model_marks_;
+  // Where each fallback name was written, in the order read_model met them.
+  std::vector<std::pair<YAML::Mark, std::string>> fallback_marks_;
   // Every provider name written in the file, valid or not. A deployment naming a provider whose
   // entry was rejected is not reported again: the follow-on message would bury the real one.
   std::set<std::string, std::less<>> attempted_provider_names_;

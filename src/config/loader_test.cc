@@ -1271,5 +1271,186 @@ TEST(FindProviderTest, ByExactName) {
   EXPECT_EQ(c.find_provider(""), nullptr);
 }
 
+// ---- routing ----
+
+constexpr std::string_view kTwoProviders = R"(providers:
+  - name: a
+    kind: mock
+  - name: b
+    kind: mock
+)";
+
+TEST(RoutingConfigTest, DefaultsAreP2cEwmaWithEnvoyLikeHealth) {
+  Config c = load(kMinimal);
+  const Model& m = c.models.at(0);
+  EXPECT_EQ(m.strategy, Strategy::kP2cEwma);
+  EXPECT_EQ(m.retries.max_attempts, 3);
+  EXPECT_DOUBLE_EQ(m.retries.budget, 0.2);
+  EXPECT_EQ(m.health.outlier.consecutive_failures, 5);
+  EXPECT_EQ(m.health.outlier.base_ejection, 30s);
+  EXPECT_EQ(m.health.outlier.max_ejection_percent, 10);
+  EXPECT_FALSE(m.hedge.enabled);
+  EXPECT_TRUE(m.fallbacks.empty());
+  const Deployment& d = m.deployments.at(0);
+  EXPECT_EQ(d.weight, 1);
+  EXPECT_EQ(d.max_concurrency, 0);
+  EXPECT_FALSE(d.adaptive.enabled);
+}
+
+TEST(RoutingConfigTest, EveryModelAndDeploymentKey) {
+  Config c = load(std::string(kTwoProviders) + R"(models:
+  - name: chat
+    strategy: consistent-hash
+    hash_key: {source: prefix, bytes: 2KiB, load_factor: 1.5}
+    fallbacks: [small]
+    context_fallbacks: [long]
+    timeouts: {connect: 1s, first_byte: 20s, idle: 5s, total: 60s}
+    retries: {max_attempts: 4, backoff_base: 10ms, backoff_max: 1s, max_retry_after: 3s, budget: 0.5, min_concurrency: 1}
+    queue: {max_size: 7, timeout: 2s, status: 503}
+    hedge: {enabled: true, delay: 300ms}
+    health:
+      outlier: {consecutive_failures: 2, base_ejection: 1s, max_ejection: 4s, max_ejection_percent: 50}
+      breaker: {enabled: false, failure_ratio: 0.3, min_requests: 5, window: 2s, open_for: 3s, half_open_probes: 1}
+      probe: {enabled: true, path: /health, interval: 1s, timeout: 500ms, unhealthy_after: 3, healthy_after: 2}
+      cooldown: 2s
+    deployments:
+      - provider: a
+        weight: 3
+        max_concurrency: 10
+        rpm: 600
+        tpm: 100000
+        priority: 1
+        input_cost_per_mtok: 2.5
+        output_cost_per_mtok: 10
+        adaptive_concurrency: {initial_limit: 8, min_limit: 2, max_limit: 64}
+  - name: small
+    deployments: [{provider: b}]
+  - name: long
+    deployments: [{provider: b}]
+)");
+  const Model& m = c.models.at(0);
+  EXPECT_EQ(m.strategy, Strategy::kConsistentHash);
+  EXPECT_EQ(m.hash_key.source, HashKey::Source::kPrefix);
+  EXPECT_EQ(m.hash_key.prefix_bytes, 2048u);
+  EXPECT_DOUBLE_EQ(m.hash_key.load_factor, 1.5);
+  EXPECT_THAT(m.fallbacks, ElementsAre("small"));
+  EXPECT_THAT(m.context_fallbacks, ElementsAre("long"));
+  EXPECT_EQ(m.timeouts.first_byte, 20s);
+  EXPECT_EQ(m.timeouts.total, 60s);
+  EXPECT_EQ(m.retries.max_attempts, 4);
+  EXPECT_EQ(m.retries.backoff_base, 10ms);
+  EXPECT_EQ(m.retries.max_retry_after, 3s);
+  EXPECT_EQ(m.queue.max_size, 7);
+  EXPECT_EQ(m.queue.status, 503);
+  EXPECT_TRUE(m.hedge.enabled);
+  EXPECT_EQ(m.hedge.delay, 300ms);
+  EXPECT_EQ(m.health.outlier.consecutive_failures, 2);
+  EXPECT_EQ(m.health.outlier.max_ejection, 4s);
+  EXPECT_FALSE(m.health.breaker.enabled);
+  EXPECT_EQ(m.health.breaker.half_open_probes, 1);
+  EXPECT_TRUE(m.health.probe.enabled);
+  EXPECT_EQ(m.health.probe.path, "/health");
+  EXPECT_EQ(m.health.cooldown, 2s);
+  const Deployment& d = m.deployments.at(0);
+  EXPECT_EQ(d.weight, 3);
+  EXPECT_EQ(d.max_concurrency, 10);
+  EXPECT_EQ(d.rpm, 600u);
+  EXPECT_EQ(d.tpm, 100000u);
+  EXPECT_EQ(d.priority, 1);
+  EXPECT_DOUBLE_EQ(d.output_cost_per_mtok, 10);
+  EXPECT_TRUE(d.adaptive.enabled);
+  EXPECT_EQ(d.adaptive.initial_limit, 8);
+  EXPECT_EQ(d.adaptive.max_limit, 64);
+}
+
+TEST(RoutingConfigTest, TopLevelRoutingIsEachModelsDefault) {
+  Config c = load(std::string(R"(routing:
+  retries: {max_attempts: 5}
+  health: {outlier: {consecutive_failures: 3}}
+)") + std::string(kTwoProviders) +
+                  R"(models:
+  - name: x
+    retries: {budget: 0.1}
+    deployments: [{provider: a}]
+  - name: y
+    deployments: [{provider: b}]
+)");
+  // Field by field: x keeps the default attempts and sets its own budget.
+  EXPECT_EQ(c.models[0].retries.max_attempts, 5);
+  EXPECT_DOUBLE_EQ(c.models[0].retries.budget, 0.1);
+  EXPECT_EQ(c.models[1].retries.max_attempts, 5);
+  EXPECT_DOUBLE_EQ(c.models[1].retries.budget, 0.2);
+  EXPECT_EQ(c.models[1].health.outlier.consecutive_failures, 3);
+}
+
+TEST(RoutingConfigTest, HashKeyShorthands) {
+  auto key = [](std::string_view text) {
+    return load(std::string(kTwoProviders) + "models:\n  - name: x\n    hash_key: " +
+                std::string(text) + "\n    deployments: [{provider: a}]\n")
+        .models[0]
+        .hash_key;
+  };
+  EXPECT_EQ(key("user").source, HashKey::Source::kUser);
+  HashKey h = key("header:X-Session-Id");
+  EXPECT_EQ(h.source, HashKey::Source::kHeader);
+  EXPECT_EQ(h.header, "x-session-id");
+  HashKey p = key("prefix:512");
+  EXPECT_EQ(p.source, HashKey::Source::kPrefix);
+  EXPECT_EQ(p.prefix_bytes, 512u);
+}
+
+TEST(RoutingConfigTest, BadValuesSayWhereAndWhy) {
+  auto errs = problems(std::string(kTwoProviders) + R"(models:
+  - name: x
+    strategy: p2c-ewm
+    hash_key: prefix:0
+    fallbacks: [x, nope, y, y]
+    queue: {status: 500}
+    retries: {max_attempts: 0, budget: 2}
+    deployments:
+      - provider: a
+        weight: 0
+        adaptive_concurrency: {min_limit: 10, max_limit: 5}
+  - name: y
+    health:
+      outlier: {base_ejection: 10s, max_ejection: 1s}
+      probe: {path: models}
+    deployments: [{provider: b}]
+)");
+  EXPECT_THAT(errs, testing::Contains(AllOf(StartsWith("test.yaml:8:"),
+                                            HasSubstr("unknown strategy \"p2c-ewm\""),
+                                            HasSubstr("did you mean \"p2c-ewma\""))));
+  EXPECT_THAT(errs,
+              testing::Contains(AllOf(StartsWith("test.yaml:9:"), HasSubstr("prefix:BYTES"))));
+  EXPECT_THAT(errs, testing::Contains(HasSubstr("cannot fall back to itself")));
+  EXPECT_THAT(errs, testing::Contains(HasSubstr("unknown model \"nope\"")));
+  EXPECT_THAT(errs, testing::Contains(HasSubstr("\"y\" is listed twice")));
+  EXPECT_THAT(errs, testing::Contains(HasSubstr("must be 429 or 503")));
+  EXPECT_THAT(errs, testing::Contains(AllOf(HasSubstr("max_attempts"), HasSubstr("between 1"))));
+  EXPECT_THAT(errs, testing::Contains(AllOf(HasSubstr("budget"), HasSubstr("between 0 and 1"))));
+  EXPECT_THAT(errs, testing::Contains(AllOf(HasSubstr("weight"), HasSubstr("between 1"))));
+  EXPECT_THAT(errs, testing::Contains(HasSubstr("min_limit must not be greater than max_limit")));
+  EXPECT_THAT(errs,
+              testing::Contains(HasSubstr("max_ejection must not be less than base_ejection")));
+  EXPECT_THAT(errs, testing::Contains(HasSubstr("expected a path starting with '/'")));
+}
+
+TEST(RoutingConfigTest, FallbackToAPatternIsRefused) {
+  auto errs = problems(std::string(kTwoProviders) + R"(models:
+  - name: x
+    fallbacks: ["gpt-*"]
+    deployments: [{provider: a}]
+  - name: "gpt-*"
+    deployments: [{provider: b}]
+)");
+  EXPECT_THAT(errs,
+              ElementsAre(AllOf(StartsWith("test.yaml:8:"), HasSubstr("unknown model \"gpt-*\""))));
+}
+
+TEST(RoutingConfigTest, StrategyNamesRoundTrip) {
+  for (Strategy s : kStrategies) EXPECT_EQ(parse_strategy(strategy_name(s)), s);
+  EXPECT_EQ(parse_strategy("P2C-EWMA"), std::nullopt);
+}
+
 }  // namespace
 }  // namespace sluice::config

@@ -59,8 +59,4 @@ class Balancer {
 std::unique_ptr<Balancer> make_balancer(config::Strategy strategy, const config::HashKey& hash_key,
                                         std::span<const Member> members, Rng& rng);
 
-// The strategy's configuration name ("p2c-ewma") and back; nullopt for an unknown name.
-std::string_view strategy_name(config::Strategy strategy);
-std::optional<config::Strategy> parse_strategy(std::string_view name);
-
 }  // namespace sluice::route
