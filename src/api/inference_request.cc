@@ -62,7 +62,13 @@ class Fields {
     key_.append(s.data(), s.size());
     member_ = key_ == "model"    ? Member::kModel
               : key_ == "stream" ? Member::kStream
+              : key_ == "user"   ? Member::kUser
                                  : Member::kOther;
+    if ((key_ == "messages" || key_ == "prompt" || key_ == "input") && request_.prompt_begin == 0 &&
+        s.data() >= body_.data() && s.data() + s.size() < body_.data() + body_.size()) {
+      // An unsplit key points into the body: the value follows its closing quote and the colon.
+      request_.prompt_begin = static_cast<std::size_t>(s.data() + s.size() - body_.data()) + 1;
+    }
     key_.clear();
     if (member_ == Member::kModel && seen_model_) return fail(ec, duplicate("model"));
     if (member_ == Member::kStream && seen_stream_) return fail(ec, duplicate("stream"));
@@ -74,6 +80,7 @@ class Fields {
       model_escaped_ = true;
       model_.append(s.data(), s.size());
     }
+    if (depth_ == 1 && member_ == Member::kUser) request_.user.append(s.data(), s.size());
     return true;
   }
   bool on_string(string_view s, std::size_t n, error_code& ec) {
@@ -81,6 +88,11 @@ class Fields {
     if (depth_ == 0) return value_begins(Kind::kString, ec);
     if (depth_ != 1 || member_ == Member::kOther) return true;
     if (member_ == Member::kStream) return value_begins(Kind::kString, ec);
+    if (member_ == Member::kUser) {
+      request_.user.append(s.data(), s.size());
+      member_ = Member::kOther;
+      return true;
+    }
     seen_model_ = true;
     member_ = Member::kOther;
     const char* at = s.data();
@@ -133,7 +145,7 @@ class Fields {
   const core::Error* error() const { return error_ ? &*error_ : nullptr; }
 
  private:
-  enum class Member { kOther, kModel, kStream };
+  enum class Member { kOther, kModel, kStream, kUser };
   enum class Kind { kObject, kArray, kString, kNumber, kBool, kNull };
 
   static std::string_view kind_name(Kind k) {
@@ -166,6 +178,10 @@ class Fields {
       return true;
     }
     if (depth_ != 1 || member_ == Member::kOther) return true;
+    if (member_ == Member::kUser) {  // not ours to judge: the upstream says what it accepts
+      member_ = Member::kOther;
+      return true;
+    }
     std::string name = member_ == Member::kModel ? "model" : "stream";
     std::string expected = member_ == Member::kModel ? "a string" : "a boolean";
     return fail(ec, core::Error(Errc::kInvalidRequest,

@@ -28,6 +28,10 @@ struct InferenceRequest {
   std::size_t model_begin = 0;
   std::size_t model_end = 0;
   std::string escaped_model;  // the model's text, when it was written with escapes
+  // For routing affinity: the `user` value, and where the prompt (`messages`, `prompt` or
+  // `input`) begins in `body` (just after its key; 0 when absent).
+  std::string user;
+  std::size_t prompt_begin = 0;
 
   // With `canonical`: the body's canonical form (api/canonical_request.h), the base of the
   // cache key, and what it says about the request.

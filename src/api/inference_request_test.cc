@@ -132,5 +132,24 @@ TEST(BodyWithModel, ReserializesWhenTheModelIsEscaped) {
   EXPECT_EQ(rewritten.at("n"), 1);
 }
 
+TEST(DecodeInference, UserAndPromptStartForRoutingAffinity) {
+  std::string body =
+      R"({"model":"m","user":"u-\u0041","messages":[{"role":"user","content":"hi"}],"x":{"user":1}})";
+  auto r = decode(body);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->user, "u-A");
+  ASSERT_GT(r->prompt_begin, 0u);
+  EXPECT_EQ(body.substr(r->prompt_begin, 4), R"(:[{")");
+
+  auto e = decode(R"({"model":"m","input":"abc","user":7})", Endpoint::kEmbeddings);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->user, "");  // not a string: left for the upstream to judge
+  EXPECT_EQ(e->body.substr(e->prompt_begin, 6), R"(:"abc")");
+
+  auto none = decode(R"({"model":"m"})");
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->prompt_begin, 0u);
+}
+
 }  // namespace
 }  // namespace sluice::api
