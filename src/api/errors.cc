@@ -34,6 +34,8 @@ int http_status(const core::Error& e) {
       return 504;
     case Errc::kUpstreamError:
       return e.status >= 400 && e.status <= 599 ? e.status : 502;
+    case Errc::kRateLimited:
+      return 429;
     case Errc::kServiceUnavailable:
       return 503;
     case Errc::kInternal:
@@ -56,6 +58,8 @@ std::string_view error_type(const core::Error& e) {
       return "server_error";
     case Errc::kPermissionDenied:
       return "permission_error";
+    case Errc::kRateLimited:
+      return "rate_limit_error";
     case Errc::kUpstreamError: {
       int s = http_status(e);
       if (s == 401) return "authentication_error";
@@ -95,6 +99,8 @@ std::string_view error_code(const core::Error& e) {
       return "upstream_timeout";
     case Errc::kUpstreamError:
       return "upstream_error";
+    case Errc::kRateLimited:
+      return "rate_limit_exceeded";
     case Errc::kServiceUnavailable:
       return "service_unavailable";
     case Errc::kInternal:

@@ -37,6 +37,8 @@ std::string_view errc_name(Errc code) {
       return "upstream_error";
     case Errc::kServiceUnavailable:
       return "service_unavailable";
+    case Errc::kRateLimited:
+      return "rate_limited";
     case Errc::kInternal:
       return "internal_error";
     case Errc::kCancelled:

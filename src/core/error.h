@@ -26,6 +26,7 @@ enum class Errc {
   kUpstreamProtocol,     // 502: upstream answered something that is not valid HTTP / SSE / JSON
   kUpstreamTimeout,      // 504: connect, first-byte, idle or total deadline passed
   kUpstreamError,        // upstream answered with an error status (status in Error::status)
+  kRateLimited,          // 429: too many requests now; Retry-After says when to come back
   kServiceUnavailable,   // 503: the gateway is shutting down or out of capacity
   kInternal,             // 500: a bug; never expected
   kCancelled,            // the client went away; nothing is sent

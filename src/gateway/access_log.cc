@@ -109,6 +109,9 @@ void AccessLog::log(const RequestContext& ctx) {
     append_json_string(line, ctx.provider);
     line += ",\"upstream_model\":";
     append_json_string(line, ctx.upstream_model);
+    line += ",\"deployment\":";
+    append_json_string(line, ctx.deployment);
+    fmt::format_to(std::back_inserter(line), ",\"attempts\":{}", ctx.attempts);
   }
   fmt::format_to(std::back_inserter(line), ",\"stream\":{}", ctx.stream);
   if (!ctx.cache_result.empty()) {

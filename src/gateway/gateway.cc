@@ -1,5 +1,7 @@
 #include "gateway/gateway.h"
 
+#include <random>
+
 #include <boost/beast/http/verb.hpp>
 
 #include "api/endpoint.h"
@@ -32,7 +34,10 @@ bool is_get(const http::ServerSession& session) {
 }  // namespace
 
 Gateway::Gateway(net::Worker& worker, std::shared_ptr<const Runtime> runtime, Services services)
-    : runtime_(std::move(runtime)), executor_(worker.executor()) {
+    : runtime_(std::move(runtime)),
+      // Seeded per worker and per start, so workers (and restarts) do not make the same choices.
+      state_(std::random_device{}() ^ (static_cast<std::uint64_t>(worker.index()) << 32)),
+      executor_(worker.executor()) {
   state_.services = services;
   if (services.cache != nullptr) services.cache->attach_worker(worker.executor());
   for (const auto& origin : runtime_->origins()) {

@@ -6,6 +6,7 @@
 #include "gateway/cache_stage.h"
 #include "gateway/coalesce_stage.h"
 #include "gateway/respond.h"
+#include "gateway/route_stage.h"
 #include "gateway/runtime.h"
 #include "gateway/worker_state.h"
 #include "http/server_session.h"
@@ -28,8 +29,9 @@ HeaderList header_views(const std::vector<std::pair<std::string, std::string>>& 
 // joiners wait for it.
 class ClientSink final : public provider::StreamSink {
  public:
-  ClientSink(http::ServerSession& session, CacheStage& cache, CoalesceStage& coalesce)
-      : session_(session), cache_(cache), coalesce_(coalesce) {}
+  ClientSink(http::ServerSession& session, CacheStage& cache, CoalesceStage& coalesce,
+             const RouteStage& route)
+      : session_(session), cache_(cache), coalesce_(coalesce), route_(route) {}
 
   asio::awaitable<bool> events(const provider::Exchange& head, std::string_view data,
                                bool last) override {
@@ -50,6 +52,7 @@ class ClientSink final : public provider::StreamSink {
         HeaderList headers = header_views(head.headers);
         headers.push_back({"cache-control", "no-cache"});
         headers.insert(headers.end(), cache_.headers().begin(), cache_.headers().end());
+        headers.insert(headers.end(), route_.headers().begin(), route_.headers().end());
         delivered =
             co_await session_.begin_stream(head.status, "text/event-stream", headers, data, last);
       } else {
@@ -65,13 +68,9 @@ class ClientSink final : public provider::StreamSink {
   http::ServerSession& session_;
   CacheStage& cache_;
   CoalesceStage& coalesce_;
+  const RouteStage& route_;
   bool opened_ = false;
 };
-
-// Stage 8. The routing issue replaces the round-robin with balancers and health.
-const route::Deployment& pick_deployment(const route::ModelRoute& route, WorkerState& worker) {
-  return route.deployments[worker.next_deployment++ % route.deployments.size()];
-}
 
 }  // namespace
 
@@ -108,21 +107,16 @@ asio::awaitable<void> run_inference(RequestContext& ctx) {
   CoalesceStage coalesce(ctx, cache.key());
   if (co_await coalesce.join()) co_return;
 
-  // 8. Balance: alias -> deployment.
-  const route::Deployment& deployment = pick_deployment(*route, ctx.worker);
-  ctx.provider = deployment.provider->name();
-  ctx.upstream_model = deployment.model.empty() ? std::string(ctx.model) : deployment.model;
-
-  // 9. Translate and exchange. 10. Retries and fallbacks (routing issue) wrap this call.
-  ClientSink sink(session, cache, coalesce);
-  provider::Call call{ctx.request, ctx.upstream_model, session.request(), session.request_id(),
-                      ctx.worker.resources()};
+  // 8. Balance, 9. translate and exchange, 10. retry and fall back: alias -> deployment ->
+  // attempts, until one answers or nothing more can be tried.
+  RouteStage routing(ctx, *route);
+  ClientSink sink(session, cache, coalesce, routing);
   if (coalesce.leading()) {
     session.watch_client(&CoalesceStage::on_client_gone, &coalesce);
   } else {
     session.watch_client();
   }
-  provider::Exchange exchange = co_await deployment.provider->exchange(call, sink);
+  provider::Exchange exchange = co_await routing.run(sink);
   session.unwatch_client();
   coalesce.end_call();
   ctx.upstream_first_byte = exchange.first_byte_at;
@@ -141,6 +135,7 @@ asio::awaitable<void> run_inference(RequestContext& ctx) {
     case provider::Exchange::Kind::kReply: {
       HeaderList headers = header_views(exchange.headers);
       headers.insert(headers.end(), cache.headers().begin(), cache.headers().end());
+      headers.insert(headers.end(), routing.headers().begin(), routing.headers().end());
       if (exchange.status >= 400) {
         std::string body = api::normalize_upstream_error(exchange.status, exchange.body);
         co_await session.respond(exchange.status, "application/json", body, headers);
@@ -165,7 +160,12 @@ asio::awaitable<void> run_inference(RequestContext& ctx) {
         ctx.error = "client went away";
         break;
       }
-      co_await respond_error(ctx, exchange.error, cache.headers());
+      {
+        HeaderList headers = header_views(exchange.headers);  // retry-after of a full queue
+        headers.insert(headers.end(), cache.headers().begin(), cache.headers().end());
+        headers.insert(headers.end(), routing.headers().begin(), routing.headers().end());
+        co_await respond_error(ctx, exchange.error, headers);
+      }
       break;
   }
   // 12. Record: the Gateway writes the access log; usage, cost and metrics come with their

@@ -36,9 +36,11 @@ struct RequestContext {
   std::optional<api::Endpoint> endpoint;
   api::InferenceRequest request;
 
-  std::string_view model;     // as the client asked
-  std::string_view provider;  // the deployment that answered
+  std::string_view model;       // as the client asked
+  std::string_view provider;    // the deployment that answered
+  std::string_view deployment;  // its id ("provider/model"), for x-sluice-deployment
   std::string upstream_model;
+  int attempts = 0;  // upstream attempts made, retries and hedges included
   bool stream = false;
   // x-sluice-cache: "hit", "miss", "bypass" or "coalesced"; empty when the cache took no part.
   std::string_view cache_result;

@@ -1,6 +1,6 @@
 // Per-worker state of the gateway: the upstream connection pools (one per HTTP provider, indexed
-// by the provider's slot in the Runtime) and small counters. Nothing here is shared between
-// workers, so nothing here is locked.
+// by the provider's slot in the Runtime), the cache key memo and the worker's balancers. Nothing
+// here is shared between workers, so nothing here is locked.
 //
 // Thread safety: used only on its worker's thread.
 #pragma once
@@ -13,14 +13,18 @@
 #include "gateway/services.h"
 #include "http/upstream.h"
 #include "provider/provider.h"
+#include "route/worker_balancers.h"
 
 namespace sluice::gateway {
 
 struct WorkerState {
   std::vector<std::unique_ptr<http::UpstreamPool>> pools;  // null for in-process providers
   Services services;
-  cache::KeyMemo key_memo;            // cache keys of recently seen bodies
-  std::uint64_t next_deployment = 0;  // round-robin cursor until the routing issue's balancers
+  cache::KeyMemo key_memo;  // cache keys of recently seen bodies
+  // The routing state of the snapshot this worker serves. A configuration reload (not yet
+  // supported) would rebuild it with the new Runtime.
+  route::WorkerBalancers balancers;
+  explicit WorkerState(std::uint64_t seed) : balancers(seed) {}
 
   provider::WorkerResources resources() { return provider::WorkerResources{&pools}; }
 };

@@ -112,7 +112,7 @@ asio::awaitable<Exchange> OpenAIProvider::exchange(const Call& call, StreamSink&
   request.body = std::span(pieces.data(), piece_count);
   request.headers = std::span(headers.data(), headers.size());
 
-  http::UpstreamCall up(pool, timeouts_);
+  http::UpstreamCall up(pool, call.timeouts != nullptr ? *call.timeouts : timeouts_);
   auto started = co_await up.start(request);
   if (!started) {
     out.error = std::move(started.error());

@@ -28,7 +28,8 @@
 
 namespace sluice::http {
 class UpstreamPool;
-}
+struct UpstreamTimeouts;
+}  // namespace sluice::http
 
 namespace sluice::provider {
 
@@ -44,6 +45,9 @@ struct Call {
   const http::Request& client;      // for forwarded headers
   std::string_view request_id;
   WorkerResources resources;
+  // The deployment's timeouts (the model's overrides applied, the total cut to what is left of
+  // the request's deadline); null: the provider's own.
+  const http::UpstreamTimeouts* timeouts = nullptr;
 };
 
 struct Exchange;

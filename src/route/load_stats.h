@@ -32,6 +32,15 @@ class DeploymentLoad {
   DeploymentLoad& operator=(const DeploymentLoad&) = delete;
 
   void begin() { in_flight_.fetch_add(1, std::memory_order_relaxed); }
+  // begin() unless `limit` (> 0) requests are already in flight: the check and the increment are
+  // one step, so workers racing for the last slot cannot both take it.
+  bool try_begin(std::int64_t limit) {
+    std::int64_t n = in_flight_.load(std::memory_order_relaxed);
+    do {
+      if (n >= limit) return false;
+    } while (!in_flight_.compare_exchange_weak(n, n + 1, std::memory_order_relaxed));
+    return true;
+  }
   void end() { in_flight_.fetch_sub(1, std::memory_order_relaxed); }
   std::int64_t in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
 

@@ -1,26 +1,80 @@
 #include "route/model_registry.h"
 
 #include <algorithm>
+#include <map>
 #include <stdexcept>
 
 #include "core/strings.h"
 
 namespace sluice::route {
 
+namespace {
+
+std::chrono::milliseconds override_or(std::chrono::milliseconds model,
+                                      std::chrono::milliseconds provider) {
+  return model.count() > 0 ? model : provider;
+}
+
+}  // namespace
+
+std::int64_t Deployment::concurrency_limit() const {
+  std::int64_t limit = config->max_concurrency;
+  if (adaptive) {
+    const std::int64_t a = adaptive->limit();
+    limit = limit > 0 ? std::min(limit, a) : a;
+  }
+  return limit;
+}
+
 ModelRegistry::ModelRegistry(const config::Config& config,
                              const std::vector<std::unique_ptr<provider::Provider>>& providers) {
+  routes_.reserve(config.models.size());
   for (const config::Model& m : config.models) {
     ModelRoute route;
     route.name = m.name;
     route.pattern = !m.name.empty() && m.name.back() == '*';
+    route.index = routes_.size();
+    route.config = &m;
+    std::map<std::string, int> repeats;
     for (const config::Deployment& d : m.deployments) {
       auto it = std::find_if(providers.begin(), providers.end(),
                              [&](const auto& p) { return p->name() == d.provider; });
-      if (it == providers.end()) {
+      const config::Provider* pc = config.find_provider(d.provider);
+      if (it == providers.end() || pc == nullptr) {
         throw std::invalid_argument("model " + m.name + ": unknown provider " + d.provider);
       }
-      route.deployments.push_back({it->get(), d.model});
+      Deployment dep;
+      dep.provider = it->get();
+      dep.model = d.model;
+      dep.id = d.provider + "/" + (d.model.empty() ? m.name : d.model);
+      if (int n = ++repeats[dep.id]; n > 1) dep.id += "#" + std::to_string(n);
+      dep.config = &d;
+      dep.timeouts.connect = override_or(m.timeouts.connect, pc->timeouts.connect);
+      dep.timeouts.first_byte = override_or(m.timeouts.first_byte, pc->timeouts.first_byte);
+      dep.timeouts.idle = override_or(m.timeouts.idle, pc->timeouts.idle);
+      dep.timeouts.total = override_or(m.timeouts.total, pc->timeouts.total);
+      dep.load = std::make_unique<DeploymentLoad>();
+      if (d.adaptive.enabled) dep.adaptive = std::make_unique<AdaptiveLimit>(d.adaptive);
+      route.limited = route.limited || d.max_concurrency > 0 || d.adaptive.enabled;
+      route.deployments.push_back(std::move(dep));
+      if (std::find(route.tiers.begin(), route.tiers.end(), d.priority) == route.tiers.end()) {
+        route.tiers.push_back(d.priority);
+      }
     }
+    std::sort(route.tiers.begin(), route.tiers.end());
+    for (const Deployment& dep : route.deployments) {
+      route.members.push_back(Member{.id = dep.id,
+                                     .weight = static_cast<std::uint32_t>(dep.config->weight),
+                                     .rpm = dep.config->rpm,
+                                     .tpm = dep.config->tpm,
+                                     .input_cost_per_mtok = dep.config->input_cost_per_mtok,
+                                     .output_cost_per_mtok = dep.config->output_cost_per_mtok,
+                                     .load = dep.load.get()});
+    }
+    route.health = std::make_unique<HealthGroup>(m.health, route.deployments.size());
+    route.budget = std::make_unique<RetryBudget>(m.retries.budget, m.retries.min_concurrency);
+    route.queue = std::make_unique<AdmissionQueue>(static_cast<std::size_t>(m.queue.max_size));
+    route.latency = std::make_unique<LatencyWindow>();
     std::size_t index = routes_.size();
     if (route.pattern) {
       patterns_.push_back(index);
@@ -32,6 +86,15 @@ ModelRegistry::ModelRegistry(const config::Config& config,
   std::stable_sort(patterns_.begin(), patterns_.end(), [&](std::size_t a, std::size_t b) {
     return routes_[a].name.size() > routes_[b].name.size();
   });
+  // Fallbacks point into routes_, which no longer moves.
+  for (ModelRoute& route : routes_) {
+    for (const std::string& name : route.config->fallbacks) {
+      if (const ModelRoute* f = find(name)) route.fallbacks.push_back(f);
+    }
+    for (const std::string& name : route.config->context_fallbacks) {
+      if (const ModelRoute* f = find(name)) route.context_fallbacks.push_back(f);
+    }
+  }
 }
 
 const ModelRoute* ModelRegistry::find(std::string_view name) const {

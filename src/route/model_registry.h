@@ -1,34 +1,70 @@
-// The model names clients may send, and the deployments behind each (DESIGN.md, "Life of a
-// request", step 8). Exact names are found by hash; patterns ("gpt-*", "*") are tried longest
-// first.
+// The model names clients may send, the deployments behind each, and the routing state kept
+// per model and per deployment (DESIGN.md, "Life of a request", step 8). Exact names are found
+// by hash; patterns ("gpt-*", "*") are tried longest first.
 //
-// Thread safety: immutable after construction; shared by all workers.
+// The registry's shape is fixed by the configuration; the state it points to (each
+// deployment's load, each model's health, retry budget, queue and latencies) changes with
+// traffic and is shared by every worker (docs/routing.md).
+//
+// Thread safety: the registry is immutable after construction and shared by all workers; the
+// state objects it owns are each safe to use from any worker.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "config/config.h"
+#include "http/upstream.h"
 #include "provider/provider.h"
+#include "route/adaptive_limit.h"
+#include "route/admission_queue.h"
+#include "route/balancer.h"
+#include "route/health.h"
+#include "route/latency_window.h"
+#include "route/load_stats.h"
+#include "route/retry_policy.h"
 
 namespace sluice::route {
 
 struct Deployment {
   const provider::Provider* provider = nullptr;
   std::string model;  // the name sent upstream; empty means the name the client sent
+  // "provider/model", with "#2", "#3"... for repeats: stable across restarts and reorderings,
+  // shown in x-sluice-deployment and /admin/deployments.
+  std::string id;
+  const config::Deployment* config = nullptr;
+  http::UpstreamTimeouts timeouts;  // the provider's, with the model's overrides
+  std::unique_ptr<DeploymentLoad> load;
+  std::unique_ptr<AdaptiveLimit> adaptive;  // null unless adaptive_concurrency is on
+
+  // The concurrency cap now: max_concurrency and the adaptive limit, whichever is lower; 0
+  // means none.
+  std::int64_t concurrency_limit() const;
 };
 
 struct ModelRoute {
   std::string name;
   bool pattern = false;
+  std::size_t index = 0;  // position in ModelRegistry::routes(), for per-worker state
+  const config::Model* config = nullptr;
   std::vector<Deployment> deployments;
+  std::vector<Member> members;  // what balancers see, parallel to `deployments`
+  std::vector<int> tiers;       // the distinct priorities, best (lowest) first
+  bool limited = false;         // some deployment has a concurrency cap: requests may queue
+  std::unique_ptr<HealthGroup> health;
+  std::unique_ptr<RetryBudget> budget;
+  std::unique_ptr<AdmissionQueue> queue;
+  std::unique_ptr<LatencyWindow> latency;
+  std::vector<const ModelRoute*> fallbacks;
+  std::vector<const ModelRoute*> context_fallbacks;
 };
 
 class ModelRegistry {
  public:
-  // `providers` must be in configuration order and outlive the registry.
+  // `config` and `providers` (in configuration order) must outlive the registry.
   ModelRegistry(const config::Config& config,
                 const std::vector<std::unique_ptr<provider::Provider>>& providers);
 

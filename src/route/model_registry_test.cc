@@ -26,6 +26,11 @@ config::Config make_config(std::initializer_list<std::pair<const char*, const ch
     m.name = name;
     m.deployments.push_back({{}, provider, ""});
     c.models.push_back(m);
+    if (c.find_provider(provider) == nullptr) {
+      config::Provider p;
+      p.name = provider;
+      c.providers.push_back(p);
+    }
   }
   return c;
 }
@@ -58,6 +63,29 @@ TEST(ModelRegistry, UnknownProviderIsAConfigurationBug) {
   std::vector<std::unique_ptr<provider::Provider>> providers;
   auto cfg = make_config({{"fast", "missing"}});
   EXPECT_THROW(ModelRegistry(cfg, providers), std::invalid_argument);
+}
+
+TEST(ModelRegistry, DeploymentsGetStableIdsTimeoutsAndFallbacks) {
+  std::vector<std::unique_ptr<provider::Provider>> providers;
+  providers.push_back(std::make_unique<NamedProvider>("a"));
+  auto cfg = make_config({{"chat", "a"}, {"small", "a"}});
+  cfg.providers[0].timeouts.connect = std::chrono::seconds(7);
+  cfg.models[0].deployments.push_back({{}, "a", "llama"});
+  cfg.models[0].deployments.push_back({{}, "a", "llama"});
+  cfg.models[0].timeouts.first_byte = std::chrono::seconds(3);
+  cfg.models[0].fallbacks = {"small"};
+  ModelRegistry r(cfg, providers);
+  const ModelRoute& chat = *r.find("chat");
+  ASSERT_EQ(chat.deployments.size(), 3u);
+  EXPECT_EQ(chat.deployments[0].id, "a/chat");
+  EXPECT_EQ(chat.deployments[1].id, "a/llama");
+  EXPECT_EQ(chat.deployments[2].id, "a/llama#2");
+  EXPECT_EQ(chat.deployments[0].timeouts.connect, std::chrono::seconds(7));
+  EXPECT_EQ(chat.deployments[0].timeouts.first_byte, std::chrono::seconds(3));
+  EXPECT_EQ(chat.members[2].id, "a/llama#2");
+  ASSERT_EQ(chat.fallbacks.size(), 1u);
+  EXPECT_EQ(chat.fallbacks[0]->name, "small");
+  EXPECT_EQ(chat.deployments[0].concurrency_limit(), 0);
 }
 
 }  // namespace

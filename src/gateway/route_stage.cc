@@ -1,0 +1,437 @@
+#include "gateway/route_stage.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <variant>
+
+#include "core/strings.h"
+#include "gateway/request_context.h"
+#include "gateway/worker_state.h"
+#include "http/server_session.h"
+#include "route/retry_policy.h"
+
+namespace sluice::gateway {
+
+using core::Errc;
+using provider::Exchange;
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+using std::chrono::nanoseconds;
+
+namespace {
+
+// A context-length error: no deployment of this model can answer it, a longer-context one may.
+bool is_context_length_error(const Exchange& e) {
+  if (e.kind != Exchange::Kind::kReply || e.status != 400) return false;
+  return e.body.find("context_length_exceeded") != std::string::npos ||
+         e.body.find("maximum context length") != std::string::npos;
+}
+
+std::string_view header_of(const Exchange& e, std::string_view name) {
+  for (const auto& [n, v] : e.headers) {
+    if (n == name) return v;
+  }
+  return {};
+}
+
+bool contains(std::span<const std::uint32_t> v, std::uint32_t x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+// A deployment's in-flight slot, within its concurrency limit.
+bool take_slot(const route::ModelRoute& model, std::uint32_t index) {
+  const route::Deployment& d = model.deployments[index];
+  const std::int64_t limit = d.concurrency_limit();
+  if (limit > 0) return d.load->try_begin(limit);
+  d.load->begin();
+  return true;
+}
+
+// Gives the slot back and wakes a request waiting for one.
+void release_slot(const route::ModelRoute& model, std::uint32_t index) {
+  model.deployments[index].load->end();
+  if (model.limited) model.queue->notify_one();
+}
+
+// Releases the slot however the attempt ends.
+class SlotGuard {
+ public:
+  SlotGuard(const route::ModelRoute& model, std::uint32_t index) : model_(model), index_(index) {}
+  ~SlotGuard() { release_slot(model_, index_); }
+  SlotGuard(const SlotGuard&) = delete;
+  SlotGuard& operator=(const SlotGuard&) = delete;
+
+ private:
+  const route::ModelRoute& model_;
+  std::uint32_t index_;
+};
+
+class RetryGuard {
+ public:
+  explicit RetryGuard(route::RetryBudget& budget) : budget_(budget) {}
+  ~RetryGuard() { budget_.end_retry(); }
+  RetryGuard(const RetryGuard&) = delete;
+  RetryGuard& operator=(const RetryGuard&) = delete;
+
+ private:
+  route::RetryBudget& budget_;
+};
+
+Exchange failed(core::Error error) {
+  Exchange e;
+  e.kind = Exchange::Kind::kFailed;
+  e.error = std::move(error);
+  return e;
+}
+
+}  // namespace
+
+RouteStage::RouteStage(RequestContext& ctx, const route::ModelRoute& route)
+    : ctx_(ctx), route_(route) {
+  route_.budget->begin_request();
+  const config::Model& m = *route.config;
+  if (m.timeouts.total.count() > 0) deadline_ = Clock::now() + m.timeouts.total;
+  if (m.strategy == config::Strategy::kConsistentHash) {
+    std::string_view key;
+    switch (m.hash_key.source) {
+      case config::HashKey::Source::kUser:
+        key = ctx.request.user;
+        break;
+      case config::HashKey::Source::kHeader:
+        key = ctx.session.request()[m.hash_key.header];
+        break;
+      case config::HashKey::Source::kPrefix:
+        if (ctx.request.prompt_begin > 0) {
+          key = ctx.request.body.substr(ctx.request.prompt_begin, m.hash_key.prefix_bytes);
+        }
+        break;
+    }
+    if (!key.empty()) {
+      affinity_ = XXH3_64bits(key.data(), key.size());
+      has_affinity_ = true;
+    }
+  }
+  // A rough estimate for tpm headroom until token counting exists: about four bytes a token.
+  tokens_estimate_ = ctx.request.body.size() / 4;
+}
+
+RouteStage::~RouteStage() { route_.budget->end_request(); }
+
+asio::awaitable<Exchange> RouteStage::run(provider::StreamSink& sink) {
+  std::optional<Exchange> last;
+  std::optional<Exchange> refused;  // why the last pick found nothing, when it was the queue
+  int retries = 0;
+  std::vector<const route::ModelRoute*> chain{&route_};
+  bool context_switched = false;
+  for (std::size_t c = 0; c < chain.size(); ++c) {
+    const route::ModelRoute& model = *chain[c];
+    Indexes tried;
+    for (int n = 0; n < model.config->retries.max_attempts; ++n) {
+      std::optional<RetryGuard> retry;
+      if (ctx_.attempts > 0) {
+        if (!route_.budget->try_begin_retry()) co_return std::move(*last);
+        retry.emplace(*route_.budget);
+        auto delay =
+            route::backoff_delay(model.config->retries, ++retries, ctx_.worker.balancers.rng());
+        // Retry-After speaks for the deployment that sent it, which is now in cooldown: wait for
+        // it only when no other deployment could take the retry.
+        if (retry_after_) {
+          bool other = false;
+          bool at_capacity = false;
+          if (pick_now(model, tried, {}, at_capacity)) other = true;
+          if (!other) delay = std::max(delay, *retry_after_);
+        }
+        if (!co_await sleep(delay)) {
+          co_return last ? std::move(*last)
+                         : failed(core::Error(Errc::kUpstreamTimeout,
+                                              "The request's deadline passed between attempts."));
+        }
+      }
+      std::uint32_t index = 0;
+      Pick pick = co_await choose(model, tried, index);
+      if (pick == Pick::kQueueFull || pick == Pick::kQueueTimeout) {
+        const bool full = pick == Pick::kQueueFull;
+        core::Error e(
+            model.config->queue.status == 503 ? Errc::kServiceUnavailable : Errc::kRateLimited,
+            full ? "Every deployment of model `" + model.name +
+                       "` is at its concurrency limit and the queue is full."
+                 : "Every deployment of model `" + model.name +
+                       "` stayed at its concurrency limit for the queue timeout.");
+        refused = failed(std::move(e));
+        auto secs = std::max<long>(
+            1, duration_cast<std::chrono::seconds>(model.config->queue.timeout).count());
+        refused->headers.emplace_back("retry-after", std::to_string(secs));
+        break;
+      }
+      if (pick == Pick::kNone) break;  // this model is spent: its fallbacks are next
+      if (ctx_.session.client_gone()) {
+        release_slot(model, index);
+        model.health->on_abandoned(index, Clock::now());
+        co_return failed(core::Error(Errc::kCancelled, "The client went away."));
+      }
+
+      Attempt a = (!ctx_.stream && model.config->hedge.enabled)
+                      ? co_await hedged(model, index, sink)
+                      : co_await attempt(model, index, sink);
+      tried.push_back(a.index);
+      const Verdict v = a.verdict;
+      last = std::move(a.exchange);
+      refused.reset();
+      if (v == Verdict::kDone) co_return std::move(*last);
+      if (v == Verdict::kContextLength) {
+        if (context_switched || c != 0 || route_.context_fallbacks.empty()) {
+          co_return std::move(*last);
+        }
+        // The rest of this model cannot help: its context fallbacks replace its fallbacks.
+        context_switched = true;
+        chain.assign(1, &route_);
+        chain.insert(chain.end(), route_.context_fallbacks.begin(), route_.context_fallbacks.end());
+        break;
+      }
+    }
+    if (c == 0 && !context_switched) {
+      chain.insert(chain.end(), route_.fallbacks.begin(), route_.fallbacks.end());
+    }
+  }
+  if (refused) co_return std::move(*refused);
+  if (last) co_return std::move(*last);
+  co_return failed(core::Error(Errc::kServiceUnavailable,
+                               "No deployment of model `" + route_.name +
+                                   "` is available now (all are unhealthy or rate limited)."));
+}
+
+asio::awaitable<RouteStage::Pick> RouteStage::choose(const route::ModelRoute& model,
+                                                     const Indexes& tried, std::uint32_t& index) {
+  std::optional<route::AdmissionQueue::Ticket> ticket;
+  const Clock::time_point queue_deadline =
+      std::min(deadline_, Clock::now() + model.config->queue.timeout);
+  Indexes refused;  // half-open breakers that had no probe slot for this request
+  for (;;) {
+    bool at_capacity = false;
+    if (auto i = pick_now(model, tried, refused, at_capacity)) {
+      if (!take_slot(model, *i)) continue;  // another worker took the last slot first
+      if (model.health->admit(*i, Clock::now())) {
+        index = *i;
+        co_return Pick::kPicked;
+      }
+      release_slot(model, *i);
+      refused.push_back(*i);
+      continue;
+    }
+    if (!at_capacity) co_return Pick::kNone;
+    if (!ticket) {
+      ticket = model.queue->enqueue(co_await asio::this_coro::executor);
+      if (!*ticket) co_return Pick::kQueueFull;
+      continue;  // look once more: a slot may have been freed before the ticket was taken
+    }
+    if (!co_await ticket->wait(queue_deadline)) {
+      co_return ctx_.session.client_gone() ? Pick::kNone : Pick::kQueueTimeout;
+    }
+  }
+}
+
+std::optional<std::uint32_t> RouteStage::pick_now(const route::ModelRoute& model,
+                                                  const Indexes& tried, const Indexes& skip,
+                                                  bool& at_capacity) {
+  const Clock::time_point now = Clock::now();
+  Indexes eligible;
+  // First pass: deployments this request has not tried; second: any, as a last resort.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (int tier : model.tiers) {
+      eligible.clear();
+      for (std::uint32_t i = 0; i < model.deployments.size(); ++i) {
+        const route::Deployment& d = model.deployments[i];
+        if (d.config->priority != tier) continue;
+        if (contains(skip, i) || (pass == 0 && contains(tried, i))) continue;
+        if (!model.health->available(i, now)) continue;
+        if (const std::int64_t limit = d.concurrency_limit();
+            limit > 0 && d.load->in_flight() >= limit) {
+          at_capacity = true;
+          continue;
+        }
+        if (d.config->rpm > 0 || d.config->tpm > 0) {
+          auto used = d.load->usage(now);
+          if (d.config->rpm > 0 && used.requests >= static_cast<double>(d.config->rpm)) continue;
+          if (d.config->tpm > 0 && used.tokens >= static_cast<double>(d.config->tpm)) continue;
+        }
+        eligible.push_back(i);
+      }
+      if (!eligible.empty()) {
+        route::PickContext pc{.now = now, .affinity = affinity_, .has_affinity = has_affinity_};
+        return ctx_.worker.balancers.of(model).pick(eligible, pc);
+      }
+    }
+    if (tried.empty()) break;
+  }
+  return std::nullopt;
+}
+
+asio::awaitable<RouteStage::Attempt> RouteStage::attempt(const route::ModelRoute& model,
+                                                         std::uint32_t index,
+                                                         provider::StreamSink& sink) {
+  SlotGuard slot(model, index);
+  const route::Deployment& d = model.deployments[index];
+  const Clock::time_point sent = Clock::now();
+  const std::int64_t in_flight = d.load->in_flight();
+  if (d.config->rpm > 0 || d.config->tpm > 0) d.load->add_usage(sent, 1, tokens_estimate_);
+  ++ctx_.attempts;
+  set_headers(d);
+  ctx_.provider = d.provider->name();
+  ctx_.upstream_model = d.model.empty() ? std::string(ctx_.model) : d.model;
+
+  http::UpstreamTimeouts timeouts = d.timeouts;
+  if (deadline_ != Clock::time_point::max()) {
+    auto left = duration_cast<milliseconds>(deadline_ - sent);
+    timeouts.total = std::clamp(left, milliseconds(1), timeouts.total);
+  }
+  provider::Call call{ctx_.request,
+                      ctx_.upstream_model,
+                      ctx_.session.request(),
+                      ctx_.session.request_id(),
+                      ctx_.worker.resources(),
+                      &timeouts};
+  Attempt a;
+  a.index = index;
+  a.exchange = co_await d.provider->exchange(call, sink);
+  // A hedge that lost was cancelled by the winner: no verdict on the deployment.
+  auto cs = co_await asio::this_coro::cancellation_state;
+  if (cs.cancelled() != asio::cancellation_type::none) {
+    model.health->on_abandoned(index, Clock::now());
+    a.verdict = Verdict::kDone;
+    co_return a;
+  }
+  a.verdict = judge(model, index, a.exchange, sent);
+  if (d.adaptive) {
+    d.adaptive->on_sample(Clock::now() - sent, static_cast<int>(in_flight));
+  }
+  co_return a;
+}
+
+asio::awaitable<RouteStage::Attempt> RouteStage::hedged(const route::ModelRoute& model,
+                                                        std::uint32_t index,
+                                                        provider::StreamSink& sink) {
+  const config::Hedge& h = model.config->hedge;
+  Clock::duration delay =
+      h.delay.count() > 0 ? Clock::duration(h.delay) : Clock::duration(model.latency->p95());
+  // No latency figures yet, or nowhere else to go: a plain attempt.
+  if (delay.count() <= 0 || model.deployments.size() < 2) {
+    co_return co_await attempt(model, index, sink);
+  }
+  delay = std::max(delay, Clock::duration(h.min_delay));
+  using namespace asio::experimental::awaitable_operators;
+  auto winner = co_await (attempt(model, index, sink) || hedge(model, delay, sink, index));
+  if (winner.index() == 0) co_return std::move(std::get<0>(winner));
+  co_return std::move(std::get<1>(winner));
+}
+
+asio::awaitable<RouteStage::Attempt> RouteStage::hedge(const route::ModelRoute& model,
+                                                       Clock::duration delay,
+                                                       provider::StreamSink& sink,
+                                                       std::uint32_t first) {
+  asio::steady_timer timer(co_await asio::this_coro::executor, delay);
+  auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  if (!ec && route_.budget->try_begin_retry()) {
+    RetryGuard retry(*route_.budget);
+    bool at_capacity = false;
+    Indexes tried{first};
+    std::optional<std::uint32_t> i = pick_now(model, tried, tried, at_capacity);
+    if (i && take_slot(model, *i)) {
+      if (model.health->admit(*i, Clock::now())) co_return co_await attempt(model, *i, sink);
+      release_slot(model, *i);
+    }
+  }
+  // No hedge: wait for the first attempt, which cancels this wait when it ends.
+  timer.expires_at(Clock::time_point::max());
+  co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  Attempt none;
+  none.exchange = failed(core::Error(Errc::kCancelled, "No hedge was sent."));
+  none.index = first;
+  co_return none;
+}
+
+RouteStage::Verdict RouteStage::judge(const route::ModelRoute& model, std::uint32_t index,
+                                      const Exchange& e, Clock::time_point sent) {
+  const route::Deployment& d = model.deployments[index];
+  const Clock::time_point now = Clock::now();
+  const auto first_byte = e.first_byte_at != Clock::time_point{} ? e.first_byte_at : now;
+  const nanoseconds latency = duration_cast<nanoseconds>(first_byte - sent);
+  route::HealthGroup& health = *model.health;
+  retry_after_.reset();
+
+  auto failure = [&](bool retryable) {
+    d.load->observe(now, duration_cast<nanoseconds>(now - sent));
+    d.load->count(true);
+    health.on_failure(index, now);
+    return retryable ? Verdict::kRetry : Verdict::kDone;
+  };
+
+  switch (e.kind) {
+    case Exchange::Kind::kStreamed:
+      if (e.stream_failed && e.error.code == Errc::kCancelled) {
+        health.on_abandoned(index, now);
+        return Verdict::kDone;
+      }
+      d.load->observe(now, latency);
+      if (e.stream_failed) {
+        // The deployment broke a stream it had begun: a failure, but the client has bytes
+        // already, so nothing is retried.
+        d.load->count(true);
+        health.on_failure(index, now);
+        return Verdict::kDone;
+      }
+      d.load->count(false);
+      health.on_success(index, now);
+      model.latency->record(latency);
+      return Verdict::kDone;
+    case Exchange::Kind::kFailed:
+      if (e.error.code == Errc::kCancelled || ctx_.session.client_gone()) {
+        health.on_abandoned(index, now);
+        return Verdict::kDone;
+      }
+      return failure(true);
+    case Exchange::Kind::kReply:
+      break;
+  }
+  if (e.status == 429) {
+    auto ra = route::parse_retry_after(header_of(e, "retry-after"),
+                                       core::SteadyClock::instance().unix_ms(),
+                                       model.config->health.max_cooldown);
+    health.on_rate_limited(index, now, ra);
+    d.load->count(true);
+    if (ra && *ra <= model.config->retries.max_retry_after) retry_after_ = ra;
+    return Verdict::kRetry;
+  }
+  if (e.status >= 500) return failure(route::retryable_status(e.status));
+  // 2xx and the client's own errors: the deployment works.
+  d.load->observe(now, latency);
+  d.load->count(false);
+  health.on_success(index, now);
+  if (e.status < 300) model.latency->record(latency);
+  if (is_context_length_error(e)) return Verdict::kContextLength;
+  return Verdict::kDone;
+}
+
+asio::awaitable<bool> RouteStage::sleep(Clock::duration d) {
+  if (deadline_ != Clock::time_point::max() && Clock::now() + d >= deadline_) co_return false;
+  if (d.count() <= 0) co_return true;
+  asio::steady_timer timer(co_await asio::this_coro::executor, d);
+  auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  co_return !ec && !ctx_.session.client_gone();
+}
+
+void RouteStage::set_headers(const route::Deployment& deployment) {
+  attempts_text_ = std::to_string(ctx_.attempts);
+  headers_[0] = {"x-sluice-deployment", deployment.id};
+  headers_[1] = {"x-sluice-attempts", attempts_text_};
+  header_count_ = 2;
+  ctx_.deployment = deployment.id;
+}
+
+}  // namespace sluice::gateway
