@@ -7,7 +7,13 @@
 // slot freed anywhere calls notify_one(). The Ticket leaves the queue when destroyed; a ticket
 // that was woken but not used passes its wake-up on, so no freed slot is lost.
 //
-// Thread safety: safe from any worker. A Ticket belongs to the coroutine that took it.
+// A woken ticket stays in the queue (at its place) until destroyed, so drop it as soon as the
+// slot is taken; while it is held it still counts in waiting() and may absorb a wake-up.
+//
+// Thread safety: safe from any worker. A Ticket belongs to the coroutine that took it, and that
+// coroutine runs on the executor given to enqueue(), which must not run handlers concurrently
+// (a worker's single-threaded io_context, or a strand): the wake-up is a timer cancel posted
+// there.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
