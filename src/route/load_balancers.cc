@@ -17,7 +17,7 @@ namespace sluice::route::detail {
 namespace {
 
 // The cost of a member with requests in flight but no answer yet, as in Finagle's PeakEwma: far
-// above any measured cost, so a new (or long idle) member gets one request to learn its latency
+// above any measured cost, so a new member gets one request to learn its latency
 // rather than all of them until the first answer comes back. Grows with what is in flight, so
 // that among several unknown members the least loaded still wins.
 constexpr double kUnknownLatencyPenalty = 1e9;  // milliseconds x requests
