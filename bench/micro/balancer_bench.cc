@@ -75,7 +75,7 @@ const bool kRegistered = [] {
                      Strategy::kConsistentHash, Strategy::kUsage, Strategy::kCost}) {
     for (std::size_t n : {2, 16, 256}) {
       const std::string name =
-          "BM_Pick/" + std::string(route::strategy_name(s)) + "/" + std::to_string(n);
+          "BM_Pick/" + std::string(config::strategy_name(s)) + "/" + std::to_string(n);
       benchmark::RegisterBenchmark(name.c_str(), BM_Pick, s, n);
     }
   }

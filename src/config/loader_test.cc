@@ -1447,10 +1447,5 @@ TEST(RoutingConfigTest, FallbackToAPatternIsRefused) {
               ElementsAre(AllOf(StartsWith("test.yaml:8:"), HasSubstr("unknown model \"gpt-*\""))));
 }
 
-TEST(RoutingConfigTest, StrategyNamesRoundTrip) {
-  for (Strategy s : kStrategies) EXPECT_EQ(parse_strategy(strategy_name(s)), s);
-  EXPECT_EQ(parse_strategy("P2C-EWMA"), std::nullopt);
-}
-
 }  // namespace
 }  // namespace sluice::config

@@ -1,31 +1,10 @@
 #include "route/balancer.h"
 
-#include <array>
-#include <utility>
-
 #include "route/balancer_strategies.h"
 
 namespace sluice::route {
 
-namespace {
-
 using config::Strategy;
-
-// One table for both directions, so a name cannot be parsed to one strategy and printed as
-// another.
-constexpr std::array<std::pair<Strategy, std::string_view>, 9> kNames{{
-    {Strategy::kRoundRobin, "round-robin"},
-    {Strategy::kWeighted, "weighted"},
-    {Strategy::kRandom, "random"},
-    {Strategy::kLeastRequests, "least-requests"},
-    {Strategy::kLatency, "latency"},
-    {Strategy::kP2cEwma, "p2c-ewma"},
-    {Strategy::kConsistentHash, "consistent-hash"},
-    {Strategy::kUsage, "usage"},
-    {Strategy::kCost, "cost"},
-}};
-
-}  // namespace
 
 std::unique_ptr<Balancer> make_balancer(config::Strategy strategy, const config::HashKey& hash_key,
                                         std::span<const Member> members, Rng& rng) {
@@ -51,20 +30,6 @@ std::unique_ptr<Balancer> make_balancer(config::Strategy strategy, const config:
   }
   // Not reached for a valid enumerator; the default strategy for anything else.
   return detail::make_p2c_ewma(members, rng);
-}
-
-std::string_view strategy_name(config::Strategy strategy) {
-  for (const auto& [s, name] : kNames) {
-    if (s == strategy) return name;
-  }
-  return "unknown";  // only for a value outside the enumeration
-}
-
-std::optional<config::Strategy> parse_strategy(std::string_view name) {
-  for (const auto& [s, n] : kNames) {
-    if (n == name) return s;
-  }
-  return std::nullopt;
 }
 
 }  // namespace sluice::route

@@ -39,21 +39,21 @@ const Strategy kAll[] = {Strategy::kRoundRobin,     Strategy::kWeighted, Strateg
 
 TEST(BalancerNames, RoundTrip) {
   for (Strategy s : kAll) {
-    const auto parsed = parse_strategy(strategy_name(s));
-    ASSERT_TRUE(parsed.has_value()) << strategy_name(s);
+    const auto parsed = config::parse_strategy(config::strategy_name(s));
+    ASSERT_TRUE(parsed.has_value()) << config::strategy_name(s);
     EXPECT_EQ(*parsed, s);
   }
-  EXPECT_EQ(strategy_name(Strategy::kP2cEwma), "p2c-ewma");
-  EXPECT_EQ(strategy_name(Strategy::kRoundRobin), "round-robin");
-  EXPECT_EQ(strategy_name(Strategy::kConsistentHash), "consistent-hash");
-  EXPECT_EQ(strategy_name(Strategy::kLeastRequests), "least-requests");
+  EXPECT_EQ(config::strategy_name(Strategy::kP2cEwma), "p2c-ewma");
+  EXPECT_EQ(config::strategy_name(Strategy::kRoundRobin), "round-robin");
+  EXPECT_EQ(config::strategy_name(Strategy::kConsistentHash), "consistent-hash");
+  EXPECT_EQ(config::strategy_name(Strategy::kLeastRequests), "least-requests");
 }
 
 TEST(BalancerNames, UnknownNameIsRefused) {
-  EXPECT_FALSE(parse_strategy("").has_value());
-  EXPECT_FALSE(parse_strategy("roundrobin").has_value());
-  EXPECT_FALSE(parse_strategy("P2C-EWMA").has_value());
-  EXPECT_FALSE(parse_strategy("p2c-ewma ").has_value());
+  EXPECT_FALSE(config::parse_strategy("").has_value());
+  EXPECT_FALSE(config::parse_strategy("roundrobin").has_value());
+  EXPECT_FALSE(config::parse_strategy("P2C-EWMA").has_value());
+  EXPECT_FALSE(config::parse_strategy("p2c-ewma ").has_value());
 }
 
 // Whatever the strategy: a single eligible member is the answer, and a pick never leaves the
@@ -71,7 +71,7 @@ TEST(BalancerAll, SingleEligibleMemberIsPicked) {
         EXPECT_EQ(
             b->pick(eligible, {.now = kNow, .affinity = testing::mix(i), .has_affinity = true}),
             only)
-            << strategy_name(s);
+            << config::strategy_name(s);
       }
     }
   }
@@ -89,7 +89,7 @@ TEST(BalancerAll, PicksOnlyEligibleMembers) {
     for (int i = 0; i < 500; ++i) {
       const std::uint32_t m =
           b->pick(eligible, {.now = kNow, .affinity = testing::mix(i), .has_affinity = i % 2 == 0});
-      EXPECT_TRUE(m == 1 || m == 3 || m == 4) << strategy_name(s) << " picked " << m;
+      EXPECT_TRUE(m == 1 || m == 3 || m == 4) << config::strategy_name(s) << " picked " << m;
     }
   }
 }
