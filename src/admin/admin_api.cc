@@ -6,10 +6,12 @@
 #include <optional>
 #include <string>
 
+#include "admin/deployments_view.h"
 #include "cache/coalescer.h"
 #include "cache/tiered_cache.h"
 #include "gateway/request_context.h"
 #include "gateway/respond.h"
+#include "gateway/runtime.h"
 #include "http/server_session.h"
 
 namespace sluice::admin {
@@ -48,6 +50,7 @@ asio::awaitable<void> AdminApi::handle(gateway::RequestContext& ctx) {
                          "configured."));
   }
   if (session.path() == "/admin/cache") co_return co_await cache(ctx);
+  if (session.path() == "/admin/deployments") co_return co_await deployments(ctx);
   co_await gateway::respond_error(
       ctx, core::Error(Errc::kNotFound, "Invalid URL (" +
                                             std::string(session.request().method_string()) + " " +
@@ -91,6 +94,17 @@ asio::awaitable<void> AdminApi::cache(gateway::RequestContext& ctx) {
   }
   static constexpr http::Header kAllow[] = {{"allow", "GET, HEAD, DELETE"}};
   co_await gateway::respond_error(ctx, wrong_method(session), kAllow);
+}
+
+asio::awaitable<void> AdminApi::deployments(gateway::RequestContext& ctx) {
+  http::ServerSession& session = ctx.session;
+  auto method = session.request().method();
+  if (method != bhttp::verb::get && method != bhttp::verb::head) {
+    static constexpr http::Header kAllow[] = {{"allow", "GET, HEAD"}};
+    co_return co_await gateway::respond_error(ctx, wrong_method(session), kAllow);
+  }
+  json::object body = deployments_view(ctx.runtime->models(), core::SteadyClock::instance());
+  co_await session.respond(200, kJson, json::serialize(body));
 }
 
 }  // namespace sluice::admin

@@ -1,5 +1,5 @@
-// The admin API under /admin/ (docs/caching.md, "Admin"): so far the cache's and the
-// coalescer's figures, and clearing the cache.
+// The admin API under /admin/: the cache's and the coalescer's figures and clearing the cache
+// (docs/caching.md, "Admin"), and the deployments' live routing state (docs/routing.md).
 //
 // Until keys exist it answers only clients on a loopback address (127.0.0.0/8, ::1); others get
 // a 403. The keys issue puts it behind the admin key.
@@ -21,6 +21,7 @@ class AdminApi final : public gateway::AdminRoutes {
 
  private:
   asio::awaitable<void> cache(gateway::RequestContext& ctx);
+  asio::awaitable<void> deployments(gateway::RequestContext& ctx);
 
   cache::TieredCache* cache_;    // null when the cache is off
   cache::Coalescer* coalescer_;  // null when coalescing is off

@@ -45,6 +45,10 @@ Gateway::Gateway(net::Worker& worker, std::shared_ptr<const Runtime> runtime, Se
         origin ? std::make_unique<http::UpstreamPool>(worker.executor(), worker.deadlines(), origin)
                : nullptr);
   }
+  if (worker.index() == 0) {
+    prober_ = std::make_unique<HealthProber>(runtime_, state_, executor_);
+    prober_->start();
+  }
 }
 
 asio::awaitable<void> Gateway::handle(http::ServerSession& session) {
@@ -101,6 +105,7 @@ http::ErrorPage Gateway::render_error(const core::Error& error) {
 }
 
 void Gateway::shutdown() {
+  if (prober_) prober_->stop();
   for (auto& pool : state_.pools) {
     if (pool) pool->close_all();
   }

@@ -7,6 +7,7 @@
 
 #include <memory>
 
+#include "gateway/health_prober.h"
 #include "gateway/runtime.h"
 #include "gateway/services.h"
 #include "gateway/worker_state.h"
@@ -26,7 +27,8 @@ class Gateway final : public http::WorkerHandler {
  private:
   std::shared_ptr<const Runtime> runtime_;
   WorkerState state_;
-  asio::any_io_executor executor_;  // the worker's, for the cache's per-worker state
+  asio::any_io_executor executor_;        // the worker's, for the cache's per-worker state
+  std::unique_ptr<HealthProber> prober_;  // on the first worker only
 };
 
 }  // namespace sluice::gateway

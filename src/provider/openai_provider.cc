@@ -51,6 +51,7 @@ OpenAIProvider::OpenAIProvider(const config::Provider& config, std::size_t slot,
     : name_(config.name),
       slot_(slot),
       origin_(http::UpstreamOrigin::from_config(config)),
+      base_path_(config.base_url.base_path),
       static_headers_(config.headers),
       forward_headers_(config.forward_headers),
       max_response_bytes_(max_response_bytes) {
@@ -170,6 +171,26 @@ asio::awaitable<Exchange> OpenAIProvider::exchange(const Call& call, StreamSink&
   out.kind = Exchange::Kind::kReply;
   out.body = std::move(*body);
   co_return out;
+}
+
+asio::awaitable<bool> OpenAIProvider::probe(WorkerResources resources, std::string_view path,
+                                            std::chrono::milliseconds timeout) const {
+  http::UpstreamPool& pool = *(*resources.pools)[slot_];
+  boost::container::small_vector<http::Header, 8> headers;
+  if (!authorization_.empty()) headers.push_back({"authorization", authorization_});
+  for (const auto& [name, value] : static_headers_) headers.push_back({name, value});
+  const std::string target = base_path_ + std::string(path);
+  http::UpstreamRequest request;
+  request.method = "GET";
+  request.target = target;
+  request.content_type = {};
+  request.headers = std::span(headers.data(), headers.size());
+  http::UpstreamCall up(pool, http::UpstreamTimeouts{timeout, timeout, timeout, timeout});
+  if (!co_await up.start(request)) co_return false;
+  const int status = up.status();
+  if (!co_await up.read_body(kMaxErrorBodyBytes)) co_return false;
+  up.finish();
+  co_return status >= 200 && status < 300;
 }
 
 }  // namespace sluice::provider

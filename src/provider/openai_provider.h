@@ -25,6 +25,8 @@ class OpenAIProvider final : public Provider {
   std::string_view name() const override { return name_; }
   std::string_view kind() const override { return "openai"; }
   asio::awaitable<Exchange> exchange(const Call& call, StreamSink& sink) const override;
+  asio::awaitable<bool> probe(WorkerResources resources, std::string_view path,
+                              std::chrono::milliseconds timeout) const override;
 
   const std::shared_ptr<const http::UpstreamOrigin>& origin() const { return origin_; }
   std::size_t slot() const { return slot_; }
@@ -33,6 +35,7 @@ class OpenAIProvider final : public Provider {
   std::string name_;
   std::size_t slot_;
   std::shared_ptr<const http::UpstreamOrigin> origin_;
+  std::string base_path_;
   std::array<std::string, 4> targets_;  // base path + endpoint path, by api::Endpoint
   std::string authorization_;           // "Bearer <key>", or empty
   std::vector<std::pair<std::string, std::string>> static_headers_;

@@ -85,6 +85,10 @@ class Provider {
   virtual std::string_view name() const = 0;
   virtual std::string_view kind() const = 0;
   virtual asio::awaitable<Exchange> exchange(const Call& call, StreamSink& sink) const = 0;
+  // An active health check (docs/routing.md, "Health"): GET <base_url><path>, true when it
+  // answers 2xx within `timeout`. In-process providers are always up.
+  virtual asio::awaitable<bool> probe(WorkerResources resources, std::string_view path,
+                                      std::chrono::milliseconds timeout) const;
 };
 
 }  // namespace sluice::provider
