@@ -48,6 +48,7 @@ int mock_main(const MockOptions& opts) {
   settings.max_tokens = opts.max_tokens;
   auto engine = std::make_shared<const mock::Engine>(settings);
   auto stats = std::make_shared<mock::MockStats>();
+  auto faults = std::make_shared<mock::FaultDefaults>();
 
   net::raise_open_file_limit();
   http::Server::Options options;
@@ -57,8 +58,9 @@ int mock_main(const MockOptions& opts) {
   options.workers = std::max(1, opts.workers);
   options.limits.idle_timeout = std::chrono::seconds(300);
   options.drain_timeout = std::chrono::seconds(5);
-  http::Server server(
-      options, [&](net::Worker&) { return std::make_unique<mock::MockServer>(engine, stats); });
+  http::Server server(options, [&](net::Worker&) {
+    return std::make_unique<mock::MockServer>(engine, stats, faults);
+  });
   server.start();
   spdlog::info("sluice mock listening on http://{}:{} ({} workers)", options.host, server.port(),
                options.workers);

@@ -46,6 +46,9 @@ using Duration = std::chrono::milliseconds;
 //                               text answers only, not tool calls)
 // Delay, pacing, cut and hang describe how a Reply is delivered and apply to every Reply,
 // errors included. MockSettings::fault_rate only ever replaces a valid request's answer.
+// `sluice mock` can also hold defaults for these (POST /mock/faults, mock/fault_defaults.h);
+// a header that is present and parses replaces its default, so e.g. `x-mock-status: 200` or
+// `x-mock-hang: 0` turns a default off for one request.
 struct Faults {
   int status = 0;
   int retry_after = -1;
@@ -55,10 +58,13 @@ struct Faults {
   std::optional<double> tokens_per_second;
   std::optional<int> tokens;
 
-  // Reads the headers through `get(name)`, which returns the value or an empty view.
-  // Unparseable values are ignored.
+  // Reads the headers through `get(name)`, which returns the value or an empty view, over
+  // `defaults`: each header that is present and parses replaces its field. Unparseable values
+  // are ignored (the default stays).
   template <class Getter>
-  static Faults from_headers(Getter&& get);
+  static Faults from_headers(Getter&& get, const Faults& defaults = {});
+
+  bool operator==(const Faults&) const = default;
 };
 
 // One answer, ready to be played.
@@ -103,8 +109,8 @@ std::optional<double> parse_double(std::string_view v);
 }  // namespace detail
 
 template <class Getter>
-Faults Faults::from_headers(Getter&& get) {
-  Faults f;
+Faults Faults::from_headers(Getter&& get, const Faults& defaults) {
+  Faults f = defaults;
   if (auto v = detail::parse_int(get("x-mock-status")); v && *v >= 100 && *v <= 599) {
     f.status = static_cast<int>(*v);
   }
@@ -114,8 +120,9 @@ Faults Faults::from_headers(Getter&& get) {
   if (auto v = detail::parse_int(get("x-mock-cut-after")); v && *v >= 0) {
     f.cut_after = static_cast<int>(*v);
   }
-  std::string_view hang = get("x-mock-hang");
-  f.hang = !hang.empty() && hang != "0" && hang != "false";
+  if (std::string_view hang = get("x-mock-hang"); !hang.empty()) {
+    f.hang = hang != "0" && hang != "false";
+  }
   if (auto v = detail::parse_int(get("x-mock-delay-ms")); v && *v >= 0) f.delay = Duration(*v);
   if (auto v = detail::parse_double(get("x-mock-tokens-per-second")); v && *v > 0) {
     f.tokens_per_second = *v;

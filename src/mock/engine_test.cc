@@ -892,6 +892,29 @@ TEST(MockFaults, FromHeaders) {
   EXPECT_FALSE(none.delay);
 }
 
+TEST(MockFaults, HeadersOverDefaults) {
+  Faults defaults;
+  defaults.status = 500;
+  defaults.retry_after = 3;
+  defaults.hang = true;
+  defaults.tokens = 4;
+  std::map<std::string, std::string> headers;
+  auto get = [&](std::string_view name) -> std::string_view {
+    auto it = headers.find(std::string(name));
+    return it == headers.end() ? std::string_view() : std::string_view(it->second);
+  };
+  EXPECT_EQ(Faults::from_headers(get, defaults), defaults);
+
+  headers = {{"x-mock-status", "200"}, {"x-mock-hang", "0"}, {"x-mock-tokens", "x"}};
+  Faults f = Faults::from_headers(get, defaults);
+  EXPECT_EQ(f.status, 200);  // below 400: the engine answers normally
+  EXPECT_EQ(f.retry_after, 3);
+  EXPECT_FALSE(f.hang);
+  EXPECT_EQ(f.tokens, 4);  // unparseable: the default stays
+  Engine e(default_settings());
+  EXPECT_EQ(e.respond(Endpoint::kChatCompletions, chat_body(), f).status, 200);
+}
+
 TEST(MockFaults, StrictNumberParsing) {
   EXPECT_EQ(detail::parse_int("42"), 42);
   EXPECT_EQ(detail::parse_int("-7"), -7);

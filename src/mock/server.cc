@@ -19,6 +19,11 @@ namespace {
 
 constexpr std::string_view kJson = "application/json";
 
+// An lvalue for `defaults ? *defaults : kNoFaults`. With a Faults{} temporary in that ?:
+// inside a coroutine, GCC 12's build dropped the connection without an answer (GCC has known
+// bugs with temporaries in coroutine bodies); two lvalues need no temporary.
+const Faults kNoFaults{};
+
 asio::awaitable<bool> sleep_for(std::chrono::milliseconds d) {
   asio::steady_timer timer(co_await asio::this_coro::executor, d);
   auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -60,8 +65,9 @@ void MockStats::reset() {
   for (auto& c : by_endpoint) c = 0;
 }
 
-MockServer::MockServer(std::shared_ptr<const Engine> engine, std::shared_ptr<MockStats> stats)
-    : engine_(std::move(engine)), stats_(std::move(stats)) {
+MockServer::MockServer(std::shared_ptr<const Engine> engine, std::shared_ptr<MockStats> stats,
+                       std::shared_ptr<FaultDefaults> faults)
+    : engine_(std::move(engine)), stats_(std::move(stats)), faults_(std::move(faults)) {
   json::array data;
   for (const auto& name : Engine::default_models()) data.push_back(model_object(name));
   json::object list;
@@ -98,6 +104,15 @@ asio::awaitable<void> MockServer::handle(http::ServerSession& session) {
   } else if (path == "/mock/reset" && method == bhttp::verb::post) {
     stats_->reset();
     co_await session.respond(200, kJson, stats_->to_json());
+  } else if (path == "/mock/faults") {
+    if (get) {
+      auto current = faults_->get();
+      co_await session.respond(200, kJson, faults_to_json(current ? *current : kNoFaults));
+    } else if (method == bhttp::verb::post) {
+      co_await set_faults(session);
+    } else {
+      co_await session.respond_error(wrong_method());
+    }
   } else if (path == "/healthz" && get) {
     co_await session.respond(200, kJson, R"({"status":"ok"})");
   } else {
@@ -113,7 +128,9 @@ asio::awaitable<void> MockServer::serve_inference(http::ServerSession& session,
   stats_->requests.fetch_add(1, std::memory_order_relaxed);
   stats_->by_endpoint[static_cast<std::size_t>(endpoint)].fetch_add(1, std::memory_order_relaxed);
   stats_->in_flight.fetch_add(1, std::memory_order_relaxed);
-  Faults faults = Faults::from_headers([&](std::string_view name) { return request[name]; });
+  auto defaults = faults_->get();
+  Faults faults = Faults::from_headers([&](std::string_view name) { return request[name]; },
+                                       defaults ? *defaults : kNoFaults);
   Reply reply = engine_->respond(endpoint, request.body(), faults);
   if (reply.status >= 500 || reply.hang || reply.cut_after >= 0 || faults.status != 0) {
     stats_->faults.fetch_add(1, std::memory_order_relaxed);
@@ -127,6 +144,16 @@ asio::awaitable<void> MockServer::serve_inference(http::ServerSession& session,
   } else if (session.client_gone()) {
     stats_->cancelled.fetch_add(1, std::memory_order_relaxed);
   }
+}
+
+asio::awaitable<void> MockServer::set_faults(http::ServerSession& session) {
+  auto faults = faults_from_json(session.request().body());
+  if (!faults) {
+    co_await session.respond_error(faults.error());
+    co_return;
+  }
+  faults_->set(*faults);
+  co_await session.respond(200, kJson, faults_to_json(*faults));
 }
 
 asio::awaitable<bool> MockServer::play(http::ServerSession& session, Reply& reply) {

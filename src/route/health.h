@@ -11,7 +11,18 @@
 //   - cooldown: a 429 keeps requests away for its Retry-After (or `cooldown`), capped;
 //   - active probes: unhealthy_after failed probes in a row mark it down, healthy_after good
 //     ones bring it back.
-// A deployment is available when none of these holds it back.
+// A deployment is available when none of these holds it back. A disabled outlier detector,
+// breaker or prober (enabled = false) never holds one back.
+//
+// The precise rules (health.cc, circuit_breaker.h):
+//   - the ejection limit is max(1, floor(max_ejection_percent x size / 100)) deployments ejected
+//     at `now`; a deployment refused ejection keeps its count and tries again on its next failure;
+//     failures reported while it is ejected (attempts sent before) are not counted;
+//   - decay: for each base_ejection that passes after an ejection ends without a new one, the
+//     ejection count goes down by one, so the next ejection is one step shorter;
+//   - a 429 is neither a failure nor a success: it sets the cooldown and, for the breaker, ends
+//     the attempt without a verdict (as on_abandoned); the consecutive failure count stays;
+//   - admit() also refuses a member that is ejected, cooling down or probed down at `now`.
 //
 // What counts as a failure is the caller's call: connect errors, timeouts and 5xx answers are
 // failures; 4xx answers other than 429 mean the deployment works and count as successes.

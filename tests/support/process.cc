@@ -197,6 +197,11 @@ std::int64_t MockUpstream::requests() const {
   return n != nullptr && n->is_int64() ? n->as_int64() : -1;
 }
 
+bool MockUpstream::set_faults(const std::string& json) const {
+  auto r = request(port, "POST", "/mock/faults", json);
+  return r && r->status == 200;
+}
+
 bool MockUpstream::wait_for_stats(const std::function<bool(const boost::json::object&)>& pred,
                                   std::chrono::milliseconds timeout) const {
   auto deadline = std::chrono::steady_clock::now() + timeout;

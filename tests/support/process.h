@@ -85,6 +85,10 @@ struct MockUpstream {
   // Polls stats() until `pred` holds; false when `timeout` passes first.
   bool wait_for_stats(const std::function<bool(const boost::json::object&)>& pred,
                       std::chrono::milliseconds timeout) const;
+  // POST /mock/faults: `json` (e.g. R"({"status":500})", or "{}" to clear) becomes the faults of
+  // every later request that its own x-mock-* headers do not override. False when the mock
+  // refused it or did not answer.
+  bool set_faults(const std::string& json) const;
 };
 // Extra arguments go after `mock --listen 127.0.0.1:0`.
 MockUpstream start_mock(const TempDir& dir, const std::vector<std::string>& args = {},
