@@ -177,9 +177,14 @@ asio::awaitable<Exchange> RouteStage::run(provider::StreamSink& sink) {
         co_return failed(core::Error(Errc::kCancelled, "The client went away."));
       }
 
-      Attempt a = (!ctx_.stream && model.config->hedge.enabled)
-                      ? co_await hedged(model, index, sink)
-                      : co_await attempt(model, index, sink);
+      // Not `cond ? co_await x : co_await y`: GCC 12 mis-destroys the temporaries of a
+      // co_await inside a conditional expression.
+      Attempt a;
+      if (!ctx_.stream && model.config->hedge.enabled) {
+        a = co_await hedged(model, index, sink);
+      } else {
+        a = co_await attempt(model, index, sink);
+      }
       tried.push_back(a.index);
       const Verdict v = a.verdict;
       last = std::move(a.exchange);

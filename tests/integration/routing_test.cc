@@ -21,8 +21,7 @@ namespace {
 namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
 
-std::string chat_body(const std::string& model, const std::string& user = {},
-                      bool stream = false) {
+std::string chat_body(const std::string& model, const std::string& user = {}, bool stream = false) {
   std::string body = R"({"model":")" + model +
                      R"(","messages":[{"role":"user","content":"Say hello"}],"max_tokens":4)";
   if (!user.empty()) body += R"(,"user":")" + user + "\"";
@@ -35,12 +34,13 @@ std::optional<Response> chat(std::uint16_t port, const std::string& model,
   return request(port, "POST", "/v1/chat/completions", chat_body(model, user));
 }
 
-// `provider` entries for each mock, named up0, up1, ...
+// `provider` entries for each mock, named up0, up1, ... Coalescing is off: these tests count
+// upstream requests, and identical concurrent requests would be joined into one.
 std::string providers_yaml(const std::vector<MockUpstream>& mocks) {
-  std::string out = "providers:\n";
+  std::string out = "coalesce: {enabled: false}\nproviders:\n";
   for (std::size_t i = 0; i < mocks.size(); ++i) {
-    out += "  - name: up" + std::to_string(i) + "\n    kind: openai\n    base_url: " +
-           mocks[i].base_url() + "\n";
+    out += "  - name: up" + std::to_string(i) +
+           "\n    kind: openai\n    base_url: " + mocks[i].base_url() + "\n";
   }
   return out;
 }
@@ -57,7 +57,8 @@ std::string deployments_yaml(std::size_t n, const std::string& extra = {}) {
 json::object admin_deployment(std::uint16_t port, const std::string& model, const std::string& id) {
   auto r = request(port, "GET", "/admin/deployments");
   if (!r || r->status != 200) return {};
-  for (const auto& m : json::parse(r->body).at("data").as_array()) {
+  const json::value doc = json::parse(r->body);
+  for (const auto& m : doc.at("data").as_array()) {
     if (m.at("model") != json::value(model)) continue;
     for (const auto& d : m.at("deployments").as_array()) {
       if (d.at("id") == json::value(id)) return d.as_object();
@@ -243,8 +244,8 @@ TEST_F(RoutingTest, ConsistentHashKeepsAUserOnOneDeploymentAndMovesFewWhenOneGoe
     std::vector<MockUpstream> view;
     std::string yaml = "providers:\n";
     for (std::size_t i = 0; i < 4; ++i) {
-      yaml += "  - name: up" + std::to_string(i) + "\n    kind: openai\n    base_url: " +
-              mocks_[i].base_url() + "\n";
+      yaml += "  - name: up" + std::to_string(i) +
+              "\n    kind: openai\n    base_url: " + mocks_[i].base_url() + "\n";
     }
     yaml += "models:\n  - name: chat\n    strategy: consistent-hash\n    hash_key: user\n";
     yaml += deployments_yaml(n);
@@ -302,7 +303,7 @@ TEST_F(RoutingTest, TheRetryBudgetBoundsUpstreamRequestsWhenEverythingFails) {
   EXPECT_EQ(answered.load(), kClients * kEach);  // the upstream's 503, passed on
   const double upstream = static_cast<double>(total_requests());
   const double client = kClients * kEach;
-  EXPECT_GT(upstream, client);  // some retries were made...
+  EXPECT_GT(upstream, client);                    // some retries were made...
   EXPECT_LE(upstream, 1.2 * client) << upstream;  // ...but within the budget
 }
 
@@ -312,7 +313,8 @@ TEST_F(RoutingTest, AFullDeploymentQueuesThenRefusesWithRetryAfter) {
   gateway_ = start_gateway(dir_, providers_yaml(mocks_) + R"(models:
   - name: short
     queue: {max_size: 1, timeout: 150ms}
-)" + deployments_yaml(1, "max_concurrency: 1") + R"(  - name: patient
+)" + deployments_yaml(1, "max_concurrency: 1") +
+                                     R"(  - name: patient
     queue: {max_size: 1, timeout: 5s, status: 503}
 )" + deployments_yaml(1, "max_concurrency: 1"));
   auto burst = [&](const std::string& model) {
@@ -379,7 +381,8 @@ models:
   auto deadline = Clock::now() + 5s;
   std::string state;
   while (Clock::now() < deadline) {
-    state = json::value_to<std::string>(admin_deployment(gateway_.port, "chat", "dead/chat").at("state"));
+    state = json::value_to<std::string>(
+        admin_deployment(gateway_.port, "chat", "dead/chat").at("state"));
     if (state == "probe_down") break;
     std::this_thread::sleep_for(50ms);
   }
@@ -403,7 +406,8 @@ TEST_F(RoutingTest, AdminDeploymentsDescribesEveryDeployment) {
   auto r = request(gateway_.port, "GET", "/admin/deployments");
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200);
-  auto m = json::parse(r->body).at("data").at(0).as_object();
+  const json::value doc = json::parse(r->body);
+  auto m = doc.at("data").at(0).as_object();
   EXPECT_EQ(m.at("model"), "chat");
   EXPECT_EQ(m.at("strategy"), "least-requests");
   const auto& ds = m.at("deployments").as_array();
