@@ -174,7 +174,9 @@ struct Retries {
   int max_attempts = 3;          // per model in the chain, the first attempt included
   Duration backoff_base = 50ms;  // full jitter: sleep uniform(0, min(max, base x 2^retry))
   Duration backoff_max = 2s;
-  Duration max_retry_after = 10s;  // an upstream Retry-After is honoured up to this
+  // An upstream Retry-After up to this is waited for when no other deployment can take the
+  // retry; a longer one goes back to the client (the OpenAI SDKs wait for it themselves).
+  Duration max_retry_after = 1s;
   // Retries in flight may be at most this share of the requests in flight (Envoy's retry
   // budget), but min_concurrency retries are always allowed.
   double budget = 0.2;

@@ -132,6 +132,11 @@ asio::awaitable<Exchange> RouteStage::run(provider::StreamSink& sink) {
   bool context_switched = false;
   for (std::size_t c = 0; c < chain.size(); ++c) {
     const route::ModelRoute& model = *chain[c];
+    // The last model that can take the request: rather than fail, panic routing sends it to
+    // deployments that health holds back.
+    const bool last_resort =
+        c + 1 == chain.size() &&
+        (c > 0 || (context_switched ? route_.context_fallbacks : route_.fallbacks).empty());
     Indexes tried;
     for (int n = 0; n < model.config->retries.max_attempts; ++n) {
       std::optional<RetryGuard> retry;
@@ -140,13 +145,18 @@ asio::awaitable<Exchange> RouteStage::run(provider::StreamSink& sink) {
         retry.emplace(*route_.budget);
         auto delay =
             route::backoff_delay(model.config->retries, ++retries, ctx_.worker.balancers.rng());
-        // Retry-After speaks for the deployment that sent it, which is now in cooldown: wait for
-        // it only when no other deployment could take the retry.
-        if (retry_after_) {
-          bool other = false;
+        // Retry-After speaks for the deployment that sent it, which is now in cooldown. When no
+        // other deployment could take the retry, wait for it if it is short; if it is long, the
+        // client, which has the header, is better placed to wait than a held connection.
+        if (rate_limited_) {
           bool at_capacity = false;
-          if (pick_now(model, tried, {}, at_capacity)) other = true;
-          if (!other) delay = std::max(delay, *retry_after_);
+          if (!pick_now(model, tried, {}, at_capacity, false)) {
+            if (retry_after_) {
+              delay = std::max(delay, *retry_after_);
+            } else if (long_retry_after_) {
+              break;
+            }
+          }
         }
         if (!co_await sleep(delay)) {
           co_return last ? std::move(*last)
@@ -155,7 +165,7 @@ asio::awaitable<Exchange> RouteStage::run(provider::StreamSink& sink) {
         }
       }
       std::uint32_t index = 0;
-      Pick pick = co_await choose(model, tried, index);
+      Pick pick = co_await choose(model, tried, index, last_resort);
       if (pick == Pick::kQueueFull || pick == Pick::kQueueTimeout) {
         const bool full = pick == Pick::kQueueFull;
         core::Error e(
@@ -213,16 +223,25 @@ asio::awaitable<Exchange> RouteStage::run(provider::StreamSink& sink) {
 }
 
 asio::awaitable<RouteStage::Pick> RouteStage::choose(const route::ModelRoute& model,
-                                                     const Indexes& tried, std::uint32_t& index) {
+                                                     const Indexes& tried, std::uint32_t& index,
+                                                     bool last_resort) {
   std::optional<route::AdmissionQueue::Ticket> ticket;
   const Clock::time_point queue_deadline =
       std::min(deadline_, Clock::now() + model.config->queue.timeout);
   Indexes refused;  // half-open breakers that had no probe slot for this request
   for (;;) {
     bool at_capacity = false;
-    if (auto i = pick_now(model, tried, refused, at_capacity)) {
+    bool panic = false;
+    std::optional<std::uint32_t> i = pick_now(model, tried, refused, at_capacity, false);
+    if (!i && !at_capacity && last_resort) {
+      i = pick_now(model, tried, refused, at_capacity, true);
+      panic = i.has_value();
+    }
+    if (i) {
       if (!take_slot(model, *i)) continue;  // another worker took the last slot first
-      if (model.health->admit(*i, Clock::now())) {
+      const bool admitted = panic ? model.health->admit_in_panic(*i, Clock::now())
+                                  : model.health->admit(*i, Clock::now());
+      if (admitted) {
         index = *i;
         co_return Pick::kPicked;
       }
@@ -244,7 +263,7 @@ asio::awaitable<RouteStage::Pick> RouteStage::choose(const route::ModelRoute& mo
 
 std::optional<std::uint32_t> RouteStage::pick_now(const route::ModelRoute& model,
                                                   const Indexes& tried, const Indexes& skip,
-                                                  bool& at_capacity) {
+                                                  bool& at_capacity, bool panic) {
   const Clock::time_point now = Clock::now();
   Indexes eligible;
   // First pass: deployments this request has not tried; second: any, as a last resort.
@@ -255,13 +274,15 @@ std::optional<std::uint32_t> RouteStage::pick_now(const route::ModelRoute& model
         const route::Deployment& d = model.deployments[i];
         if (d.config->priority != tier) continue;
         if (contains(skip, i) || (pass == 0 && contains(tried, i))) continue;
-        if (!model.health->available(i, now)) continue;
+        if (panic ? !model.health->available_in_panic(i, now) : !model.health->available(i, now)) {
+          continue;
+        }
         if (const std::int64_t limit = d.concurrency_limit();
             limit > 0 && d.load->in_flight() >= limit) {
           at_capacity = true;
           continue;
         }
-        if (d.config->rpm > 0 || d.config->tpm > 0) {
+        if (!panic && (d.config->rpm > 0 || d.config->tpm > 0)) {
           auto used = d.load->usage(now);
           if (d.config->rpm > 0 && used.requests >= static_cast<double>(d.config->rpm)) continue;
           if (d.config->tpm > 0 && used.tokens >= static_cast<double>(d.config->tpm)) continue;
@@ -346,7 +367,7 @@ asio::awaitable<RouteStage::Attempt> RouteStage::hedge(const route::ModelRoute& 
     RetryGuard retry(*route_.budget);
     bool at_capacity = false;
     Indexes tried{first};
-    std::optional<std::uint32_t> i = pick_now(model, tried, tried, at_capacity);
+    std::optional<std::uint32_t> i = pick_now(model, tried, tried, at_capacity, false);
     if (i && take_slot(model, *i)) {
       if (model.health->admit(*i, Clock::now())) co_return co_await attempt(model, *i, sink);
       release_slot(model, *i);
@@ -369,6 +390,8 @@ RouteStage::Verdict RouteStage::judge(const route::ModelRoute& model, std::uint3
   const nanoseconds latency = duration_cast<nanoseconds>(first_byte - sent);
   route::HealthGroup& health = *model.health;
   retry_after_.reset();
+  rate_limited_ = false;
+  long_retry_after_ = false;
 
   auto failure = [&](bool retryable) {
     d.load->observe(now, duration_cast<nanoseconds>(now - sent));
@@ -410,7 +433,9 @@ RouteStage::Verdict RouteStage::judge(const route::ModelRoute& model, std::uint3
                                        model.config->health.max_cooldown);
     health.on_rate_limited(index, now, ra);
     d.load->count(true);
+    rate_limited_ = true;
     if (ra && *ra <= model.config->retries.max_retry_after) retry_after_ = ra;
+    long_retry_after_ = ra && !retry_after_;
     return Verdict::kRetry;
   }
   if (e.status >= 500) return failure(route::retryable_status(e.status));

@@ -61,12 +61,14 @@ class RouteStage {
   enum class Pick { kPicked, kNone, kQueueFull, kQueueTimeout };
 
   // Chooses a deployment of `model`, waiting in its queue when all are at capacity.
+  // With `last_resort`, panic routing when health holds every deployment back.
   asio::awaitable<Pick> choose(const route::ModelRoute& model, const Indexes& tried,
-                               std::uint32_t& index);
+                               std::uint32_t& index, bool last_resort);
   // One eligible deployment now, never one in `skip`, one in `tried` only when nothing else is
-  // eligible; nullopt with `at_capacity` set when concurrency limits held some back.
+  // eligible; nullopt with `at_capacity` set when concurrency limits held some back. With
+  // `panic`, only an open breaker and concurrency limits hold a deployment back.
   std::optional<std::uint32_t> pick_now(const route::ModelRoute& model, const Indexes& tried,
-                                        const Indexes& skip, bool& at_capacity);
+                                        const Indexes& skip, bool& at_capacity, bool panic);
   // One attempt on a deployment whose in-flight slot is already taken.
   asio::awaitable<Attempt> attempt(const route::ModelRoute& model, std::uint32_t index,
                                    provider::StreamSink& sink);
@@ -85,11 +87,13 @@ class RouteStage {
   RequestContext& ctx_;
   const route::ModelRoute& route_;
   Clock::time_point deadline_ = Clock::time_point::max();
-  std::optional<std::chrono::milliseconds> retry_after_;  // from the last answer
+  // The last answer was a 429: with a Retry-After short enough to wait for, or a longer one.
+  bool rate_limited_ = false;
+  std::optional<std::chrono::milliseconds> retry_after_;
+  bool long_retry_after_ = false;
   std::uint64_t affinity_ = 0;
   bool has_affinity_ = false;
   std::uint64_t tokens_estimate_ = 0;
-  bool nothing_available_ = false;  // some pick found no available deployment
   http::UpstreamTimeouts timeouts_;
   std::string attempts_text_;
   std::array<http::Header, 2> headers_{};

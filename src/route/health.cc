@@ -176,6 +176,16 @@ bool HealthGroup::admit(std::size_t i, time_point now) {
   return m.breaker.admit(now);
 }
 
+bool HealthGroup::available_in_panic(std::size_t i, time_point now) const {
+  return impl_->member(i).breaker.available(now);
+}
+
+bool HealthGroup::admit_in_panic(std::size_t i, time_point now) {
+  Member& m = impl_->member(i);
+  std::lock_guard lock(m.mutex);
+  return m.breaker.admit(now);
+}
+
 void HealthGroup::on_success(std::size_t i, time_point now) {
   Member& m = impl_->member(i);
   std::lock_guard lock(m.mutex);

@@ -60,6 +60,12 @@ class HealthGroup {
   // that returned true is followed by exactly one of the four outcome calls below.
   bool admit(std::size_t i, time_point now);
 
+  // Panic routing (Envoy's): when health holds back every deployment a request could still go
+  // to, ejection, probes and cooldown are ignored, so that health alone never turns a working
+  // upstream into errors; an open breaker still refuses (failing fast is its purpose).
+  bool available_in_panic(std::size_t i, time_point now) const;
+  bool admit_in_panic(std::size_t i, time_point now);
+
   void on_success(std::size_t i, time_point now);
   void on_failure(std::size_t i, time_point now);
   // A 429: cooldown for `retry_after` (capped at max_cooldown), or `cooldown` when absent. Not a

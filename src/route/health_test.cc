@@ -311,6 +311,34 @@ TEST(HealthGroup, DisabledBreakerAndOutlierNeverHoldBack) {
 // For the sanitizers: workers reporting outcomes while others pick. Checks only what must hold
 // whatever the interleaving (the workers' clocks are not monotonic across threads, so not even
 // the ejection limit is checked here).
+TEST(HealthGroup, PanicIgnoresEjectionCooldownAndProbesButNotAnOpenBreaker) {
+  config::Health h = outlier_only();
+  h.probe.enabled = true;
+  h.probe.unhealthy_after = 1;
+  HealthGroup g(h, 4);
+  fail(g, 0, t0, 5);                  // ejected
+  g.on_rate_limited(1, t0, 10000ms);  // cooling down
+  g.on_probe(2, false, t0);           // probed down
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_FALSE(g.available(i, t0)) << i;
+    EXPECT_FALSE(g.admit(i, t0)) << i;
+    EXPECT_TRUE(g.available_in_panic(i, t0)) << i;
+    EXPECT_TRUE(g.admit_in_panic(i, t0)) << i;
+    g.on_success(i, t0);
+  }
+
+  config::Health b;
+  b.breaker.min_requests = 2;
+  b.breaker.failure_ratio = 0.5;
+  b.outlier.enabled = false;
+  HealthGroup open(b, 1);
+  open.on_failure(0, t0);
+  open.on_failure(0, t0);
+  EXPECT_EQ(open.state(0, t0).breaker, BreakerState::kOpen);
+  EXPECT_FALSE(open.available_in_panic(0, t0));
+  EXPECT_FALSE(open.admit_in_panic(0, t0));
+}
+
 TEST(HealthGroup, ConcurrentOutcomesAndPicks) {
   config::Health c;
   c.outlier.consecutive_failures = 3;

@@ -241,10 +241,12 @@ TEST_F(CacheTest, ErrorsAreNeverCached) {
   Response failed = post(kChat, {{"x-mock-status", "500"}});
   EXPECT_EQ(failed.status, 500);
   EXPECT_EQ(failed.header("x-sluice-cache"), "miss");
+  const int attempts = std::stoi(failed.header("x-sluice-attempts"));
+  EXPECT_EQ(attempts, 3);  // a 500 is retried, up to max_attempts
   Response again = post(kChat);
   EXPECT_EQ(again.status, 200);
   EXPECT_EQ(again.header("x-sluice-cache"), "miss");
-  EXPECT_EQ(mock_.requests(), 2);
+  EXPECT_EQ(mock_.requests(), attempts + 1);
 }
 
 TEST_F(CacheTest, CutStreamsAndCutAnswersAreNeverCached) {

@@ -158,7 +158,8 @@ TEST_F(CoalesceTest, WithTheCacheOnStreamAndWholeRequestsShareOneCall) {
 }
 
 TEST_F(CoalesceTest, AnUpstreamFailureReachesEveryWaiterAndIsNotCached) {
-  start("cache: {enabled: true}\n");
+  // One attempt per flight, so that the count below is the number of flights.
+  start("cache: {enabled: true}\nrouting: {retries: {max_attempts: 1}}\n");
   auto responses = concurrent(50, kChat, {{"x-mock-delay-ms", "1000"}, {"x-mock-status", "503"}});
   for (const auto& r : responses) {
     EXPECT_EQ(r.status, 503);
