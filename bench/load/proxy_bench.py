@@ -498,11 +498,27 @@ def stream_path(args) -> str:
 
 
 def start_sluice(args, upstream_port: int, tmp: Path, name: str = "sluice",
-                 cache: bool = False) -> tuple[Server, int]:
+                 cache: bool = False, deployments: int = 1) -> tuple[Server, int]:
+    """`deployments` > 1 puts that many deployments (each its own provider, all on the same
+    upstream) behind each model, balanced by the default strategy, p2c-ewma."""
     conf = tmp / f"{name}.yaml"
     purpose = ("answers from its response cache" if cache
                else "a pure pass-through to the upstream nginx")
+    if deployments > 1:
+        purpose += f", {deployments} deployments per model behind p2c-ewma"
     cache_section = "cache: {enabled: true}\n" if cache else ""
+    providers = "".join(f"""\
+  - name: upstream{i}
+    kind: openai
+    base_url: http://127.0.0.1:{upstream_port}/v1
+  - name: upstream-stream{i}
+    kind: openai
+    base_url: http://127.0.0.1:{upstream_port}/{stream_path(args)}/v1
+""" for i in range(deployments))
+    json_deps = ", ".join(f"{{provider: upstream{i}, model: {JSON_MODEL}}}"
+                          for i in range(deployments))
+    stream_deps = ", ".join(f"{{provider: upstream-stream{i}, model: {STREAM_MODEL}}}"
+                            for i in range(deployments))
     conf.write_text(f"""\
 # Written by bench/load/proxy_bench.py: {purpose}.
 {cache_section}listen: 127.0.0.1:0
@@ -510,17 +526,11 @@ workers: {args.workers}
 drain_timeout: 2s
 log_level: info
 providers:
-  - name: upstream
-    kind: openai
-    base_url: http://127.0.0.1:{upstream_port}/v1
-  - name: upstream-stream
-    kind: openai
-    base_url: http://127.0.0.1:{upstream_port}/{stream_path(args)}/v1
-models:
+{providers}models:
   - name: {JSON_MODEL}
-    deployments: [{{provider: upstream, model: {JSON_MODEL}}}]
+    deployments: [{json_deps}]
   - name: {STREAM_MODEL}
-    deployments: [{{provider: upstream-stream, model: {STREAM_MODEL}}}]
+    deployments: [{stream_deps}]
 """)
     argv = [args.sluice, "serve", "-c", str(conf), "--listen", "127.0.0.1:0",
             "--workers", str(args.workers)]

@@ -396,6 +396,82 @@ models:
   }
 }
 
+TEST_F(RoutingTest, ADeploymentAtItsRpmGetsNoMoreRequestsThatMinute) {
+  start_mocks(2);
+  gateway_ = start_gateway(dir_, providers_yaml(mocks_) + R"(workers: 1
+models:
+  - name: chat
+    strategy: round-robin
+    deployments:
+      - provider: up0
+        rpm: 3
+      - provider: up1
+)");
+  for (int i = 0; i < 12; ++i) ASSERT_EQ(chat(gateway_.port, "chat")->status, 200);
+  // The window slides over two one-minute buckets: across a minute boundary one more may pass.
+  EXPECT_GE(mocks_[0].requests(), 3);
+  EXPECT_LE(mocks_[0].requests(), 4);
+  EXPECT_EQ(mocks_[0].requests() + mocks_[1].requests(), 12);
+  auto d = admin_deployment(gateway_.port, "chat", "up0/chat");
+  EXPECT_EQ(d.at("usage").at("rpm"), 3);
+}
+
+TEST_F(RoutingTest, ALowerPriorityTierTakesOverOnlyWhenTheFirstIsDown) {
+  start_mocks(2);
+  gateway_ = start_gateway(dir_, providers_yaml(mocks_) + R"(models:
+  - name: chat
+    health:
+      outlier: {consecutive_failures: 2, base_ejection: 30s}
+    deployments:
+      - provider: up0
+      - provider: up1
+        priority: 1
+)");
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(chat(gateway_.port, "chat")->status, 200);
+  EXPECT_EQ(mocks_[0].requests(), 10);
+  EXPECT_EQ(mocks_[1].requests(), 0);
+  ASSERT_TRUE(mocks_[0].set_faults(R"({"status":502})"));
+  for (int i = 0; i < 10; ++i) {
+    auto r = chat(gateway_.port, "chat");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << r->body;
+    EXPECT_EQ(r->header("x-sluice-deployment"), "up1/chat");
+  }
+  // Ejected after two failures: from then on the backup answers at the first attempt.
+  EXPECT_EQ(mocks_[0].requests(), 12);
+}
+
+TEST_F(RoutingTest, AContextLengthErrorGoesToTheContextFallbackNotTheOthers) {
+  start_mocks(1);
+  FakeUpstream short_context([](const std::string&) {
+    const std::string body =
+        R"({"error":{"message":"This model's maximum context length is 8192 tokens.",)"
+        R"("type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}})";
+    return "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+  });
+  gateway_ = start_gateway(dir_, providers_yaml(mocks_) + R"(  - name: short
+    kind: openai
+    base_url: )" + short_context.base_url() +
+                                     R"(
+models:
+  - name: chat
+    fallbacks: [other]
+    context_fallbacks: [long]
+    deployments: [{provider: short}]
+  - name: other
+    deployments: [{provider: up0, model: other-model}]
+  - name: long
+    deployments: [{provider: up0, model: long-model}]
+)");
+  auto r = chat(gateway_.port, "chat");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(json::parse(r->body).at("model"), "long-model");
+  EXPECT_EQ(r->header("x-sluice-attempts"), "2");  // a 400 is not retried on the same model
+  EXPECT_EQ(short_context.requests(), 1);
+}
+
 TEST_F(RoutingTest, AdminDeploymentsDescribesEveryDeployment) {
   start_mocks(2);
   gateway_ = start_gateway(dir_, providers_yaml(mocks_) + R"(models:

@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""What the balancer costs: Sluice with one deployment per model against Sluice with three
+behind p2c-ewma, side by side.
+
+The setup is proxy_bench.py's (one upstream nginx answering instantly, wrk driving keep-alive
+POSTs with a distinct body per request); the two Sluice processes differ only in the number of
+deployments per model (each deployment its own provider, so its own connection pool). Runs
+alternate in paired rounds and the result is the median of the per-round ratios
+three/one of CPU time per request and of requests per second.
+
+    python3 bench/load/routing_bench.py                  # 5 rounds of 10 s runs
+    python3 bench/load/routing_bench.py --rounds 3 --duration 5 --deployments 3
+
+Python 3 standard library only; needs nginx and wrk. Everything listens on 127.0.0.1 and lives
+in a temporary directory; every process is stopped on exit. See bench/load/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import proxy_bench as pb
+
+
+def main() -> int:
+    default_workers = max(1, min(2, os.cpu_count() or 1))
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sluice", default=str(pb.REPO / "build/release/sluice"))
+    ap.add_argument("--workers", type=int, default=default_workers)
+    ap.add_argument("--duration", type=int, default=10, help="seconds per run (default 10)")
+    ap.add_argument("--rounds", type=int, default=5, help="paired rounds (default 5)")
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--timeout", default="2s")
+    ap.add_argument("--cases", default="json,stream")
+    ap.add_argument("--deployments", type=int, default=3)
+    ap.add_argument("--stream-upstream", choices=("chunked", "length"), default="chunked")
+    args = ap.parse_args()
+    cases = [c for c in args.cases.split(",") if c]
+    if not set(cases) <= {"json", "stream"} or args.deployments < 2:
+        ap.error("bad --cases or --deployments")
+    for tool in ("nginx", "wrk"):
+        if not shutil.which(tool):
+            ap.error(f"{tool} is not on PATH")
+    args.sluice = os.path.abspath(args.sluice)
+    command = shlex.join(["python3", os.path.relpath(sys.argv[0])] + sys.argv[1:])
+
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+
+    tmp = Path(tempfile.mkdtemp(prefix="sluice-routing-bench-"))
+    for d in ("upstream-tmp", "proxy-tmp"):
+        (tmp / d).mkdir()
+    started: list[pb.Server] = []
+    user = "user root;" if os.geteuid() == 0 else ""
+    names = ("one", f"{args.deployments}x")
+    try:
+        (tmp / "www").mkdir()
+        (tmp / "www/stream.sse").write_text(pb.upstream_chat_sse())
+        upstream_port = pb.free_port()
+        upstream = pb.start_nginx("upstream", pb.render("upstream.conf.in", {
+            "USER": user, "DIR": tmp, "PORT": upstream_port,
+            "CHAT_JSON": pb.nginx_quote(pb.upstream_chat_json())}), tmp)
+        started.append(upstream)
+        pb.wait_port(upstream_port, upstream.proc, "upstream nginx", tmp / "upstream-error.log")
+        one, one_port = pb.start_sluice(args, upstream_port, tmp, "sluice-one")
+        started.append(one)
+        many, many_port = pb.start_sluice(args, upstream_port, tmp, "sluice-many",
+                                          deployments=args.deployments)
+        started.append(many)
+        servers = {"upstream": upstream, "upstream_port": upstream_port,
+                   "procs": {names[0]: {c: one for c in cases},
+                             names[1]: {c: many for c in cases}},
+                   "ports": {names[0]: {c: one_port for c in cases},
+                             names[1]: {c: many_port for c in cases}}}
+        time.sleep(0.5)
+        runs = []
+        for rnd in range(1, args.rounds + 1):
+            order = names if rnd % 2 == 1 else names[::-1]
+            pb.log(f"round {rnd}/{args.rounds}: {' then '.join(order)}")
+            for case in cases:
+                for name in order:
+                    run = pb.measured_run(args, servers, name, case)
+                    run["round"] = rnd
+                    runs.append(run)
+
+        print(f"\n## Balancer cost: {args.deployments} deployments behind p2c-ewma vs one\n")
+        print(f"`{command}` — {args.rounds} paired rounds of {args.duration} s, "
+              f"{args.workers} workers, wrk -t{args.threads} -c{args.connections}.\n")
+        print(f"| case | CPU/req one (µs) | CPU/req {names[1]} (µs) | CPU/req ratio "
+              f"| req/s ratio | errors |")
+        print("|---|---|---|---|---|---|")
+        failed = False
+        for case in cases:
+            by_round: dict[int, dict] = {}
+            for r in runs:
+                if r["case"] == case:
+                    by_round.setdefault(r["round"], {})[r["proxy"]] = r
+            pairs = [v for _, v in sorted(by_round.items()) if len(v) == 2]
+            cpu = [p[names[1]]["cpu_us_per_req"] / p[names[0]]["cpu_us_per_req"] for p in pairs]
+            rps = [p[names[1]]["rps"] / p[names[0]]["rps"] for p in pairs]
+            errors = sum(r["error_total"] for r in runs if r["case"] == case)
+            failed = failed or errors > 0
+            print(f"| {case} | {pb.med([p[names[0]]['cpu_us_per_req'] for p in pairs]):.1f} "
+                  f"| {pb.med([p[names[1]]['cpu_us_per_req'] for p in pairs]):.1f} "
+                  f"| **{pb.med(cpu):.3f}** ({min(cpu):.3f}–{max(cpu):.3f}) "
+                  f"| {pb.med(rps):.3f} ({min(rps):.3f}–{max(rps):.3f}) | {errors} |")
+        return 1 if failed else 0
+    except KeyboardInterrupt as e:
+        pb.log(f"interrupted ({e.args[0] if e.args else 'Ctrl-C'}): stopping")
+        return 130
+    finally:
+        for s in reversed(started):
+            try:
+                s.stop()
+            except Exception as e:
+                pb.log(f"stopping {s.name}: {e}")
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
