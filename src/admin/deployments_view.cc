@@ -40,7 +40,14 @@ json::object deployments_view(const route::ModelRegistry& registry, const core::
       json::object o;
       o["id"] = d.id;
       o["provider"] = d.provider->name();
-      o["upstream_model"] = d.model.empty() ? route.name : d.model;
+      // A pattern model without `model` sends whatever name the client asked for.
+      if (!d.model.empty()) {
+        o["upstream_model"] = d.model;
+      } else if (route.pattern) {
+        o["upstream_model"] = nullptr;
+      } else {
+        o["upstream_model"] = route.name;
+      }
       o["state"] = state_word(health, now);
       o["available"] = health.available;
       o["priority"] = d.config->priority;

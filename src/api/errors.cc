@@ -29,6 +29,7 @@ int http_status(const core::Error& e) {
     case Errc::kUpstreamUnreachable:
       return 502;
     case Errc::kUpstreamProtocol:
+    case Errc::kUpstreamTooLarge:
       return 502;
     case Errc::kUpstreamTimeout:
       return 504;
@@ -50,6 +51,7 @@ std::string_view error_type(const core::Error& e) {
   switch (e.code) {
     case Errc::kUpstreamUnreachable:
     case Errc::kUpstreamProtocol:
+    case Errc::kUpstreamTooLarge:
     case Errc::kUpstreamTimeout:
       return "upstream_error";
     case Errc::kServiceUnavailable:
@@ -95,6 +97,8 @@ std::string_view error_code(const core::Error& e) {
       return "upstream_unreachable";
     case Errc::kUpstreamProtocol:
       return "upstream_protocol_error";
+    case Errc::kUpstreamTooLarge:
+      return "upstream_response_too_large";
     case Errc::kUpstreamTimeout:
       return "upstream_timeout";
     case Errc::kUpstreamError:

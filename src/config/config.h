@@ -84,9 +84,9 @@ struct AdaptiveConcurrency {
 
 struct Deployment {
   Mark mark;
-  std::string provider;     // a Provider's name
-  std::string model;        // name sent upstream; empty means the name the client asked for
-  int weight = 1;           // share of traffic for round-robin, weighted, random, least-requests
+  std::string provider;  // a Provider's name
+  std::string model;     // name sent upstream; empty means the name the client asked for
+  int weight = 1;        // share of traffic for weighted, random, least-requests, consistent-hash
   int max_concurrency = 0;  // requests in flight at once, over all workers; 0: unlimited
   std::uint64_t rpm = 0;    // the provider's requests-per-minute limit for this deployment; 0: none
   std::uint64_t tpm = 0;    // and tokens per minute
@@ -198,7 +198,7 @@ struct Hedge {
   Duration min_delay = 10ms;  // never hedge sooner than this
 };
 
-// Per-model timeouts; a zero field keeps the provider's.
+// Per-model timeouts; a field left out keeps the provider's.
 struct ModelTimeouts {
   Duration connect = 0ms;
   Duration first_byte = 0ms;

@@ -897,6 +897,9 @@ class Loader {
     }
     read_duration(s, "cooldown", h.cooldown);
     read_duration(s, "max_cooldown", h.max_cooldown);
+    if (h.max_cooldown < h.cooldown) {
+      report(s.node.Mark(), s.where() + ": max_cooldown must not be less than cooldown");
+    }
   }
 
   void read_hash_key(const Entry& e, HashKey& key) {
@@ -912,9 +915,9 @@ class Loader {
       } else if (source == "header" && is_token(arg)) {
         key.source = HashKey::Source::kHeader;
         key.header = core::to_lower(arg);
-      } else if (auto n = parse_integer<std::size_t>(arg); source == "prefix" && n && *n > 0) {
+      } else if (auto n = core::parse_bytes(arg); source == "prefix" && n && *n > 0) {
         key.source = HashKey::Source::kPrefix;
-        key.prefix_bytes = *n;
+        key.prefix_bytes = static_cast<std::size_t>(*n);
       } else {
         report(e, "expected user, header:NAME or prefix:BYTES, got " + quote(*text));
       }
@@ -1315,7 +1318,13 @@ class Loader {
         }
       }
     }
-    if (const Entry* e = s->value("hash_key")) read_hash_key(*e, m.hash_key);
+    if (const Entry* e = s->value("hash_key")) {
+      read_hash_key(*e, m.hash_key);
+      if (m.strategy != Strategy::kConsistentHash) {
+        report(*e, "only used by strategy consistent-hash (this model's strategy is " +
+                       std::string(strategy_name(m.strategy)) + ")");
+      }
+    }
     // Fallback lists are read even when empty so that their marks line up with check_fallbacks.
     if (const Entry* e = s->value("fallbacks")) read_name_list(*e, m.fallbacks);
     if (const Entry* e = s->value("context_fallbacks")) read_name_list(*e, m.context_fallbacks);

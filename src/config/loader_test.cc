@@ -1385,7 +1385,8 @@ TEST(RoutingConfigTest, TopLevelRoutingIsEachModelsDefault) {
 
 TEST(RoutingConfigTest, HashKeyShorthands) {
   auto key = [](std::string_view text) {
-    return load(std::string(kTwoProviders) + "models:\n  - name: x\n    hash_key: " +
+    return load(std::string(kTwoProviders) +
+                "models:\n  - name: x\n    strategy: consistent-hash\n    hash_key: " +
                 std::string(text) + "\n    deployments: [{provider: a}]\n")
         .models[0]
         .hash_key;
@@ -1397,6 +1398,17 @@ TEST(RoutingConfigTest, HashKeyShorthands) {
   HashKey p = key("prefix:512");
   EXPECT_EQ(p.source, HashKey::Source::kPrefix);
   EXPECT_EQ(p.prefix_bytes, 512u);
+  EXPECT_EQ(key("prefix:2KiB").prefix_bytes, 2048u);
+}
+
+TEST(RoutingConfigTest, HashKeyWithoutConsistentHashIsAMistake) {
+  auto errs = problems(std::string(kTwoProviders) + R"(models:
+  - name: x
+    hash_key: user
+    deployments: [{provider: a}]
+)");
+  EXPECT_THAT(errs, ElementsAre(AllOf(StartsWith("test.yaml:8:"),
+                                      HasSubstr("only used by strategy consistent-hash"))));
 }
 
 TEST(RoutingConfigTest, BadValuesSayWhereAndWhy) {

@@ -31,6 +31,8 @@ std::string_view errc_name(Errc code) {
       return "upstream_unreachable";
     case Errc::kUpstreamProtocol:
       return "upstream_protocol_error";
+    case Errc::kUpstreamTooLarge:
+      return "upstream_response_too_large";
     case Errc::kUpstreamTimeout:
       return "upstream_timeout";
     case Errc::kUpstreamError:

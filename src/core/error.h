@@ -24,6 +24,7 @@ enum class Errc {
   kHeadersTooLarge,      // 431
   kUpstreamUnreachable,  // 502: could not connect, TLS failed, connection reset before answer
   kUpstreamProtocol,     // 502: upstream answered something that is not valid HTTP / SSE / JSON
+  kUpstreamTooLarge,     // 502: the upstream's whole answer exceeded limits.max_response_bytes
   kUpstreamTimeout,      // 504: connect, first-byte, idle or total deadline passed
   kUpstreamError,        // upstream answered with an error status (status in Error::status)
   kRateLimited,          // 429: too many requests now; Retry-After says when to come back

@@ -140,17 +140,20 @@ asio::awaitable<Exchange> RouteStage::run(provider::StreamSink& sink) {
     Indexes tried;
     for (int n = 0; n < model.config->retries.max_attempts; ++n) {
       std::optional<RetryGuard> retry;
-      if (ctx_.attempts > 0) {
+      // A fallback's first attempt goes to another model, so it is neither backed off nor
+      // counted against the budget: the chain is as long as the operator made it.
+      if (ctx_.attempts > 0 && !(n == 0 && c > 0)) {
         if (!route_.budget->try_begin_retry()) co_return std::move(*last);
         retry.emplace(*route_.budget);
         auto delay =
             route::backoff_delay(model.config->retries, ++retries, ctx_.worker.balancers.rng());
         // Retry-After speaks for the deployment that sent it, which is now in cooldown. When no
-        // other deployment could take the retry, wait for it if it is short; if it is long, the
-        // client, which has the header, is better placed to wait than a held connection.
+        // other deployment of this model could take the retry, wait for it if it is short; if it
+        // is long, move on to the fallbacks, and without any the 429 goes to the client, which
+        // has the header and is better placed to wait than a held connection.
         if (rate_limited_) {
-          bool at_capacity = false;
-          if (!pick_now(model, tried, {}, at_capacity, false)) {
+          Blocked blocked;
+          if (!pick_now(model, tried, {}, blocked, false)) {
             if (retry_after_) {
               delay = std::max(delay, *retry_after_);
             } else if (long_retry_after_) {
@@ -168,6 +171,12 @@ asio::awaitable<Exchange> RouteStage::run(provider::StreamSink& sink) {
       Pick pick = co_await choose(model, tried, index, last_resort);
       if (pick == Pick::kQueueFull || pick == Pick::kQueueTimeout) {
         const bool full = pick == Pick::kQueueFull;
+        if (!full && deadline_ != Clock::time_point::max() && Clock::now() >= deadline_) {
+          co_return failed(core::Error(Errc::kUpstreamTimeout,
+                                       "The request's deadline passed while it waited for a "
+                                       "deployment of model `" +
+                                           model.name + "` to have room."));
+        }
         core::Error e(
             model.config->queue.status == 503 ? Errc::kServiceUnavailable : Errc::kRateLimited,
             full ? "Every deployment of model `" + model.name +
@@ -196,6 +205,11 @@ asio::awaitable<Exchange> RouteStage::run(provider::StreamSink& sink) {
         a = co_await attempt(model, index, sink);
       }
       tried.push_back(a.index);
+      // A hedge may have started after the attempt that won: the answer names the winner.
+      const route::Deployment& winner = model.deployments[a.index];
+      ctx_.provider = winner.provider->name();
+      ctx_.upstream_model = std::move(a.upstream_model);
+      set_headers(winner);
       const Verdict v = a.verdict;
       last = std::move(a.exchange);
       refused.reset();
@@ -217,6 +231,15 @@ asio::awaitable<Exchange> RouteStage::run(provider::StreamSink& sink) {
   }
   if (refused) co_return std::move(*refused);
   if (last) co_return std::move(*last);
+  if (rate_capped_) {
+    Exchange e =
+        failed(core::Error(Errc::kRateLimited, "Every deployment of model `" + route_.name +
+                                                   "` is at its configured rpm or tpm limit."));
+    // The usage window slides by the second; a client that waits one is not refused again
+    // for long.
+    e.headers.emplace_back("retry-after", "1");
+    co_return e;
+  }
   co_return failed(core::Error(Errc::kServiceUnavailable,
                                "No deployment of model `" + route_.name +
                                    "` is available now (all are unhealthy or rate limited)."));
@@ -230,13 +253,15 @@ asio::awaitable<RouteStage::Pick> RouteStage::choose(const route::ModelRoute& mo
       std::min(deadline_, Clock::now() + model.config->queue.timeout);
   Indexes refused;  // half-open breakers that had no probe slot for this request
   for (;;) {
-    bool at_capacity = false;
+    Blocked blocked;
     bool panic = false;
-    std::optional<std::uint32_t> i = pick_now(model, tried, refused, at_capacity, false);
-    if (!i && !at_capacity && last_resort) {
-      i = pick_now(model, tried, refused, at_capacity, true);
+    std::optional<std::uint32_t> i = pick_now(model, tried, refused, blocked, false);
+    if (!i && !blocked.capacity && last_resort) {
+      i = pick_now(model, tried, refused, blocked, true);
       panic = i.has_value();
     }
+    if (!i && blocked.rate) rate_capped_ = true;
+    const bool at_capacity = blocked.capacity;
     if (i) {
       if (!take_slot(model, *i)) continue;  // another worker took the last slot first
       const bool admitted = panic ? model.health->admit_in_panic(*i, Clock::now())
@@ -263,7 +288,7 @@ asio::awaitable<RouteStage::Pick> RouteStage::choose(const route::ModelRoute& mo
 
 std::optional<std::uint32_t> RouteStage::pick_now(const route::ModelRoute& model,
                                                   const Indexes& tried, const Indexes& skip,
-                                                  bool& at_capacity, bool panic) {
+                                                  Blocked& blocked, bool panic) {
   const Clock::time_point now = Clock::now();
   Indexes eligible;
   // First pass: deployments this request has not tried; second: any, as a last resort.
@@ -279,13 +304,17 @@ std::optional<std::uint32_t> RouteStage::pick_now(const route::ModelRoute& model
         }
         if (const std::int64_t limit = d.concurrency_limit();
             limit > 0 && d.load->in_flight() >= limit) {
-          at_capacity = true;
+          blocked.capacity = true;
           continue;
         }
-        if (!panic && (d.config->rpm > 0 || d.config->tpm > 0)) {
+        // The provider's own limits hold even in panic: past them it would only answer 429.
+        if (d.config->rpm > 0 || d.config->tpm > 0) {
           auto used = d.load->usage(now);
-          if (d.config->rpm > 0 && used.requests >= static_cast<double>(d.config->rpm)) continue;
-          if (d.config->tpm > 0 && used.tokens >= static_cast<double>(d.config->tpm)) continue;
+          if ((d.config->rpm > 0 && used.requests >= static_cast<double>(d.config->rpm)) ||
+              (d.config->tpm > 0 && used.tokens >= static_cast<double>(d.config->tpm))) {
+            blocked.rate = true;
+            continue;
+          }
         }
         eligible.push_back(i);
       }
@@ -308,9 +337,15 @@ asio::awaitable<RouteStage::Attempt> RouteStage::attempt(const route::ModelRoute
   const std::int64_t in_flight = d.load->in_flight();
   if (d.config->rpm > 0 || d.config->tpm > 0) d.load->add_usage(sent, 1, tokens_estimate_);
   ++ctx_.attempts;
+  Attempt a;
+  a.index = index;
+  // A deployment without `model` gets the name its own model is known by: the client's for the
+  // requested model (which may be a pattern), the fallback's name for a fallback.
+  a.upstream_model = !d.model.empty()    ? d.model
+                     : &model == &route_ ? std::string(ctx_.model)
+                                         : model.name;
+  // A stream opens with these headers while the attempt runs (streams are never hedged).
   set_headers(d);
-  ctx_.provider = d.provider->name();
-  ctx_.upstream_model = d.model.empty() ? std::string(ctx_.model) : d.model;
 
   http::UpstreamTimeouts timeouts = d.timeouts;
   if (deadline_ != Clock::time_point::max()) {
@@ -318,13 +353,11 @@ asio::awaitable<RouteStage::Attempt> RouteStage::attempt(const route::ModelRoute
     timeouts.total = std::clamp(left, milliseconds(1), timeouts.total);
   }
   provider::Call call{ctx_.request,
-                      ctx_.upstream_model,
+                      a.upstream_model,
                       ctx_.session.request(),
                       ctx_.session.request_id(),
                       ctx_.worker.resources(),
                       &timeouts};
-  Attempt a;
-  a.index = index;
   a.exchange = co_await d.provider->exchange(call, sink);
   // A hedge that lost was cancelled by the winner: no verdict on the deployment.
   auto cs = co_await asio::this_coro::cancellation_state;
@@ -333,10 +366,7 @@ asio::awaitable<RouteStage::Attempt> RouteStage::attempt(const route::ModelRoute
     a.verdict = Verdict::kDone;
     co_return a;
   }
-  a.verdict = judge(model, index, a.exchange, sent);
-  if (d.adaptive) {
-    d.adaptive->on_sample(Clock::now() - sent, static_cast<int>(in_flight));
-  }
+  a.verdict = judge(model, index, a.exchange, sent, in_flight);
   co_return a;
 }
 
@@ -365,15 +395,20 @@ asio::awaitable<RouteStage::Attempt> RouteStage::hedge(const route::ModelRoute& 
   auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
   if (!ec && route_.budget->try_begin_retry()) {
     RetryGuard retry(*route_.budget);
-    bool at_capacity = false;
+    Blocked blocked;
     Indexes tried{first};
-    std::optional<std::uint32_t> i = pick_now(model, tried, tried, at_capacity, false);
+    std::optional<std::uint32_t> i = pick_now(model, tried, tried, blocked, false);
     if (i && take_slot(model, *i)) {
-      if (model.health->admit(*i, Clock::now())) co_return co_await attempt(model, *i, sink);
-      release_slot(model, *i);
+      if (model.health->admit(*i, Clock::now())) {
+        Attempt a = co_await attempt(model, *i, sink);
+        // A hedge that fails fast must not end the race: the first attempt may still answer.
+        if (a.verdict != Verdict::kRetry) co_return a;
+      } else {
+        release_slot(model, *i);
+      }
     }
   }
-  // No hedge: wait for the first attempt, which cancels this wait when it ends.
+  // No (useful) hedge: wait for the first attempt, which cancels this wait when it ends.
   timer.expires_at(Clock::time_point::max());
   co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
   Attempt none;
@@ -383,7 +418,8 @@ asio::awaitable<RouteStage::Attempt> RouteStage::hedge(const route::ModelRoute& 
 }
 
 RouteStage::Verdict RouteStage::judge(const route::ModelRoute& model, std::uint32_t index,
-                                      const Exchange& e, Clock::time_point sent) {
+                                      const Exchange& e, Clock::time_point sent,
+                                      std::int64_t in_flight) {
   const route::Deployment& d = model.deployments[index];
   const Clock::time_point now = Clock::now();
   const auto first_byte = e.first_byte_at != Clock::time_point{} ? e.first_byte_at : now;
@@ -393,11 +429,23 @@ RouteStage::Verdict RouteStage::judge(const route::ModelRoute& model, std::uint3
   rate_limited_ = false;
   long_retry_after_ = false;
 
+  // A failure that came fast must not make the deployment look fast to the balancers: it never
+  // lowers the estimate (outlier ejection and the breaker deal with the failing itself).
   auto failure = [&](bool retryable) {
-    d.load->observe(now, duration_cast<nanoseconds>(now - sent));
+    const auto current = nanoseconds(static_cast<std::int64_t>(d.load->latency_ms(now) * 1e6));
+    d.load->observe(now, std::max(duration_cast<nanoseconds>(now - sent), current));
     d.load->count(true);
     health.on_failure(index, now);
     return retryable ? Verdict::kRetry : Verdict::kDone;
+  };
+  // The deployment answered: its latency to the first byte feeds the balancers, the adaptive
+  // limit and, for whole answers (the ones hedging races), the model's p95.
+  auto success = [&](bool whole_answer) {
+    d.load->observe(now, latency);
+    d.load->count(false);
+    health.on_success(index, now);
+    if (d.adaptive) d.adaptive->on_sample(latency, static_cast<int>(in_flight));
+    if (whole_answer && !ctx_.stream) model.latency->record(latency);
   };
 
   switch (e.kind) {
@@ -406,21 +454,21 @@ RouteStage::Verdict RouteStage::judge(const route::ModelRoute& model, std::uint3
         health.on_abandoned(index, now);
         return Verdict::kDone;
       }
-      d.load->observe(now, latency);
       if (e.stream_failed) {
         // The deployment broke a stream it had begun: a failure, but the client has bytes
         // already, so nothing is retried.
-        d.load->count(true);
-        health.on_failure(index, now);
-        return Verdict::kDone;
+        return failure(false);
       }
-      d.load->count(false);
-      health.on_success(index, now);
-      model.latency->record(latency);
+      success(false);
       return Verdict::kDone;
     case Exchange::Kind::kFailed:
       if (e.error.code == Errc::kCancelled || ctx_.session.client_gone()) {
         health.on_abandoned(index, now);
+        return Verdict::kDone;
+      }
+      if (e.error.code == Errc::kUpstreamTooLarge) {
+        // The deployment works; another would answer as much, and be paid for it again.
+        success(false);
         return Verdict::kDone;
       }
       return failure(true);
@@ -440,10 +488,7 @@ RouteStage::Verdict RouteStage::judge(const route::ModelRoute& model, std::uint3
   }
   if (e.status >= 500) return failure(route::retryable_status(e.status));
   // 2xx and the client's own errors: the deployment works.
-  d.load->observe(now, latency);
-  d.load->count(false);
-  health.on_success(index, now);
-  if (e.status < 300) model.latency->record(latency);
+  success(e.status < 300);
   if (is_context_length_error(e)) return Verdict::kContextLength;
   return Verdict::kDone;
 }

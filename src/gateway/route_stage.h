@@ -57,6 +57,12 @@ class RouteStage {
     provider::Exchange exchange;
     std::uint32_t index = 0;
     Verdict verdict = Verdict::kDone;
+    std::string upstream_model;  // the model name this attempt sent
+  };
+  // What held deployments back in a pick that found none.
+  struct Blocked {
+    bool capacity = false;  // concurrency limits
+    bool rate = false;      // rpm / tpm
   };
   enum class Pick { kPicked, kNone, kQueueFull, kQueueTimeout };
 
@@ -65,10 +71,10 @@ class RouteStage {
   asio::awaitable<Pick> choose(const route::ModelRoute& model, const Indexes& tried,
                                std::uint32_t& index, bool last_resort);
   // One eligible deployment now, never one in `skip`, one in `tried` only when nothing else is
-  // eligible; nullopt with `at_capacity` set when concurrency limits held some back. With
-  // `panic`, only an open breaker and concurrency limits hold a deployment back.
+  // eligible; nullopt with `blocked` saying what held deployments back. With `panic`, only an
+  // open breaker, concurrency limits and rpm/tpm hold a deployment back.
   std::optional<std::uint32_t> pick_now(const route::ModelRoute& model, const Indexes& tried,
-                                        const Indexes& skip, bool& at_capacity, bool panic);
+                                        const Indexes& skip, Blocked& blocked, bool panic);
   // One attempt on a deployment whose in-flight slot is already taken.
   asio::awaitable<Attempt> attempt(const route::ModelRoute& model, std::uint32_t index,
                                    provider::StreamSink& sink);
@@ -79,7 +85,7 @@ class RouteStage {
                                  provider::StreamSink& sink, std::uint32_t first);
   // Feeds the outcome to the deployment's load and health; says what to do next.
   Verdict judge(const route::ModelRoute& model, std::uint32_t index,
-                const provider::Exchange& exchange, Clock::time_point sent);
+                const provider::Exchange& exchange, Clock::time_point sent, std::int64_t in_flight);
   // Sleeps unless the deadline would pass first; false when cancelled or out of time.
   asio::awaitable<bool> sleep(Clock::duration d);
   void set_headers(const route::Deployment& deployment);
@@ -91,6 +97,7 @@ class RouteStage {
   bool rate_limited_ = false;
   std::optional<std::chrono::milliseconds> retry_after_;
   bool long_retry_after_ = false;
+  bool rate_capped_ = false;  // a pick found every deployment at its rpm / tpm
   std::uint64_t affinity_ = 0;
   bool has_affinity_ = false;
   std::uint64_t tokens_estimate_ = 0;

@@ -477,7 +477,7 @@ asio::awaitable<core::Result<std::string>> UpstreamCall::read_body(std::uint64_t
     if (!more) co_return more.error();
     if (body().size() > limit) {
       abandon();
-      co_return core::fail(Errc::kUpstreamProtocol,
+      co_return core::fail(Errc::kUpstreamTooLarge,
                            "Upstream " + pool_.origin().name + " answered more than " +
                                core::format_bytes(limit) + " (limits.max_response_bytes).");
     }

@@ -14,10 +14,10 @@ namespace sluice::route::detail {
 namespace {
 
 // Headroom against rpm / tpm: the smallest 1 - used / limit over the limits the member has (1
-// for a member without limits; below 0 past a limit). Usage is recorded when an answer is
-// accounted, so during a burst it lags by the requests still in flight; members within one
-// percentage point of the best count as equal, and p2c-ewma, which sees what is in flight,
-// spreads the burst among them instead of sending it all to the one a hair ahead.
+// for a member without limits; below 0 past a limit). Usage is recorded as each attempt is sent
+// (its tokens estimated), so members within one percentage point of the best count as equal and
+// p2c-ewma, which sees what is in flight, spreads a burst among them instead of sending it all
+// to the one a hair ahead.
 struct Headroom {
   static constexpr double kBand = 0.01;
   double operator()(const Member& m, core::Clock::time_point now) const {

@@ -221,13 +221,14 @@ models:
   - name: lonely
     deployments: [{provider: dead1}]
   - name: backup
-    deployments: [{provider: up0, model: backup-model}]
+    deployments: [{provider: up0}]
 )");
   auto r = chat(gateway_.port, "primary");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200) << r->body;
-  EXPECT_EQ(r->header("x-sluice-deployment"), "up0/backup-model");
-  EXPECT_EQ(json::parse(r->body).at("model"), "backup-model");
+  EXPECT_EQ(r->header("x-sluice-deployment"), "up0/backup");
+  // Without its own `model`, the fallback's deployment is sent the fallback's name.
+  EXPECT_EQ(json::parse(r->body).at("model"), "backup");
   EXPECT_EQ(r->header("x-sluice-attempts"), "4");  // 3 on primary's two, then the fallback
 
   auto lonely = chat(gateway_.port, "lonely");
@@ -364,6 +365,38 @@ models:
   EXPECT_LT(took, 1500ms);
   EXPECT_TRUE(mocks_[0].wait_for_stats(
       [](const json::object& s) { return s.at("cancelled").as_int64() == 1; }, 2s));
+}
+
+TEST_F(RoutingTest, AHedgeNeitherHidesTheWinnerNorEndsTheRaceByFailingFast) {
+  start_mocks(3);
+  ASSERT_TRUE(mocks_[0].set_faults(R"({"delay_ms":400})"));
+  ASSERT_TRUE(mocks_[1].set_faults(R"({"delay_ms":3000})"));
+  ASSERT_TRUE(mocks_[2].set_faults(R"({"status":500})"));
+  gateway_ = start_gateway(dir_, providers_yaml(mocks_) + R"(workers: 1
+models:
+  - name: slow-hedge
+    strategy: round-robin
+    hedge: {enabled: true, delay: 100ms}
+    deployments: [{provider: up0}, {provider: up1}]
+  - name: failing-hedge
+    strategy: round-robin
+    hedge: {enabled: true, delay: 100ms}
+    deployments: [{provider: up0}, {provider: up2}]
+)");
+  // The first attempt (up0) answers before the hedge (up1): the answer names up0.
+  auto r = chat(gateway_.port, "slow-hedge");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(r->header("x-sluice-deployment"), "up0/slow-hedge");
+  EXPECT_EQ(r->header("x-sluice-attempts"), "2");
+  EXPECT_TRUE(mocks_[1].wait_for_stats(
+      [](const json::object& s) { return s.at("cancelled").as_int64() == 1; }, 2s));
+  // The hedge (up2) fails at once; the first attempt still answers.
+  auto f = chat(gateway_.port, "failing-hedge");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->status, 200) << f->body;
+  EXPECT_EQ(f->header("x-sluice-deployment"), "up0/failing-hedge");
+  EXPECT_EQ(mocks_[2].requests(), 1);
 }
 
 TEST_F(RoutingTest, ActiveProbesMarkAnUnreachableDeploymentDown) {
