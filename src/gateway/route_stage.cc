@@ -167,8 +167,16 @@ asio::awaitable<Exchange> RouteStage::run(provider::StreamSink& sink) {
                                               "The request's deadline passed between attempts."));
         }
       }
+      // The common case needs no coroutine: a deployment has room now.
       std::uint32_t index = 0;
-      Pick pick = co_await choose(model, tried, index, last_resort);
+      Pick pick = Pick::kNone;
+      bool at_capacity = false;
+      if (auto i = take(model, tried, last_resort, at_capacity)) {
+        index = *i;
+        pick = Pick::kPicked;
+      } else if (at_capacity) {
+        pick = co_await queue(model, tried, index, last_resort);
+      }
       if (pick == Pick::kQueueFull || pick == Pick::kQueueTimeout) {
         const bool full = pick == Pick::kQueueFull;
         if (!full && deadline_ != Clock::time_point::max() && Clock::now() >= deadline_) {
@@ -245,12 +253,8 @@ asio::awaitable<Exchange> RouteStage::run(provider::StreamSink& sink) {
                                    "` is available now (all are unhealthy or rate limited)."));
 }
 
-asio::awaitable<RouteStage::Pick> RouteStage::choose(const route::ModelRoute& model,
-                                                     const Indexes& tried, std::uint32_t& index,
-                                                     bool last_resort) {
-  std::optional<route::AdmissionQueue::Ticket> ticket;
-  const Clock::time_point queue_deadline =
-      std::min(deadline_, Clock::now() + model.config->queue.timeout);
+std::optional<std::uint32_t> RouteStage::take(const route::ModelRoute& model, const Indexes& tried,
+                                              bool last_resort, bool& at_capacity) {
   Indexes refused;  // half-open breakers that had no probe slot for this request
   for (;;) {
     Blocked blocked;
@@ -260,27 +264,37 @@ asio::awaitable<RouteStage::Pick> RouteStage::choose(const route::ModelRoute& mo
       i = pick_now(model, tried, refused, blocked, true);
       panic = i.has_value();
     }
-    if (!i && blocked.rate) rate_capped_ = true;
-    const bool at_capacity = blocked.capacity;
-    if (i) {
-      if (!take_slot(model, *i)) continue;  // another worker took the last slot first
-      const bool admitted = panic ? model.health->admit_in_panic(*i, Clock::now())
-                                  : model.health->admit(*i, Clock::now());
-      if (admitted) {
-        index = *i;
-        co_return Pick::kPicked;
-      }
-      release_slot(model, *i);
-      refused.push_back(*i);
-      continue;
+    if (!i) {
+      if (blocked.rate) rate_capped_ = true;
+      at_capacity = blocked.capacity;
+      return std::nullopt;
+    }
+    if (!take_slot(model, *i)) continue;  // another worker took the last slot first
+    const bool admitted = panic ? model.health->admit_in_panic(*i, Clock::now())
+                                : model.health->admit(*i, Clock::now());
+    if (admitted) return i;
+    release_slot(model, *i);
+    refused.push_back(*i);
+  }
+}
+
+asio::awaitable<RouteStage::Pick> RouteStage::queue(const route::ModelRoute& model,
+                                                    const Indexes& tried, std::uint32_t& index,
+                                                    bool last_resort) {
+  const Clock::time_point queue_deadline =
+      std::min(deadline_, Clock::now() + model.config->queue.timeout);
+  route::AdmissionQueue::Ticket ticket = model.queue->enqueue(co_await asio::this_coro::executor);
+  if (!ticket) co_return Pick::kQueueFull;
+  for (;;) {
+    // Look once more before each wait: a slot may have been freed before the ticket was taken,
+    // and a wake-up may find another request took it first.
+    bool at_capacity = false;
+    if (auto i = take(model, tried, last_resort, at_capacity)) {
+      index = *i;
+      co_return Pick::kPicked;
     }
     if (!at_capacity) co_return Pick::kNone;
-    if (!ticket) {
-      ticket = model.queue->enqueue(co_await asio::this_coro::executor);
-      if (!*ticket) co_return Pick::kQueueFull;
-      continue;  // look once more: a slot may have been freed before the ticket was taken
-    }
-    if (!co_await ticket->wait(queue_deadline)) {
+    if (!co_await ticket.wait(queue_deadline)) {
       co_return ctx_.session.client_gone() ? Pick::kNone : Pick::kQueueTimeout;
     }
   }
@@ -445,7 +459,10 @@ RouteStage::Verdict RouteStage::judge(const route::ModelRoute& model, std::uint3
     d.load->count(false);
     health.on_success(index, now);
     if (d.adaptive) d.adaptive->on_sample(latency, static_cast<int>(in_flight));
-    if (whole_answer && !ctx_.stream) model.latency->record(latency);
+    const config::Hedge& h = model.config->hedge;
+    if (whole_answer && !ctx_.stream && h.enabled && h.delay.count() == 0) {
+      model.latency->record(latency);
+    }
   };
 
   switch (e.kind) {

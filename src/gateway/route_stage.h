@@ -66,10 +66,14 @@ class RouteStage {
   };
   enum class Pick { kPicked, kNone, kQueueFull, kQueueTimeout };
 
-  // Chooses a deployment of `model`, waiting in its queue when all are at capacity.
-  // With `last_resort`, panic routing when health holds every deployment back.
-  asio::awaitable<Pick> choose(const route::ModelRoute& model, const Indexes& tried,
-                               std::uint32_t& index, bool last_resort);
+  // Takes a slot on a deployment that has room now; nullopt with `at_capacity` set when
+  // concurrency limits held some back. With `last_resort`, panic routing when health holds
+  // every deployment back.
+  std::optional<std::uint32_t> take(const route::ModelRoute& model, const Indexes& tried,
+                                    bool last_resort, bool& at_capacity);
+  // Waits in the model's queue for a slot.
+  asio::awaitable<Pick> queue(const route::ModelRoute& model, const Indexes& tried,
+                              std::uint32_t& index, bool last_resort);
   // One eligible deployment now, never one in `skip`, one in `tried` only when nothing else is
   // eligible; nullopt with `blocked` saying what held deployments back. With `panic`, only an
   // open breaker, concurrency limits and rpm/tpm hold a deployment back.

@@ -166,6 +166,8 @@ bool HealthGroup::available(std::size_t i, time_point now) const {
 bool HealthGroup::admit(std::size_t i, time_point now) {
   Member& m = impl_->member(i);
   const std::int64_t t = ns(now);
+  // The common case, a closed breaker and nothing else holding it back, takes no lock.
+  if (m.breaker.state(now) == BreakerState::kClosed && available(i, now)) return true;
   std::lock_guard lock(m.mutex);
   // Held back for another reason since it was picked: refuse before taking a probe slot.
   if (t < m.ejected_until_ns.load(std::memory_order_relaxed) ||
