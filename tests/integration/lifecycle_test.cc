@@ -200,12 +200,23 @@ TEST(LifecycleTest, DefaultConfigurationAddsOpenAIWhenKeyIsSet) {
   EXPECT_NE(body.find("\"owned_by\":\"openai\""), std::string::npos) << body;
 }
 
-TEST(LifecycleTest, TheExampleConfigurationIsValid) {
+TEST(LifecycleTest, TheExampleConfigurationsAreValid) {
   TempDir dir;
-  auto check = Process::start({sluice_binary(), "config", "check",
-                               std::string(SLUICE_SOURCE_DIR) + "/examples/sluice.yaml"},
-                              dir.file("check.log").string());
-  EXPECT_EQ(check->wait(5s), 0) << check->log();
+  // The variables the examples read their keys from.
+  const std::map<std::string, std::string> env = {{"OPENAI_API_KEY", "sk-test"},
+                                                  {"AZURE_OPENAI_API_KEY", "az-test"},
+                                                  {"AZURE_OPENAI_RESOURCE", "example"},
+                                                  {"OPENAI_KEY_A", "a"},
+                                                  {"OPENAI_KEY_B", "b"},
+                                                  {"OPENAI_KEY_C", "c"},
+                                                  {"OPENAI_KEY_OVERFLOW", "d"}};
+  for (const char* file : {"sluice.yaml", "routing/two-providers.yaml", "routing/vllm-fleet.yaml",
+                           "routing/shared-rate-limits.yaml"}) {
+    auto check = Process::start(
+        {sluice_binary(), "config", "check", std::string(SLUICE_SOURCE_DIR) + "/examples/" + file},
+        dir.file("check.log").string(), env);
+    EXPECT_EQ(check->wait(5s), 0) << file << ": " << check->log();
+  }
 }
 
 TEST(LifecycleTest, ConfigCheckReportsEveryProblemWithItsPlace) {
