@@ -86,7 +86,7 @@ json::object deployments_view(const route::ModelRegistry& registry, const core::
     json::object m;
     m["model"] = route.name;
     m["strategy"] = config::strategy_name(route.config->strategy);
-    m["retry_budget"] = json::object{{"requests_in_flight", route.budget->requests()},
+    m["retry_budget"] = json::object{{"requests_in_flight", route.in_flight()},
                                      {"retries_in_flight", route.budget->retries()}};
     m["queued"] = route.queue->waiting();
     m["deployments"] = std::move(deployments);

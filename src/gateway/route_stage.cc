@@ -95,7 +95,6 @@ Exchange failed(core::Error error) {
 
 RouteStage::RouteStage(RequestContext& ctx, const route::ModelRoute& route)
     : ctx_(ctx), route_(route) {
-  route_.budget->begin_request();
   const config::Model& m = *route.config;
   if (m.timeouts.total.count() > 0) deadline_ = Clock::now() + m.timeouts.total;
   if (m.strategy == config::Strategy::kConsistentHash) {
@@ -122,8 +121,6 @@ RouteStage::RouteStage(RequestContext& ctx, const route::ModelRoute& route)
   tokens_estimate_ = ctx.request.body.size() / 4;
 }
 
-RouteStage::~RouteStage() { route_.budget->end_request(); }
-
 asio::awaitable<Exchange> RouteStage::run(provider::StreamSink& sink) {
   std::optional<Exchange> last;
   std::optional<Exchange> refused;  // why the last pick found nothing, when it was the queue
@@ -143,7 +140,7 @@ asio::awaitable<Exchange> RouteStage::run(provider::StreamSink& sink) {
       // A fallback's first attempt goes to another model, so it is neither backed off nor
       // counted against the budget: the chain is as long as the operator made it.
       if (ctx_.attempts > 0 && !(n == 0 && c > 0)) {
-        if (!route_.budget->try_begin_retry()) co_return std::move(*last);
+        if (!route_.budget->try_begin_retry(route_.in_flight())) co_return std::move(*last);
         retry.emplace(*route_.budget);
         auto delay =
             route::backoff_delay(model.config->retries, ++retries, ctx_.worker.balancers.rng());
@@ -407,7 +404,7 @@ asio::awaitable<RouteStage::Attempt> RouteStage::hedge(const route::ModelRoute& 
                                                        std::uint32_t first) {
   asio::steady_timer timer(co_await asio::this_coro::executor, delay);
   auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-  if (!ec && route_.budget->try_begin_retry()) {
+  if (!ec && route_.budget->try_begin_retry(route_.in_flight())) {
     RetryGuard retry(*route_.budget);
     Blocked blocked;
     Indexes tried{first};

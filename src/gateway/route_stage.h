@@ -35,7 +35,6 @@ struct RequestContext;
 class RouteStage {
  public:
   RouteStage(RequestContext& ctx, const route::ModelRoute& route);
-  ~RouteStage();
   RouteStage(const RouteStage&) = delete;
   RouteStage& operator=(const RouteStage&) = delete;
 

@@ -9,7 +9,8 @@
 // is tried again later rather than never.
 //
 // Thread safety: every member is safe to call from any worker. Reads are relaxed atomic loads;
-// writes of the latency and usage take a short per-deployment lock.
+// latency samples are relaxed stores (two at the same instant may lose one), usage takes a
+// short per-deployment lock.
 #pragma once
 
 #include <atomic>
@@ -74,7 +75,7 @@ class DeploymentLoad {
   std::atomic<std::uint64_t> requests_{0};
   std::atomic<std::uint64_t> failures_{0};
 
-  mutable std::mutex mutex_;  // latency and usage writes; usage reads
+  mutable std::mutex mutex_;  // usage writes and reads
   std::int64_t minute_ = -1;  // index of the current one-minute bucket
   double current_requests_ = 0, current_tokens_ = 0;
   double previous_requests_ = 0, previous_tokens_ = 0;

@@ -26,6 +26,12 @@ std::int64_t Deployment::concurrency_limit() const {
   return limit;
 }
 
+std::int64_t ModelRoute::in_flight() const {
+  std::int64_t n = 0;
+  for (const Deployment& d : deployments) n += d.load->in_flight();
+  return n;
+}
+
 ModelRegistry::ModelRegistry(const config::Config& config,
                              const std::vector<std::unique_ptr<provider::Provider>>& providers) {
   routes_.reserve(config.models.size());

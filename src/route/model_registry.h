@@ -60,6 +60,9 @@ struct ModelRoute {
   std::unique_ptr<LatencyWindow> latency;
   std::vector<const ModelRoute*> fallbacks;
   std::vector<const ModelRoute*> context_fallbacks;
+
+  // Attempts in flight on this model's deployments, over all workers (the retry budget's base).
+  std::int64_t in_flight() const;
 };
 
 class ModelRegistry {

@@ -181,16 +181,14 @@ std::optional<Duration> parse_retry_after(std::string_view value, std::int64_t u
 RetryBudget::RetryBudget(double budget, int min_concurrency)
     : budget_(budget), min_concurrency_(min_concurrency) {}
 
-// The counters gate nothing but each other, so relaxed ordering is enough.
-void RetryBudget::begin_request() { requests_.fetch_add(1, std::memory_order_relaxed); }
-void RetryBudget::end_request() { requests_.fetch_sub(1, std::memory_order_relaxed); }
+// The counter gates nothing else, so relaxed ordering is enough.
 void RetryBudget::end_retry() { retries_.fetch_sub(1, std::memory_order_relaxed); }
 
-bool RetryBudget::try_begin_retry() {
+bool RetryBudget::try_begin_retry(std::int64_t requests_in_flight) {
   std::int64_t current = retries_.load(std::memory_order_relaxed);
   for (;;) {
     // The epsilon keeps products such as 0.1 x 30 = 2.9999999999999996 from losing a retry.
-    const double share = budget_ * static_cast<double>(requests_.load(std::memory_order_relaxed));
+    const double share = budget_ * static_cast<double>(requests_in_flight);
     const auto allowed = std::max(min_concurrency_, static_cast<std::int64_t>(share + 1e-9));
     if (current >= allowed) return false;
     // A compare-exchange rather than fetch_add: two callers that both saw room for one more
@@ -201,7 +199,6 @@ bool RetryBudget::try_begin_retry() {
   }
 }
 
-std::int64_t RetryBudget::requests() const { return requests_.load(std::memory_order_relaxed); }
 std::int64_t RetryBudget::retries() const { return retries_.load(std::memory_order_relaxed); }
 
 }  // namespace sluice::route

@@ -32,25 +32,23 @@ std::optional<Duration> parse_retry_after(std::string_view value, std::int64_t u
                                           Duration cap);
 
 // Envoy's retry budget: retries in progress (in backoff or in their attempt) may be at most
-// `budget` x the requests in progress, but `min_concurrency` retries are always allowed.
+// `budget` x the requests in progress upstream (as Envoy counts a cluster's active requests),
+// but `min_concurrency` retries are always allowed. The caller passes the requests in progress:
+// the model's deployments already count their in-flight attempts, so a request that is never
+// retried costs the budget nothing.
 class RetryBudget {
  public:
   RetryBudget(double budget, int min_concurrency);
 
-  // Around a request's whole stay in the routing stage.
-  void begin_request();
-  void end_request();
   // Before a retry: true when the budget allows it (it is then counted until end_retry()).
-  bool try_begin_retry();
+  bool try_begin_retry(std::int64_t requests_in_flight);
   void end_retry();
 
-  std::int64_t requests() const;
   std::int64_t retries() const;
 
  private:
   double budget_;
   std::int64_t min_concurrency_;
-  std::atomic<std::int64_t> requests_{0};
   std::atomic<std::int64_t> retries_{0};
 };
 

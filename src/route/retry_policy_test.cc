@@ -148,50 +148,46 @@ TEST(RetryAfter, ObsoleteDateFormsAreAccepted) {
 
 TEST(RetryBudget, MinConcurrencyIsAllowedWithNoRequests) {
   RetryBudget budget(0.2, 3);
-  EXPECT_TRUE(budget.try_begin_retry());
-  EXPECT_TRUE(budget.try_begin_retry());
-  EXPECT_TRUE(budget.try_begin_retry());
-  EXPECT_FALSE(budget.try_begin_retry());
+  EXPECT_TRUE(budget.try_begin_retry(0));
+  EXPECT_TRUE(budget.try_begin_retry(0));
+  EXPECT_TRUE(budget.try_begin_retry(0));
+  EXPECT_FALSE(budget.try_begin_retry(0));
   EXPECT_EQ(budget.retries(), 3);
 }
 
 TEST(RetryBudget, AShareOfTheRequestsInFlight) {
   RetryBudget budget(0.2, 3);
-  for (int i = 0; i < 100; ++i) budget.begin_request();
-  EXPECT_EQ(budget.requests(), 100);
   int allowed = 0;
-  while (budget.try_begin_retry()) ++allowed;
+  while (budget.try_begin_retry(100)) ++allowed;
   EXPECT_EQ(allowed, 20);
   // Fewer requests in flight: no new retry until enough of the running ones end.
-  for (int i = 0; i < 50; ++i) budget.end_request();
-  EXPECT_FALSE(budget.try_begin_retry());
+  EXPECT_FALSE(budget.try_begin_retry(50));
   for (int i = 0; i < 10; ++i) budget.end_retry();
-  EXPECT_FALSE(budget.try_begin_retry());  // 10 of 10 in use
+  EXPECT_FALSE(budget.try_begin_retry(50));  // 10 of 10 in use
   budget.end_retry();
-  EXPECT_TRUE(budget.try_begin_retry());
+  EXPECT_TRUE(budget.try_begin_retry(50));
   EXPECT_EQ(budget.retries(), 10);
 }
 
 TEST(RetryBudget, ProductsJustUnderAWholeNumberDoNotLoseARetry) {
   RetryBudget budget(0.1, 0);
-  for (int i = 0; i < 30; ++i) budget.begin_request();  // 0.1 x 30 is 2.9999999999999996
-  int allowed = 0;
-  while (budget.try_begin_retry()) ++allowed;
+  int allowed = 0;  // 0.1 x 30 is 2.9999999999999996
+  while (budget.try_begin_retry(30)) ++allowed;
   EXPECT_EQ(allowed, 3);
 }
 
 TEST(RetryBudget, EndRetryFreesASlot) {
   RetryBudget budget(0.0, 1);
-  ASSERT_TRUE(budget.try_begin_retry());
-  EXPECT_FALSE(budget.try_begin_retry());
+  ASSERT_TRUE(budget.try_begin_retry(0));
+  EXPECT_FALSE(budget.try_begin_retry(0));
   budget.end_retry();
   EXPECT_EQ(budget.retries(), 0);
-  EXPECT_TRUE(budget.try_begin_retry());
+  EXPECT_TRUE(budget.try_begin_retry(0));
 }
 
 TEST(RetryBudget, ConcurrentCallersNeverOvershoot) {
   RetryBudget budget(0.2, 3);
-  for (int i = 0; i < 100; ++i) budget.begin_request();  // room for 20
+  // 100 requests in flight: room for 20.
   std::atomic<std::int64_t> peak{0};
   std::atomic<int> granted{0};
   std::atomic<bool> go{false};
@@ -200,7 +196,7 @@ TEST(RetryBudget, ConcurrentCallersNeverOvershoot) {
     threads.emplace_back([&] {
       while (!go.load()) std::this_thread::yield();
       for (int i = 0; i < 20'000; ++i) {
-        if (!budget.try_begin_retry()) continue;
+        if (!budget.try_begin_retry(100)) continue;
         granted.fetch_add(1);
         const std::int64_t now = budget.retries();
         std::int64_t seen = peak.load();
@@ -216,7 +212,7 @@ TEST(RetryBudget, ConcurrentCallersNeverOvershoot) {
   EXPECT_LE(peak.load(), 20);
   EXPECT_GT(granted.load(), 20);
   EXPECT_EQ(budget.retries(), 20);  // the held half filled it exactly
-  EXPECT_FALSE(budget.try_begin_retry());
+  EXPECT_FALSE(budget.try_begin_retry(100));
 }
 
 }  // namespace
