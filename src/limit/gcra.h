@@ -1,0 +1,93 @@
+// Rate limits with GCRA, the generic cell rate algorithm (as in redis-cell and Brandur Leach's
+// "Rate limiting, cells, and GCRA"): requests per minute, or tokens per minute when a request
+// reserves its tokens. Each key keeps one number, its theoretical arrival time (TAT): the
+// instant by which everything it was allowed so far would have been paid off at the steady
+// rate. A unit costs one emission interval (60 s / per_minute); a request is allowed when the
+// new TAT lies no further ahead of now than the burst allows. No timers, no refill loop, and
+// the decision is integer nanoseconds throughout, so it is exact and the same on every run.
+//
+// A TAT in the past means a fully replenished bucket, the same as no entry at all; sweep()
+// removes such entries so keys that stop sending do not accumulate.
+//
+// Thread safety: every member is safe to call from any worker. Keys are spread over 64 shards
+// by hash; a call locks one shard for a map lookup and a few additions (sweep() and size() visit
+// every shard, one at a time).
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "core/clock.h"
+
+namespace sluice::limit {
+
+struct Rate {
+  // 0 means unlimited.
+  std::uint64_t per_minute = 0;
+  // The most units allowed at once. 0 means per_minute: a whole minute's allowance may arrive
+  // at once, as OpenAI's limits behave. Lower values smooth traffic out.
+  std::uint64_t burst = 0;
+};
+
+struct Decision {
+  bool allowed = false;
+  // Whole units that could still be taken right now (after this decision, if allowed).
+  std::int64_t remaining = 0;
+  // When refused: how long until the same request would be allowed (rounded up, so retrying
+  // then succeeds); milliseconds::max() when it never will (cost above the burst). 0 if allowed.
+  std::chrono::milliseconds retry_after{0};
+  // How long until the bucket is full again (x-ratelimit-reset-*), rounded up.
+  std::chrono::milliseconds reset_after{0};
+};
+
+class GcraLimiter {
+ public:
+  using time_point = core::Clock::time_point;
+
+  GcraLimiter() = default;
+  GcraLimiter(const GcraLimiter&) = delete;
+  GcraLimiter& operator=(const GcraLimiter&) = delete;
+
+  // Takes `cost` units (1 for a request, the reserved tokens for a reservation) if the rate
+  // allows it now; a refusal takes nothing.
+  Decision acquire(std::string_view key, const Rate& rate, std::uint64_t cost, time_point now);
+  // Gives back `cost` units of an earlier acquire (a reservation that used fewer tokens): the
+  // TAT moves back by cost emission intervals, but never before now, so unused capacity from
+  // the past cannot be banked.
+  void release(std::string_view key, const Rate& rate, std::uint64_t cost, time_point now);
+  // What acquire() would answer, without taking anything; with cost 0, the bucket as it stands
+  // (for response headers).
+  Decision peek(std::string_view key, const Rate& rate, std::uint64_t cost, time_point now) const;
+
+  // Removes the entries whose TAT is not after `now`; returns how many.
+  std::size_t sweep(time_point now);
+  std::size_t size() const;
+
+ private:
+  static constexpr std::size_t kShards = 64;
+
+  struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+
+  // Own cache line each, so workers on different shards do not contend for one.
+  struct alignas(64) Shard {
+    mutable std::mutex mutex;
+    std::unordered_map<std::string, std::int64_t, StringHash, std::equal_to<>> tat_ns;
+  };
+
+  Shard& shard_of(std::string_view key);
+  const Shard& shard_of(std::string_view key) const;
+
+  std::array<Shard, kShards> shards_;
+};
+
+}  // namespace sluice::limit
