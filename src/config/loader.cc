@@ -970,16 +970,16 @@ class Loader {
 
   // Fallbacks name models defined anywhere in the file, so they are checked once all are read.
   void check_fallbacks(const Config& config) {
+    std::vector<std::string_view> exact;
+    for (const Model& m : config.models) {
+      if (!m.name.empty() && m.name.back() != '*') exact.push_back(m.name);
+    }
     std::size_t next = 0;
     for (const Model& m : config.models) {
       for (const auto* list : {&m.fallbacks, &m.context_fallbacks}) {
         std::set<std::string_view> seen;
         for (const std::string& name : *list) {
           const auto& [mark, path] = fallback_marks_[next++];
-          std::vector<std::string_view> exact;
-          for (const Model& other : config.models) {
-            if (!other.name.empty() && other.name.back() != '*') exact.push_back(other.name);
-          }
           if (name == m.name) {
             report(mark, path + ": a model cannot fall back to itself");
           } else if (!seen.insert(name).second) {

@@ -18,9 +18,14 @@ using HeaderList = boost::container::small_vector<http::Header, 8>;
 
 namespace {
 
-HeaderList header_views(const std::vector<std::pair<std::string, std::string>>& headers) {
+// The headers of an answer: the upstream's that are passed on (or, for our own errors, a
+// Retry-After), then the cache's and the routing's.
+HeaderList answer_headers(const provider::Exchange& exchange, const CacheStage& cache,
+                          const RouteStage& route) {
   HeaderList out;
-  for (const auto& [name, value] : headers) out.push_back({name, value});
+  for (const auto& [name, value] : exchange.headers) out.push_back({name, value});
+  out.insert(out.end(), cache.headers().begin(), cache.headers().end());
+  out.insert(out.end(), route.headers().begin(), route.headers().end());
   return out;
 }
 
@@ -49,10 +54,8 @@ class ClientSink final : public provider::StreamSink {
     bool delivered = false;
     if (!session_.client_gone()) {
       if (first) {
-        HeaderList headers = header_views(head.headers);
+        HeaderList headers = answer_headers(head, cache_, route_);
         headers.push_back({"cache-control", "no-cache"});
-        headers.insert(headers.end(), cache_.headers().begin(), cache_.headers().end());
-        headers.insert(headers.end(), route_.headers().begin(), route_.headers().end());
         delivered =
             co_await session_.begin_stream(head.status, "text/event-stream", headers, data, last);
       } else {
@@ -133,9 +136,7 @@ asio::awaitable<void> run_inference(RequestContext& ctx) {
   // 11. Respond.
   switch (exchange.kind) {
     case provider::Exchange::Kind::kReply: {
-      HeaderList headers = header_views(exchange.headers);
-      headers.insert(headers.end(), cache.headers().begin(), cache.headers().end());
-      headers.insert(headers.end(), routing.headers().begin(), routing.headers().end());
+      HeaderList headers = answer_headers(exchange, cache, routing);
       if (exchange.status >= 400) {
         std::string body = api::normalize_upstream_error(exchange.status, exchange.body);
         co_await session.respond(exchange.status, "application/json", body, headers);
@@ -161,9 +162,8 @@ asio::awaitable<void> run_inference(RequestContext& ctx) {
         break;
       }
       {
-        HeaderList headers = header_views(exchange.headers);  // retry-after of a full queue
-        headers.insert(headers.end(), cache.headers().begin(), cache.headers().end());
-        headers.insert(headers.end(), routing.headers().begin(), routing.headers().end());
+        HeaderList headers =
+            answer_headers(exchange, cache, routing);  // a full queue's Retry-After
         co_await respond_error(ctx, exchange.error, headers);
       }
       break;

@@ -43,19 +43,6 @@ Reply injected_error(int status, std::string message, const Faults& faults) {
   return r;
 }
 
-core::Result<json::value> parse_body(std::string_view body) {
-  boost::system::error_code ec;
-  json::value v = json::parse(body, ec);
-  if (ec)
-    return core::fail(Errc::kInvalidRequest, "We could not parse the JSON body of your request.");
-  if (!v.is_object()) {
-    return core::fail(Errc::kInvalidRequest,
-                      "Invalid type for request body: expected an object, but got " +
-                          std::string(json_type_name(v)) + " instead.");
-  }
-  return v;
-}
-
 core::Result<Reply> build(api::Endpoint endpoint, std::string_view body, const Faults& faults,
                           const config::MockSettings& settings) {
   auto parsed = parse_body(body);

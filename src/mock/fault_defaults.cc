@@ -37,16 +37,9 @@ void FaultDefaults::set(const Faults& faults) {
 }
 
 core::Result<Faults> faults_from_json(std::string_view body) {
-  boost::system::error_code ec;
-  json::value v = json::parse(body, ec);
-  if (ec)
-    return core::fail(Errc::kInvalidRequest, "We could not parse the JSON body of your request.");
-  if (!v.is_object()) {
-    return core::fail(Errc::kInvalidRequest,
-                      "Invalid type for request body: expected an object, but got " +
-                          std::string(json_type_name(v)) + " instead.");
-  }
-  const json::object& obj = v.get_object();
+  auto parsed = parse_body(body);
+  if (!parsed) return parsed.error();
+  const json::object& obj = parsed->get_object();
   for (const auto& field : obj) {
     bool known = false;
     for (std::string_view name : kFields) known = known || field.key() == name;

@@ -130,6 +130,20 @@ core::Error wrong_type(std::string_view param, std::string_view expected, const 
   return invalid_param(std::move(message), std::string(param));
 }
 
+core::Result<json::value> parse_body(std::string_view body) {
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec);
+  if (ec)
+    return core::fail(core::Errc::kInvalidRequest,
+                      "We could not parse the JSON body of your request.");
+  if (!v.is_object()) {
+    return core::fail(core::Errc::kInvalidRequest,
+                      "Invalid type for request body: expected an object, but got " +
+                          std::string(json_type_name(v)) + " instead.");
+  }
+  return v;
+}
+
 std::string_view json_type_name(const json::value& v) {
   switch (v.kind()) {
     case json::kind::null:

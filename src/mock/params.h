@@ -25,6 +25,9 @@ core::Error missing_param(std::string_view param);
 // "Invalid type for 'n': expected an integer, but got a string instead."
 core::Error wrong_type(std::string_view param, std::string_view expected, const json::value& got);
 
+// A request body that must be a JSON object; 400s worded as OpenAI's otherwise.
+core::Result<json::value> parse_body(std::string_view body);
+
 // "a string", "an integer", "an array", ... as OpenAI words it.
 std::string_view json_type_name(const json::value& v);
 

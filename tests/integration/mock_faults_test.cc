@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 
 #include "support/http_client.h"
+#include "support/openai_error.h"
 #include "support/process.h"
 
 namespace sluice::testing {
@@ -14,22 +15,6 @@ namespace {
 namespace json = boost::json;
 
 constexpr const char* kChat = R"({"model":"mock","messages":[{"role":"user","content":"hi"}]})";
-
-// Checks OpenAI's error shape {"error":{"message","type","param","code"}}; returns the inner one.
-json::object error_of(const Response& r) {
-  json::value v = json::parse(r.body);
-  EXPECT_TRUE(v.is_object()) << r.body;
-  const auto& outer = v.as_object();
-  EXPECT_EQ(outer.size(), 1u) << r.body;
-  const auto& inner = outer.at("error").as_object();
-  EXPECT_TRUE(inner.at("message").is_string()) << r.body;
-  EXPECT_FALSE(inner.at("message").as_string().empty());
-  EXPECT_TRUE(inner.at("type").is_string()) << r.body;
-  EXPECT_TRUE(inner.contains("param")) << r.body;
-  EXPECT_TRUE(inner.contains("code")) << r.body;
-  EXPECT_EQ(r.header("content-type"), "application/json");
-  return inner;
-}
 
 class MockFaultsEndpoint : public ::testing::Test {
  protected:
@@ -61,7 +46,7 @@ TEST_F(MockFaultsEndpoint, StatusUntilCleared) {
   for (int i = 0; i < 4; ++i) {
     Response r = chat();
     EXPECT_EQ(r.status, 500);
-    EXPECT_EQ(error_of(r).at("type"), "server_error");
+    EXPECT_EQ(openai_error(r).at("type"), "server_error");
     EXPECT_TRUE(r.header("retry-after").empty());
   }
   EXPECT_GE(mock_.stats().at("faults").as_int64(), 4);
@@ -77,7 +62,7 @@ TEST_F(MockFaultsEndpoint, RequestHeadersWinFieldByField) {
   ASSERT_TRUE(mock_.set_faults(R"({"status":503,"retry_after":4})"));
   Response other = chat({{"x-mock-status", "429"}});
   EXPECT_EQ(other.status, 429);
-  EXPECT_EQ(error_of(other).at("type"), "rate_limit_error");
+  EXPECT_EQ(openai_error(other).at("type"), "rate_limit_error");
   EXPECT_EQ(other.header("retry-after"), "4");  // the field the request did not set
 
   // A status below 400 in the header answers normally despite the default.
@@ -90,7 +75,7 @@ TEST_F(MockFaultsEndpoint, RetryAfterBecomesAHeader) {
   Response r = chat();
   EXPECT_EQ(r.status, 429);
   EXPECT_EQ(r.header("retry-after"), "7");
-  error_of(r);
+  openai_error(r);
 }
 
 TEST_F(MockFaultsEndpoint, PacingDefaults) {
@@ -108,7 +93,7 @@ TEST_F(MockFaultsEndpoint, BadBodiesAre400AndChangeNothing) {
         R"({"tokens_per_second":0})", R"({"stauts":500})", R"({"delay_ms":-1})"}) {
     Response r = faults("POST", body);
     EXPECT_EQ(r.status, 400) << body;
-    EXPECT_EQ(error_of(r).at("type"), "invalid_request_error") << body;
+    EXPECT_EQ(openai_error(r).at("type"), "invalid_request_error") << body;
   }
   EXPECT_FALSE(mock_.set_faults(R"({"retry_after":1.5})"));
   EXPECT_EQ(json::parse(faults("GET").body), json::parse(R"({"status":502})"));
