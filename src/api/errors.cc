@@ -12,6 +12,8 @@ int http_status(const core::Error& e) {
   switch (e.code) {
     case Errc::kInvalidRequest:
       return 400;
+    case Errc::kUnauthorized:
+      return 401;
     case Errc::kPermissionDenied:
       return 403;
     case Errc::kNotFound:
@@ -36,6 +38,7 @@ int http_status(const core::Error& e) {
     case Errc::kUpstreamError:
       return e.status >= 400 && e.status <= 599 ? e.status : 502;
     case Errc::kRateLimited:
+    case Errc::kInsufficientQuota:
       return 429;
     case Errc::kServiceUnavailable:
       return 503;
@@ -58,10 +61,14 @@ std::string_view error_type(const core::Error& e) {
     case Errc::kInternal:
     case Errc::kCancelled:
       return "server_error";
+    case Errc::kUnauthorized:
+      return "authentication_error";
     case Errc::kPermissionDenied:
       return "permission_error";
     case Errc::kRateLimited:
       return "rate_limit_error";
+    case Errc::kInsufficientQuota:
+      return "insufficient_quota";
     case Errc::kUpstreamError: {
       int s = http_status(e);
       if (s == 401) return "authentication_error";
@@ -79,6 +86,8 @@ std::string_view error_code(const core::Error& e) {
   switch (e.code) {
     case Errc::kInvalidRequest:
       return "";
+    case Errc::kUnauthorized:
+      return "invalid_api_key";
     case Errc::kPermissionDenied:
       return "permission_denied";
     case Errc::kNotFound:
@@ -105,6 +114,8 @@ std::string_view error_code(const core::Error& e) {
       return "upstream_error";
     case Errc::kRateLimited:
       return "rate_limit_exceeded";
+    case Errc::kInsufficientQuota:
+      return "insufficient_quota";
     case Errc::kServiceUnavailable:
       return "service_unavailable";
     case Errc::kInternal:

@@ -17,11 +17,11 @@ json::object inner(const std::string& body) {
 }
 
 TEST(Errors, EveryErrcHasAStatusAndTheFullShape) {
-  for (Errc c :
-       {Errc::kInvalidRequest, Errc::kPermissionDenied, Errc::kNotFound, Errc::kModelNotFound,
-        Errc::kMethodNotAllowed, Errc::kRequestTimeout, Errc::kPayloadTooLarge,
-        Errc::kHeadersTooLarge, Errc::kUpstreamUnreachable, Errc::kUpstreamProtocol,
-        Errc::kUpstreamTimeout, Errc::kServiceUnavailable, Errc::kInternal}) {
+  for (Errc c : {Errc::kInvalidRequest, Errc::kUnauthorized, Errc::kPermissionDenied,
+                 Errc::kNotFound, Errc::kModelNotFound, Errc::kMethodNotAllowed,
+                 Errc::kRequestTimeout, Errc::kPayloadTooLarge, Errc::kHeadersTooLarge,
+                 Errc::kUpstreamUnreachable, Errc::kUpstreamProtocol, Errc::kUpstreamTimeout,
+                 Errc::kServiceUnavailable, Errc::kInsufficientQuota, Errc::kInternal}) {
     core::Error e(c, "message", "param");
     int status = http_status(e);
     EXPECT_GE(status, 400);
@@ -38,6 +38,17 @@ TEST(Errors, EveryErrcHasAStatusAndTheFullShape) {
   core::Error denied(Errc::kPermissionDenied, "no");
   EXPECT_EQ(http_status(denied), 403);
   EXPECT_EQ(error_type(denied), "permission_error");
+}
+
+TEST(Errors, KeysAndBudgetsHaveOpenAIsStatusesTypesAndCodes) {
+  core::Error unauthorized(Errc::kUnauthorized, "Incorrect API key provided.");
+  EXPECT_EQ(http_status(unauthorized), 401);
+  EXPECT_EQ(error_type(unauthorized), "authentication_error");
+  EXPECT_EQ(error_code(unauthorized), "invalid_api_key");
+  core::Error quota(Errc::kInsufficientQuota, "You exceeded your current quota.");
+  EXPECT_EQ(http_status(quota), 429);
+  EXPECT_EQ(error_type(quota), "insufficient_quota");
+  EXPECT_EQ(error_code(quota), "insufficient_quota");
 }
 
 TEST(Errors, UpstreamStatusPicksTheType) {

@@ -25,6 +25,7 @@
 #include <utility>
 
 #include "cache/entry_codec.h"
+#include "core/run_on.h"
 
 namespace sluice::cache {
 
@@ -154,42 +155,6 @@ rocksdb::Options db_options(const DiskTier::Options& o, std::shared_ptr<rocksdb:
   return opt;
 }
 
-// Runs `work` (which must not throw) on `executor` and completes with its result on the awaiting
-// coroutine's own executor, so the worker that asked never runs RocksDB code and resumes on its
-// own thread. Callers return this awaitable rather than co_await it in a coroutine of their own:
-// GCC 12 mishandles a lambda temporary in a co_await operand, and a std::string it captured is
-// freed at the wrong address (reproduced with a ten-line program under ASan).
-template <class Result>
-struct CompletionOf {
-  using type = void(Result);
-};
-template <>
-struct CompletionOf<void> {
-  using type = void();
-};
-
-template <class Result, class Executor, class Work>
-asio::awaitable<Result> run_on(Executor executor, Work work) {
-  using Signature = typename CompletionOf<Result>::type;
-  return asio::async_initiate<const asio::use_awaitable_t<>, Signature>(
-      [executor](auto handler, Work work) {
-        auto home = asio::make_work_guard(asio::get_associated_executor(handler));
-        asio::post(executor, [handler = std::move(handler), work = std::move(work),
-                              home = std::move(home)]() mutable {
-          auto to = home.get_executor();
-          if constexpr (std::is_void_v<Result>) {
-            work();
-            asio::post(to, std::move(handler));
-          } else {
-            asio::post(to, [handler = std::move(handler), result = work()]() mutable {
-              std::move(handler)(std::move(result));
-            });
-          }
-        });
-      },
-      asio::use_awaitable, std::move(work));
-}
-
 }  // namespace
 
 std::string DiskTier::data_key(const Key& key) {
@@ -274,7 +239,7 @@ DiskTier::Recovery DiskTier::recover(rocksdb::Status* error) {
 }
 
 asio::awaitable<EntryPtr> DiskTier::lookup(std::string_view /*ns*/, const Key& key) {
-  return run_on<EntryPtr>(pool_.get_executor(), [this, key]() noexcept -> EntryPtr {
+  return core::run_on<EntryPtr>(pool_.get_executor(), [this, key]() noexcept -> EntryPtr {
     try {
       return read(key);
     } catch (const std::exception&) {  // only allocation can throw here
@@ -516,7 +481,7 @@ void DiskTier::clear_now(const std::string& ns) {
 }
 
 asio::awaitable<void> DiskTier::clear(std::string_view ns) {
-  return run_on<void>(writes_, [this, ns = std::string(ns)]() noexcept {
+  return core::run_on<void>(writes_, [this, ns = std::string(ns)]() noexcept {
     try {
       clear_now(ns);
     } catch (const std::exception& e) {
@@ -526,7 +491,7 @@ asio::awaitable<void> DiskTier::clear(std::string_view ns) {
 }
 
 asio::awaitable<void> DiskTier::sync() {
-  return run_on<void>(writes_, []() noexcept {});
+  return core::run_on<void>(writes_, []() noexcept {});
 }
 
 json::object DiskTier::stats() const {

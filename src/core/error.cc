@@ -13,6 +13,8 @@ std::string_view errc_name(Errc code) {
   switch (code) {
     case Errc::kInvalidRequest:
       return "invalid_request";
+    case Errc::kUnauthorized:
+      return "unauthorized";
     case Errc::kPermissionDenied:
       return "permission_denied";
     case Errc::kNotFound:
@@ -41,6 +43,8 @@ std::string_view errc_name(Errc code) {
       return "service_unavailable";
     case Errc::kRateLimited:
       return "rate_limited";
+    case Errc::kInsufficientQuota:
+      return "insufficient_quota";
     case Errc::kInternal:
       return "internal_error";
     case Errc::kCancelled:

@@ -15,6 +15,7 @@ namespace sluice::core {
 
 enum class Errc {
   kInvalidRequest,       // 400: the client's request is malformed (JSON, fields, framing)
+  kUnauthorized,         // 401: no key, or a wrong, revoked or expired one
   kPermissionDenied,     // 403: the caller may not do this (admin API from a remote address)
   kNotFound,             // 404: unknown path or object
   kModelNotFound,        // 404: missing or unknown model
@@ -28,6 +29,7 @@ enum class Errc {
   kUpstreamTimeout,      // 504: connect, first-byte, idle or total deadline passed
   kUpstreamError,        // upstream answered with an error status (status in Error::status)
   kRateLimited,          // 429: too many requests now; Retry-After says when to come back
+  kInsufficientQuota,    // 429: the key's budget is spent until its period rolls over
   kServiceUnavailable,   // 503: the gateway is shutting down or out of capacity
   kInternal,             // 500: a bug; never expected
   kCancelled,            // the client went away; nothing is sent
