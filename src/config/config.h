@@ -91,8 +91,10 @@ struct Deployment {
   std::uint64_t rpm = 0;    // the provider's requests-per-minute limit for this deployment; 0: none
   std::uint64_t tpm = 0;    // and tokens per minute
   int priority = 0;         // lower first; a higher tier only when every lower one is unavailable
-  // Price in USD per million tokens, for `strategy: cost`.
+  // Price in USD per million tokens: for `strategy: cost`, each request's recorded cost and the
+  // cache's savings. Left out, a well-known model's list price (config/prices.h) is used.
   double input_cost_per_mtok = 0;
+  double cached_input_cost_per_mtok = 0;  // prompt tokens the provider served from its cache
   double output_cost_per_mtok = 0;
   AdaptiveConcurrency adaptive;
 };
@@ -206,6 +208,12 @@ struct ModelTimeouts {
   Duration total = 0ms;  // one deadline for every attempt, retries and fallbacks included
 };
 
+// Requests and tokens per minute; 0 means unlimited (docs/keys-and-limits.md).
+struct RateLimit {
+  std::uint64_t rpm = 0;
+  std::uint64_t tpm = 0;
+};
+
 struct Model {
   Mark mark;
   // The name clients send. A trailing '*' makes it a pattern ("gpt-*", "*"); exact names win over
@@ -221,6 +229,7 @@ struct Model {
   Queue queue;
   Hedge hedge;
   Health health;
+  RateLimit limits;  // shared by every caller of this model name, across keys
 };
 
 // Defaults for every model's retries, queue and health (`routing:` at the top level).
@@ -244,6 +253,33 @@ struct ServerLimits {
   Duration idle_timeout = 75s;    // keep-alive: waiting for the next request
   Duration send_timeout = 60s;    // a write to the client that makes no progress
   int max_connections = 10000;    // per process; further connections wait in the backlog
+};
+
+// Who may call (docs/keys-and-limits.md).
+struct Auth {
+  enum class Mode { kNone, kKeys };
+  Mode mode = Mode::kNone;  // kNone: anyone who can connect; kKeys: a virtual key per caller
+  // Guards /admin/ and the dashboard; the SLUICE_ADMIN_KEY environment variable when left out.
+  // Without one, the admin API answers loopback clients only.
+  std::string admin_key;
+};
+
+// Rate limiting across keys and instances, beside the request limits above (YAML: `limits:`).
+struct RateLimits {
+  enum class Backend { kLocal, kRedis };
+  Backend backend = Backend::kLocal;
+  struct Redis {
+    std::string url;          // redis://[:password@]host[:port][/db]
+    Duration timeout = 20ms;  // a decision slower than this uses the local limiter
+    std::string key_prefix = "sluice:rl:";
+  } redis;
+  // When Redis cannot answer: true lets requests through under this instance's local limits;
+  // false refuses them with 503.
+  bool fail_open = true;
+  RateLimit global;  // every request through this gateway
+  // A request without max_tokens reserves this many output tokens against tpm until its real
+  // usage is known.
+  std::uint64_t reserve_output_tokens = 1024;
 };
 
 struct AccessLog {
@@ -293,6 +329,11 @@ struct Config {
   Listen listen;
   int workers = 0;  // 0 means one per hardware thread ("auto")
   ServerLimits limits;
+  RateLimits rate_limits;  // read from `limits:` too
+  // The control plane's home (keys, usage ledger): a SQLite database in this directory. Empty
+  // (the default) runs without one; `auth.mode: keys` needs it.
+  std::string data_dir;
+  Auth auth;
   Duration drain_timeout = 30s;
   std::string log_level = "info";  // trace, debug, info, warn, error, off
   AccessLog access_log;

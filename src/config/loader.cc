@@ -22,6 +22,7 @@
 #include <span>
 #include <utility>
 
+#include "config/prices.h"
 #include "core/strings.h"
 
 namespace sluice::config {
@@ -29,8 +30,11 @@ namespace sluice::config {
 namespace {
 
 constexpr std::string_view kTopLevelKeys[] = {
-    "listen", "workers",  "drain_timeout", "log_level", "access_log", "limits",
-    "cache",  "coalesce", "routing",       "providers", "models"};
+    "listen", "workers", "drain_timeout", "log_level", "access_log", "limits", "data_dir",
+    "auth",   "cache",   "coalesce",      "routing",   "providers",  "models"};
+constexpr std::string_view kAuthKeys[] = {"mode", "admin_key"};
+constexpr std::string_view kRateLimitKeys[] = {"rpm", "tpm"};
+constexpr std::string_view kLimitsRedisKeys[] = {"url", "timeout", "key_prefix"};
 constexpr std::string_view kCacheKeys[] = {
     "enabled", "ttl",  "endpoints", "only_deterministic", "max_entry_bytes", "namespace",
     "memory",  "disk", "redis"};
@@ -41,8 +45,9 @@ constexpr std::string_view kCacheEndpoints[] = {"chat", "completions", "embeddin
 constexpr std::string_view kCoalesceKeys[] = {"enabled"};
 constexpr std::string_view kAccessLogKeys[] = {"enabled", "path"};
 constexpr std::string_view kLimitsKeys[] = {
-    "max_header_bytes", "max_body_bytes", "max_response_bytes", "header_timeout",
-    "body_timeout",     "idle_timeout",   "send_timeout",       "max_connections"};
+    "max_header_bytes", "max_body_bytes", "max_response_bytes",   "header_timeout", "body_timeout",
+    "idle_timeout",     "send_timeout",   "max_connections",      "backend",        "redis",
+    "failure_mode",     "global",         "reserve_output_tokens"};
 constexpr std::string_view kProviderKeys[] = {"name",
                                               "kind",
                                               "base_url",
@@ -61,7 +66,7 @@ constexpr std::string_view kMockKeys[] = {"first_token_delay", "tokens_per_secon
                                           "max_tokens",        "embedding_dimensions"};
 constexpr std::string_view kModelKeys[] = {
     "name",     "deployments", "strategy", "hash_key", "fallbacks", "context_fallbacks",
-    "timeouts", "retries",     "queue",    "hedge",    "health"};
+    "timeouts", "retries",     "queue",    "hedge",    "health",    "limits"};
 constexpr std::string_view kDeploymentKeys[] = {"provider",
                                                 "model",
                                                 "weight",
@@ -70,6 +75,7 @@ constexpr std::string_view kDeploymentKeys[] = {"provider",
                                                 "tpm",
                                                 "priority",
                                                 "input_cost_per_mtok",
+                                                "cached_input_cost_per_mtok",
                                                 "output_cost_per_mtok",
                                                 "adaptive_concurrency"};
 constexpr std::string_view kRoutingKeys[] = {"retries", "queue", "health"};
@@ -796,7 +802,30 @@ class Loader {
         }
       }
     }
-    if (auto limits = subsection(s, "limits", kLimitsKeys)) read_limits(*limits, config.limits);
+    if (auto limits = subsection(s, "limits", kLimitsKeys)) {
+      read_limits(*limits, config.limits);
+      read_rate_limits(*limits, config.rate_limits);
+    }
+    read_string(s, "data_dir", config.data_dir);
+    if (auto auth = subsection(s, "auth", kAuthKeys)) {
+      if (const Entry* e = auth->value("mode")) {
+        if (auto text = scalar(*e)) {
+          constexpr std::string_view kModes[] = {"none", "keys"};
+          if (*text == "none") {
+            config.auth.mode = Auth::Mode::kNone;
+          } else if (*text == "keys") {
+            config.auth.mode = Auth::Mode::kKeys;
+            if (config.data_dir.empty()) {
+              report(*e, "auth.mode keys needs data_dir (where the keys are stored)");
+            }
+          } else {
+            report(*e, "unknown mode " + quote(*text) + " (expected " + join_alternatives(kModes) +
+                           ")" + did_you_mean(*text, kModes));
+          }
+        }
+      }
+      read_string(*auth, "admin_key", config.auth.admin_key);
+    }
     if (auto cache = subsection(s, "cache", kCacheKeys)) read_cache(*cache, config.cache);
     if (auto coalesce = subsection(s, "coalesce", kCoalesceKeys)) {
       read_bool(*coalesce, "enabled", config.coalesce.enabled);
@@ -1003,6 +1032,58 @@ class Loader {
     read_duration(s, "idle_timeout", limits.idle_timeout);
     read_duration(s, "send_timeout", limits.send_timeout);
     read_int(s, "max_connections", limits.max_connections, 1, std::numeric_limits<int>::max());
+  }
+
+  void read_rate_limit(const Section& s, RateLimit& limit) {
+    read_uint64(s, "rpm", limit.rpm);
+    read_uint64(s, "tpm", limit.tpm);
+  }
+
+  void read_rate_limits(const Section& s, RateLimits& limits) {
+    if (const Entry* e = s.value("backend")) {
+      if (auto text = scalar(*e)) {
+        constexpr std::string_view kBackends[] = {"local", "redis"};
+        if (*text == "local") {
+          limits.backend = RateLimits::Backend::kLocal;
+        } else if (*text == "redis") {
+          limits.backend = RateLimits::Backend::kRedis;
+        } else {
+          report(*e, "unknown backend " + quote(*text) + " (expected " +
+                         join_alternatives(kBackends) + ")" + did_you_mean(*text, kBackends));
+        }
+      }
+    }
+    if (auto redis = subsection(s, "redis", kLimitsRedisKeys)) {
+      if (require(*redis, "url")) {
+        const Entry& e = *redis->value("url");
+        if (auto url = scalar(e)) {
+          std::string error = check_redis_url(*url);
+          if (error.empty()) {
+            limits.redis.url = std::move(*url);
+          } else {
+            report(e, error);
+          }
+        }
+      }
+      read_duration(*redis, "timeout", limits.redis.timeout);
+      read_string(*redis, "key_prefix", limits.redis.key_prefix);
+    }
+    if (limits.backend == RateLimits::Backend::kRedis && limits.redis.url.empty()) {
+      if (const Entry* e = s.value("backend")) report(*e, "backend redis needs redis.url");
+    }
+    if (const Entry* e = s.value("failure_mode")) {
+      if (auto text = scalar(*e)) {
+        constexpr std::string_view kModes[] = {"open", "closed"};
+        if (*text == "open" || *text == "closed") {
+          limits.fail_open = *text == "open";
+        } else {
+          report(*e, "unknown failure_mode " + quote(*text) + " (expected " +
+                         join_alternatives(kModes) + ")" + did_you_mean(*text, kModes));
+        }
+      }
+    }
+    if (auto g = subsection(s, "global", kRateLimitKeys)) read_rate_limit(*g, limits.global);
+    read_uint64(s, "reserve_output_tokens", limits.reserve_output_tokens);
   }
 
   void read_cache(const Section& s, Cache& cache) {
@@ -1342,6 +1423,21 @@ class Loader {
       read_duration(*h, "min_delay", m.hedge.min_delay, /*allow_zero=*/true);
     }
     if (auto h = subsection(*s, "health", kHealthKeys)) read_health(*h, m.health);
+    if (auto l = subsection(*s, "limits", kRateLimitKeys)) read_rate_limit(*l, m.limits);
+    // A deployment that names a well-known model and no prices takes its list price, so that
+    // costs are recorded and `strategy: cost` works without copying a price list.
+    for (Deployment& d : m.deployments) {
+      if (d.input_cost_per_mtok != 0 || d.cached_input_cost_per_mtok != 0 ||
+          d.output_cost_per_mtok != 0) {
+        continue;
+      }
+      const std::string& upstream = d.model.empty() ? m.name : d.model;
+      if (auto price = list_price(upstream); price && !upstream.ends_with('*')) {
+        d.input_cost_per_mtok = price->input;
+        d.cached_input_cost_per_mtok = price->cached_input;
+        d.output_cost_per_mtok = price->output;
+      }
+    }
     config.models.push_back(std::move(m));
   }
 
@@ -1372,6 +1468,8 @@ class Loader {
     read_uint64(*s, "tpm", d.tpm);
     read_int(*s, "priority", d.priority, 0, 1000);
     read_double(*s, "input_cost_per_mtok", d.input_cost_per_mtok, 0,
+                std::numeric_limits<double>::max());
+    read_double(*s, "cached_input_cost_per_mtok", d.cached_input_cost_per_mtok, 0,
                 std::numeric_limits<double>::max());
     read_double(*s, "output_cost_per_mtok", d.output_cost_per_mtok, 0,
                 std::numeric_limits<double>::max());

@@ -1461,3 +1461,97 @@ TEST(RoutingConfigTest, FallbackToAPatternIsRefused) {
 
 }  // namespace
 }  // namespace sluice::config
+
+namespace sluice::config {
+namespace {
+
+TEST(AuthTest, NoneByDefaultAndKeysNeedADataDir) {
+  Config c = load(kMinimal);
+  EXPECT_EQ(c.auth.mode, Auth::Mode::kNone);
+  EXPECT_TRUE(c.data_dir.empty());
+  EXPECT_THAT(problems(with_top("auth: {mode: keys}")),
+              ElementsAre(HasSubstr("auth.mode keys needs data_dir")));
+  Config keys = load(with_top("data_dir: ./d\nauth: {mode: keys, admin_key: secret}"));
+  EXPECT_EQ(keys.auth.mode, Auth::Mode::kKeys);
+  EXPECT_EQ(keys.auth.admin_key, "secret");
+  EXPECT_EQ(keys.data_dir, "./d");
+  EXPECT_THAT(problems(with_top("auth: {mode: key}")),
+              ElementsAre(AllOf(HasSubstr("1:"), HasSubstr("unknown mode \"key\""),
+                                HasSubstr("did you mean \"keys\""))));
+}
+
+TEST(RateLimitsTest, LocalByDefaultAndEverySettingIsRead) {
+  Config d = load(kMinimal);
+  EXPECT_EQ(d.rate_limits.backend, RateLimits::Backend::kLocal);
+  EXPECT_TRUE(d.rate_limits.fail_open);
+  EXPECT_EQ(d.rate_limits.global.rpm, 0u);
+  EXPECT_EQ(d.rate_limits.reserve_output_tokens, 1024u);
+  Config c = load(with_top(
+      "limits:\n  max_body_bytes: 1MiB\n  backend: redis\n  redis: {url: "
+      "\"redis://127.0.0.1:6390/2\", timeout: 5ms, key_prefix: \"x:\"}\n  failure_mode: closed\n"
+      "  global: {rpm: 600, tpm: 90000}\n  reserve_output_tokens: 256"));
+  EXPECT_EQ(c.limits.max_body_bytes, 1024u * 1024);
+  EXPECT_EQ(c.rate_limits.backend, RateLimits::Backend::kRedis);
+  EXPECT_EQ(c.rate_limits.redis.url, "redis://127.0.0.1:6390/2");
+  EXPECT_EQ(c.rate_limits.redis.timeout, 5ms);
+  EXPECT_EQ(c.rate_limits.redis.key_prefix, "x:");
+  EXPECT_FALSE(c.rate_limits.fail_open);
+  EXPECT_EQ(c.rate_limits.global.rpm, 600u);
+  EXPECT_EQ(c.rate_limits.global.tpm, 90000u);
+  EXPECT_EQ(c.rate_limits.reserve_output_tokens, 256u);
+}
+
+TEST(RateLimitsTest, BadValuesAreReportedWithTheirPlace) {
+  EXPECT_THAT(problems(with_top("limits: {backend: redis}")),
+              ElementsAre(HasSubstr("backend redis needs redis.url")));
+  EXPECT_THAT(problems(with_top("limits: {backend: memcached}")),
+              ElementsAre(HasSubstr("unknown backend \"memcached\"")));
+  EXPECT_THAT(problems(with_top("limits: {failure_mode: ajar}")),
+              ElementsAre(HasSubstr("unknown failure_mode \"ajar\"")));
+  EXPECT_THAT(problems(with_top("limits: {global: {rpm: -1}}")),
+              ElementsAre(HasSubstr("expected an integer from 0")));
+  EXPECT_THAT(problems(with_top("limits: {global: {rps: 1}}")),
+              ElementsAre(HasSubstr("unknown key \"rps\"")));
+}
+
+TEST(ModelLimitsTest, PerModelRpmAndTpm) {
+  Config c = load(R"(providers:
+  - name: sim
+    kind: mock
+models:
+  - name: mock
+    limits: {rpm: 60, tpm: 1000}
+    deployments:
+      - provider: sim
+)");
+  EXPECT_EQ(c.models[0].limits.rpm, 60u);
+  EXPECT_EQ(c.models[0].limits.tpm, 1000u);
+}
+
+TEST(PricesTest, WellKnownModelsTakeTheirListPriceUnlessPriced) {
+  Config c = load(R"(providers:
+  - name: sim
+    kind: mock
+models:
+  - name: gpt-4o-mini
+    deployments:
+      - provider: sim
+      - provider: sim
+        model: gpt-4o
+      - provider: sim
+        model: gpt-4o
+        output_cost_per_mtok: 7
+      - provider: sim
+        model: my-llama
+)");
+  const auto& d = c.models[0].deployments;
+  EXPECT_DOUBLE_EQ(d[0].input_cost_per_mtok, 0.15);
+  EXPECT_DOUBLE_EQ(d[0].cached_input_cost_per_mtok, 0.075);
+  EXPECT_DOUBLE_EQ(d[1].output_cost_per_mtok, 10.0);
+  EXPECT_DOUBLE_EQ(d[2].input_cost_per_mtok, 0);  // priced by hand: nothing is filled in
+  EXPECT_DOUBLE_EQ(d[2].output_cost_per_mtok, 7);
+  EXPECT_DOUBLE_EQ(d[3].input_cost_per_mtok, 0);
+}
+
+}  // namespace
+}  // namespace sluice::config
