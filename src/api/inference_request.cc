@@ -58,8 +58,18 @@ class Fields {
   }
   bool on_key(string_view s, std::size_t n, error_code& ec) {
     if (canonical_) canonical_->on_key(s, n, ec);
+    if (depth_ == 2 && top_ == Top::kStreamOptions) {
+      // The whole body is parsed in one call, so keys arrive whole (no on_key_part).
+      include_usage_key_ = s == "include_usage";
+    }
     if (depth_ != 1) return true;
     key_.append(s.data(), s.size());
+    top_ = key_ == "messages" || key_ == "prompt" || key_ == "input" ? Top::kPrompt
+           : key_ == "max_tokens" || key_ == "max_completion_tokens" ? Top::kMaxTokens
+           : key_ == "n"                                             ? Top::kN
+           : key_ == "stream_options"                                ? Top::kStreamOptions
+                                                                     : Top::kOther;
+    if (top_ == Top::kStreamOptions) request_.has_stream_options = true;
     member_ = key_ == "model"    ? Member::kModel
               : key_ == "stream" ? Member::kStream
               : key_ == "user"   ? Member::kUser
@@ -85,6 +95,7 @@ class Fields {
   }
   bool on_string(string_view s, std::size_t n, error_code& ec) {
     if (canonical_) canonical_->on_string(s, n, ec);
+    if (top_ == Top::kPrompt && depth_ >= 1) request_.prompt_bytes += n;
     if (depth_ == 0) return value_begins(Kind::kString, ec);
     if (depth_ != 1 || member_ == Member::kOther) return true;
     if (member_ == Member::kStream) return value_begins(Kind::kString, ec);
@@ -109,10 +120,12 @@ class Fields {
   bool on_number_part(string_view, error_code&) { return true; }
   bool on_int64(std::int64_t v, string_view s, error_code& ec) {
     if (canonical_) canonical_->on_int64(v, s, ec);
+    if (v >= 0) integer_at_top(static_cast<std::uint64_t>(v));
     return value_begins(Kind::kNumber, ec);
   }
   bool on_uint64(std::uint64_t v, string_view s, error_code& ec) {
     if (canonical_) canonical_->on_uint64(v, s, ec);
+    integer_at_top(v);
     return value_begins(Kind::kNumber, ec);
   }
   bool on_double(double v, string_view s, error_code& ec) {
@@ -121,6 +134,9 @@ class Fields {
   }
   bool on_bool(bool b, error_code& ec) {
     if (canonical_) canonical_->on_bool(b, ec);
+    if (depth_ == 2 && top_ == Top::kStreamOptions && include_usage_key_) {
+      request_.include_usage = b;
+    }
     if (depth_ == 1 && member_ == Member::kStream) {
       seen_stream_ = true;
       request_.stream = b;
@@ -146,6 +162,15 @@ class Fields {
 
  private:
   enum class Member { kOther, kModel, kStream, kUser };
+  // The top-level member being read, at any depth below it (member_ tracks only depth 1).
+  enum class Top { kOther, kPrompt, kMaxTokens, kN, kStreamOptions };
+
+  // max_tokens and n, when they are non-negative integers; the upstream judges other values.
+  void integer_at_top(std::uint64_t v) {
+    if (depth_ != 1) return;
+    if (top_ == Top::kMaxTokens) request_.max_tokens = v;
+    if (top_ == Top::kN) request_.n = v;
+  }
   enum class Kind { kObject, kArray, kString, kNumber, kBool, kNull };
 
   static std::string_view kind_name(Kind k) {
@@ -215,6 +240,8 @@ class Fields {
   InferenceRequest request_;
   int depth_ = 0;
   Member member_ = Member::kOther;
+  Top top_ = Top::kOther;
+  bool include_usage_key_ = false;
   std::string key_;
   std::string model_;
   bool model_escaped_ = false;
@@ -264,9 +291,30 @@ core::Result<InferenceRequest> decode_inference(Endpoint endpoint, std::string_v
     r.has_canonical = true;
     r.deterministic =
         endpoint == Endpoint::kEmbeddings || writer->zero_temperature() || writer->integer_seed();
-    r.include_usage = writer->include_usage();
   }
   return r;
+}
+
+std::string body_with_stream_usage(const InferenceRequest& r) {
+  std::size_t end = r.body.find_last_of('}');
+  if (!r.has_stream_options && end != std::string_view::npos) {
+    // A JSON object ends with its closing brace (and perhaps whitespace): splice the member in
+    // before it, so every offset into the body stays valid. `{}` has no model, so the object
+    // always has a member before this one.
+    std::string out;
+    constexpr std::string_view kMember = R"(,"stream_options":{"include_usage":true})";
+    out.reserve(r.body.size() + kMember.size());
+    out.append(r.body.substr(0, end));
+    out.append(kMember);
+    out.append(r.body.substr(end));
+    return out;
+  }
+  json::value doc = json::parse(r.body);
+  json::object& o = doc.as_object();
+  json::value& options = o["stream_options"];
+  if (!options.is_object()) options = json::object();
+  options.as_object()["include_usage"] = true;
+  return json::serialize(doc);
 }
 
 std::string body_with_model(const InferenceRequest& r, std::string_view model) {

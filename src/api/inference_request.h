@@ -10,6 +10,7 @@
 #include <boost/json/value.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -38,7 +39,14 @@ struct InferenceRequest {
   bool has_canonical = false;
   std::string canonical;
   bool deterministic = false;  // temperature 0 or an integer seed (embeddings always)
-  bool include_usage = false;  // stream_options.include_usage
+
+  // For token reservations: bytes of the prompt's strings (message contents, roles and names
+  // included), max_tokens (or max_completion_tokens) and n when given as integers, 0 otherwise.
+  std::size_t prompt_bytes = 0;
+  std::uint64_t max_tokens = 0;
+  std::uint64_t n = 0;
+  bool include_usage = false;       // stream_options.include_usage
+  bool has_stream_options = false;  // a top-level stream_options member exists
 
   std::string_view model() const {
     if (model_end > model_begin) return body.substr(model_begin + 1, model_end - model_begin - 2);
@@ -57,6 +65,13 @@ core::Result<InferenceRequest> decode_inference(Endpoint endpoint, std::string_v
 // The body with `model` as its model: the original bytes with the value spliced in, or the body
 // re-serialized when the model was written with escapes.
 std::string body_with_model(const InferenceRequest& request, std::string_view model);
+
+// The body asking the upstream for a usage chunk at the end of a stream
+// (stream_options.include_usage true), so tokens are counted when the client did not ask for it;
+// the gateway strips the chunk again before the client sees it. The member is spliced in before
+// the closing brace when the body has no stream_options (offsets into the body stay valid),
+// else the body is re-serialized.
+std::string body_with_stream_usage(const InferenceRequest& request);
 
 // Line and column (1-based) of byte `offset` in `text`, for error messages.
 void line_and_column(std::string_view text, std::size_t offset, std::size_t& line,

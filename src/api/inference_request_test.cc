@@ -151,5 +151,53 @@ TEST(DecodeInference, UserAndPromptStartForRoutingAffinity) {
   EXPECT_EQ(none->prompt_begin, 0u);
 }
 
+TEST(DecodeInference, WhatATokenReservationNeeds) {
+  std::string body =
+      R"({"model":"m","max_completion_tokens":300,"n":2,"messages":[{"role":"user","content":"hello"}],)"
+      R"("stream":true,"stream_options":{"include_usage":true},"x":{"max_tokens":9}})";
+  auto r = decode(body);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->max_tokens, 300u);
+  EXPECT_EQ(r->n, 2u);
+  EXPECT_EQ(r->prompt_bytes, 4u + 5u);  // "user" and "hello"
+  EXPECT_TRUE(r->include_usage);
+  EXPECT_TRUE(r->has_stream_options);
+
+  auto plain =
+      decode(R"({"model":"m","max_tokens":-3,"n":"x","prompt":"abc"})", Endpoint::kCompletions);
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->max_tokens, 0u);  // not a count: the upstream judges it
+  EXPECT_EQ(plain->n, 0u);
+  EXPECT_EQ(plain->prompt_bytes, 3u);
+  EXPECT_FALSE(plain->include_usage);
+  EXPECT_FALSE(plain->has_stream_options);
+
+  auto off = decode(R"({"model":"m","stream_options":{"include_usage":false}})");
+  ASSERT_TRUE(off);
+  EXPECT_FALSE(off->include_usage);
+  EXPECT_TRUE(off->has_stream_options);
+}
+
+TEST(BodyWithStreamUsage, SplicesTheMemberBeforeTheClosingBrace) {
+  std::string body = R"({"model":"m","stream":true} )";
+  auto r = decode(body);
+  ASSERT_TRUE(r);
+  std::string out = body_with_stream_usage(*r);
+  EXPECT_EQ(out, R"({"model":"m","stream":true,"stream_options":{"include_usage":true}} )");
+  // The model's offsets are still right, so the alias can be rewritten after.
+  InferenceRequest moved = *r;
+  moved.body = out;
+  EXPECT_EQ(moved.model(), "m");
+}
+
+TEST(BodyWithStreamUsage, TurnsAnExistingOptionOn) {
+  std::string body = R"({"model":"m","stream":true,"stream_options":{"include_usage":false}})";
+  auto r = decode(body);
+  ASSERT_TRUE(r);
+  auto doc = boost::json::parse(body_with_stream_usage(*r));
+  EXPECT_EQ(doc.at("stream_options").at("include_usage"), true);
+  EXPECT_EQ(doc.at("model"), "m");
+}
+
 }  // namespace
 }  // namespace sluice::api
