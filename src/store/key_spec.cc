@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 
 #include "core/asio.h"
@@ -40,31 +41,37 @@ std::string_view kind_name(const json::value& v) {
   return "a value";
 }
 
+std::string number_text(double d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.10g", d);
+  return buf;
+}
+
 // A whole number in [0, max]. JSON has one number type, so 3.0 and 3e2 count as whole.
 core::Result<std::uint64_t> whole_number(const json::value& v, const std::string& field,
                                          std::uint64_t max) {
-  const std::string range = "an integer from 0 to " + std::to_string(max);
+  auto too_large = [&] {
+    return invalid(field + " must be at most " + std::to_string(max), field);
+  };
   if (v.is_int64()) {
     if (v.get_int64() < 0) return invalid(field + " must not be negative", field);
-    if (static_cast<std::uint64_t>(v.get_int64()) > max) {
-      return invalid(field + " must be " + range, field);
-    }
+    if (static_cast<std::uint64_t>(v.get_int64()) > max) return too_large();
     return static_cast<std::uint64_t>(v.get_int64());
   }
   if (v.is_uint64()) {
-    if (v.get_uint64() > max) return invalid(field + " must be " + range, field);
+    if (v.get_uint64() > max) return too_large();
     return v.get_uint64();
   }
   if (v.is_double()) {
     double d = v.get_double();
     if (d < 0) return invalid(field + " must not be negative", field);
     if (d != std::floor(d)) {
-      return invalid(field + " must be a whole number, not " + json::serialize(v), field);
+      return invalid(field + " must be a whole number, not " + number_text(d), field);
     }
-    if (d > static_cast<double>(max)) return invalid(field + " must be " + range, field);
+    if (d > static_cast<double>(max)) return too_large();
     return static_cast<std::uint64_t>(d);
   }
-  return invalid(field + " must be " + range + ", not " + std::string(kind_name(v)), field);
+  return invalid(field + " must be a whole number, not " + std::string(kind_name(v)), field);
 }
 
 core::Result<double> usd(const json::value& v, const std::string& field) {

@@ -86,7 +86,7 @@ core::Result<UsageQuery> parse_usage_query(std::string_view group_by, std::strin
   }
   if (q.to_ms <= q.from_ms) {
     return core::Error(core::Errc::kInvalidRequest,
-                       "to must be later than from (to is exclusive: from=2026-01-01&to=2026-01-02 "
+                       "to must be later than from (to is exclusive: from 2026-01-01 to 2026-01-02 "
                        "is one day)",
                        "to");
   }
