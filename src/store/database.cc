@@ -30,6 +30,10 @@ core::Error sqlite_error(sqlite3* db, int rc, std::string_view doing) {
 
 }  // namespace
 
+std::string database_path(std::string_view data_dir) {
+  return (std::filesystem::path(data_dir) / kDatabaseFile).string();
+}
+
 // --- Statement
 
 Statement::Statement(Statement&& other) noexcept

@@ -29,6 +29,10 @@ namespace sluice::store {
 
 class Database;
 
+// The database's file name in Config::data_dir, and the path both the gateway and the CLI open.
+inline constexpr std::string_view kDatabaseFile = "sluice.db";
+std::string database_path(std::string_view data_dir);
+
 // One prepared statement. Bind indexes are 1-based and column indexes 0-based, as in SQLite. A
 // failed bind is remembered and reported by the next step().
 class Statement {
