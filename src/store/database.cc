@@ -129,6 +129,8 @@ core::Result<std::unique_ptr<Database>> Database::open(const std::string& path) 
 
 core::Result<std::unique_ptr<Database>> Database::open(const std::string& path,
                                                        std::chrono::milliseconds busy_timeout) {
+  // SQLite takes "" for a private temporary database, which would lose every key on exit.
+  if (path.empty()) return core::Error(core::Errc::kInternal, "no control-plane database path");
   std::filesystem::path parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) {
     std::error_code ec;

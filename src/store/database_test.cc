@@ -89,6 +89,18 @@ TEST(DatabaseTest, AFileThatIsNotADatabaseIsReported) {
   EXPECT_NE(db.error().message.find("not a database"), std::string::npos) << db.error().message;
 }
 
+TEST(DatabaseTest, AnEmptyPathIsRefusedNotATemporaryDatabase) {
+  auto db = Database::open("");
+  ASSERT_FALSE(db);
+  EXPECT_NE(db.error().message.find("no control-plane database path"), std::string::npos);
+}
+
+TEST(DatabaseTest, TheFileIsSluiceDbInTheDataDirectory) {
+  EXPECT_EQ(database_path("/var/lib/sluice"), "/var/lib/sluice/sluice.db");
+  EXPECT_EQ(database_path("data/"), "data/sluice.db");
+  EXPECT_EQ(database_path("./d"), "./d/sluice.db");
+}
+
 TEST(DatabaseTest, StatementsBindAndReadEveryType) {
   TempDir dir;
   auto db = Database::open(dir.db());
