@@ -18,10 +18,14 @@ int main(int argc, char** argv) {
   sluice::cli::add_mock(app, run);
   sluice::cli::add_config(app, run);
   sluice::cli::add_cache(app, run);
+  sluice::cli::add_keys(app, run);
+  sluice::cli::add_usage(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // CLI11's own codes (105, 106, 109, ...) say which parse error it was; scripts expect the
+    // usual 2 for any misuse of the command line. --help and --version stay 0.
+    return app.exit(e) == 0 ? 0 : 2;
   }
   try {
     return run ? run() : 0;

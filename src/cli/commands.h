@@ -16,5 +16,7 @@ void add_serve(CLI::App& app, std::function<int()>& run);
 void add_mock(CLI::App& app, std::function<int()>& run);
 void add_config(CLI::App& app, std::function<int()>& run);
 void add_cache(CLI::App& app, std::function<int()>& run);
+void add_keys(CLI::App& app, std::function<int()>& run);
+void add_usage(CLI::App& app, std::function<int()>& run);
 
 }  // namespace sluice::cli

@@ -1,0 +1,84 @@
+#include "store/schema.h"
+
+namespace sluice::store {
+
+namespace {
+
+// Version 1: keys, the usage ledger, and the keys' change counter.
+//
+// keys.seq orders keys by creation (ids are random). A name is unique among keys that are not
+// revoked (a partial index), so a revoked key's name can be given to its replacement. Money is
+// REAL (USD); limits are INTEGER; models and metadata are JSON text, read only by Sluice.
+//
+// meta.keys_version is bumped by triggers on every insert, update and delete of a key row, in
+// the writer's own transaction, so any connection, in this process or another, sees that the
+// keys changed by reading one row (KeyStore::version) instead of the whole table.
+//
+// The usage ledger is append-only; its indexes serve the two questions asked of it: a time range
+// (reports) and one key's spend (budgets, a report for one key).
+constexpr std::string_view kV1 = R"sql(
+CREATE TABLE meta (
+  name TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO meta (name, value) VALUES ('keys_version', 0);
+
+CREATE TABLE keys (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  hash BLOB NOT NULL UNIQUE,
+  prefix TEXT NOT NULL,
+  models TEXT NOT NULL DEFAULT '[]',
+  rpm INTEGER NOT NULL DEFAULT 0,
+  tpm INTEGER NOT NULL DEFAULT 0,
+  max_concurrency INTEGER NOT NULL DEFAULT 0,
+  budget_daily REAL NOT NULL DEFAULT 0,
+  budget_monthly REAL NOT NULL DEFAULT 0,
+  budget_total REAL NOT NULL DEFAULT 0,
+  cache_namespace TEXT NOT NULL DEFAULT '',
+  expires_at_ms INTEGER NOT NULL DEFAULT 0,
+  metadata TEXT NOT NULL DEFAULT '{}',
+  created_at_ms INTEGER NOT NULL,
+  revoked_at_ms INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX keys_active_name ON keys (name) WHERE revoked_at_ms = 0;
+
+CREATE TRIGGER keys_inserted AFTER INSERT ON keys BEGIN
+  UPDATE meta SET value = value + 1 WHERE name = 'keys_version';
+END;
+CREATE TRIGGER keys_updated AFTER UPDATE ON keys BEGIN
+  UPDATE meta SET value = value + 1 WHERE name = 'keys_version';
+END;
+CREATE TRIGGER keys_deleted AFTER DELETE ON keys BEGIN
+  UPDATE meta SET value = value + 1 WHERE name = 'keys_version';
+END;
+
+CREATE TABLE usage (
+  seq INTEGER PRIMARY KEY,
+  at_ms INTEGER NOT NULL,
+  request_id TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  model TEXT NOT NULL,
+  deployment TEXT NOT NULL,
+  endpoint TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  prompt_tokens INTEGER NOT NULL,
+  completion_tokens INTEGER NOT NULL,
+  cached_tokens INTEGER NOT NULL,
+  cost_usd REAL NOT NULL,
+  saved_usd REAL NOT NULL,
+  latency_ms REAL NOT NULL,
+  cache_result TEXT NOT NULL
+);
+CREATE INDEX usage_at ON usage (at_ms);
+CREATE INDEX usage_key_at ON usage (key_id, at_ms);
+)sql";
+
+constexpr std::string_view kMigrations[] = {kV1};
+
+}  // namespace
+
+std::span<const std::string_view> migrations() { return kMigrations; }
+
+}  // namespace sluice::store

@@ -1,0 +1,133 @@
+// UsageStore: the usage table (usage.h, schema.cc).
+#include <spdlog/spdlog.h>
+
+#include "store/usage.h"
+#include "store/utc.h"
+
+namespace sluice::store {
+
+core::Result<void> UsageStore::insert(std::span<const UsageRow> rows) {
+  if (rows.empty()) return core::ok();
+  auto tx = Transaction::begin(db_, Transaction::Kind::kWrite);
+  if (!tx) return tx.error();
+  auto stmt = db_.prepare(
+      "INSERT INTO usage (at_ms, request_id, key_id, model, deployment, endpoint, status, "
+      "prompt_tokens, completion_tokens, cached_tokens, cost_usd, saved_usd, latency_ms, "
+      "cache_result) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+  if (!stmt) return stmt.error();
+  for (const auto& r : rows) {
+    stmt->reset();
+    stmt->bind_int(1, r.at_ms)
+        .bind_text(2, r.request_id)
+        .bind_text(3, r.key_id)
+        .bind_text(4, r.model)
+        .bind_text(5, r.deployment)
+        .bind_text(6, r.endpoint)
+        .bind_int(7, r.status)
+        .bind_int(8, static_cast<std::int64_t>(r.prompt_tokens))
+        .bind_int(9, static_cast<std::int64_t>(r.completion_tokens))
+        .bind_int(10, static_cast<std::int64_t>(r.cached_tokens))
+        .bind_real(11, r.cost_usd)
+        .bind_real(12, r.saved_usd)
+        .bind_real(13, r.latency_ms)
+        .bind_text(14, r.cache_result);
+    if (auto done = stmt->run(); !done) return done.error();
+  }
+  return tx->commit();
+}
+
+std::vector<UsageGroup> UsageStore::report(const UsageQuery& q) {
+  auto groups = try_report(q);
+  if (!groups) {
+    spdlog::warn("cannot read the usage report: {}", groups.error().message);
+    return {};
+  }
+  return std::move(*groups);
+}
+
+core::Result<std::vector<UsageGroup>> UsageStore::try_report(const UsageQuery& q) {
+  std::string group;
+  std::string order = "cost_usd DESC, requests DESC, grp";
+  switch (q.group_by) {
+    case UsageQuery::GroupBy::kKey:
+      group = "u.key_id";
+      break;
+    case UsageQuery::GroupBy::kModel:
+      group = "u.model";
+      break;
+    case UsageQuery::GroupBy::kDay:
+      // Integer division truncates toward zero; ledger times are after 1970, so it floors.
+      group = "strftime('%Y-%m-%d', u.at_ms / 1000, 'unixepoch')";
+      order = "grp";
+      break;
+  }
+  // The key's name comes from the keys table by id (revoked keys keep their rows, so their
+  // names stay); MAX picks it without grouping by it.
+  std::string sql =
+      "SELECT " + group +
+      " AS grp, MAX(COALESCE(k.name, '')), COUNT(*) AS requests, SUM(u.status >= 400), "
+      "SUM(u.cache_result = 'hit'), SUM(u.prompt_tokens), SUM(u.completion_tokens), "
+      "SUM(u.cached_tokens), TOTAL(u.cost_usd) AS cost_usd, TOTAL(u.saved_usd), "
+      "AVG(u.latency_ms) FROM usage u LEFT JOIN keys k ON k.id = u.key_id "
+      "WHERE u.at_ms >= ?1 AND u.at_ms < ?2" +
+      std::string(q.key_id.empty() ? "" : " AND u.key_id = ?3") + " GROUP BY grp ORDER BY " + order;
+  auto stmt = db_.prepare(sql);
+  if (!stmt) return stmt.error();
+  stmt->bind_int(1, q.from_ms).bind_int(2, q.to_ms);
+  if (!q.key_id.empty()) stmt->bind_text(3, q.key_id);
+  std::vector<UsageGroup> out;
+  for (;;) {
+    auto row = stmt->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    UsageGroup g;
+    g.group = stmt->column_text(0);
+    if (q.group_by == UsageQuery::GroupBy::kKey) g.key_name = stmt->column_text(1);
+    g.requests = static_cast<std::uint64_t>(stmt->column_int(2));
+    g.errors = static_cast<std::uint64_t>(stmt->column_int(3));
+    g.cache_hits = static_cast<std::uint64_t>(stmt->column_int(4));
+    g.prompt_tokens = static_cast<std::uint64_t>(stmt->column_int(5));
+    g.completion_tokens = static_cast<std::uint64_t>(stmt->column_int(6));
+    g.cached_tokens = static_cast<std::uint64_t>(stmt->column_int(7));
+    g.cost_usd = stmt->column_real(8);
+    g.saved_usd = stmt->column_real(9);
+    g.avg_latency_ms = stmt->column_real(10);
+    out.push_back(std::move(g));
+  }
+  return out;
+}
+
+std::unordered_map<std::string, Spend> UsageStore::spend_by_key(std::int64_t now_ms) {
+  auto spend = try_spend_by_key(now_ms);
+  if (!spend) {
+    spdlog::warn("cannot read the keys' spend: {}", spend.error().message);
+    return {};
+  }
+  return std::move(*spend);
+}
+
+core::Result<std::unordered_map<std::string, Spend>> UsageStore::try_spend_by_key(
+    std::int64_t now_ms) {
+  // The day and the month that contain now_ms, both ends bounded: rows stamped later (another
+  // gateway's clock running ahead) belong to a later period, not this one.
+  auto stmt = db_.prepare(
+      "SELECT key_id, TOTAL(CASE WHEN at_ms >= ?1 AND at_ms < ?2 THEN cost_usd END), "
+      "TOTAL(CASE WHEN at_ms >= ?3 AND at_ms < ?4 THEN cost_usd END), TOTAL(cost_usd) "
+      "FROM usage WHERE key_id != '' GROUP BY key_id");
+  if (!stmt) return stmt.error();
+  std::int64_t day = utc_day_start(now_ms);
+  std::int64_t month = utc_month_start(now_ms);
+  std::int64_t next_month = utc_month_start(month + 32 * kDayMs);  // months have 31 days at most
+  stmt->bind_int(1, day).bind_int(2, day + kDayMs).bind_int(3, month).bind_int(4, next_month);
+  std::unordered_map<std::string, Spend> out;
+  for (;;) {
+    auto row = stmt->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    out[stmt->column_text(0)] =
+        Spend{stmt->column_real(1), stmt->column_real(2), stmt->column_real(3)};
+  }
+  return out;
+}
+
+}  // namespace sluice::store

@@ -1,0 +1,29 @@
+// UTC calendar helpers for the store: the day and month boundaries that budgets and reports
+// count from, and the YYYY-MM-DD form that reports and the command line use. Days and months are
+// UTC everywhere, so a report means the same wherever it is asked for.
+//
+// Pure functions; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace sluice::store {
+
+inline constexpr std::int64_t kDayMs = 86'400'000;
+
+// The first millisecond of the UTC day / month that contains `unix_ms`.
+std::int64_t utc_day_start(std::int64_t unix_ms);
+std::int64_t utc_month_start(std::int64_t unix_ms);
+
+// "2026-01-31" and "2026-01-31 23:59:59" for `unix_ms`.
+std::string utc_date(std::int64_t unix_ms);
+std::string utc_time(std::int64_t unix_ms);
+
+// "YYYY-MM-DD" (a real calendar date, years 1970 to 9999) -> its first millisecond; nullopt for
+// anything else.
+std::optional<std::int64_t> parse_utc_date(std::string_view text);
+
+}  // namespace sluice::store
