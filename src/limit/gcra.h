@@ -48,6 +48,15 @@ struct Decision {
   std::chrono::milliseconds reset_after{0};
 };
 
+// One limit that a request is charged against: a bucket (the caller names it, e.g. "key:rpm:…"),
+// its rate, and the units this request takes (1 for requests per minute, the reserved tokens for
+// tokens per minute).
+struct Charge {
+  std::string key;
+  Rate rate;
+  std::uint64_t cost = 0;
+};
+
 class GcraLimiter {
  public:
   using time_point = core::Clock::time_point;
