@@ -2,6 +2,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace sluice::limit {
@@ -61,7 +62,11 @@ void Limiter::count_decision() {
 }
 
 asio::awaitable<Verdict> Limiter::acquire(std::span<const Charge> charges) {
-  if (!redis_) co_return acquire_local(charges);
+  // Unlimited charges are not sent, so with nothing else Redis is not asked (nor its state
+  // changed by a decision it did not make).
+  if (!redis_ || std::none_of(charges.begin(), charges.end(), limited)) {
+    co_return acquire_local(charges);
+  }
   std::optional<std::vector<Decision>> decided = co_await redis_->acquire(charges);
   if (decided) {
     shared_.on_redis_answer();
