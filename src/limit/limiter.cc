@@ -67,6 +67,8 @@ asio::awaitable<Verdict> Limiter::acquire(std::span<const Charge> charges) {
   if (!redis_ || std::none_of(charges.begin(), charges.end(), limited)) {
     co_return acquire_local(charges);
   }
+  // Buckets left from a fall-back are swept while Redis decides, too.
+  count_decision();
   std::optional<std::vector<Decision>> decided = co_await redis_->acquire(charges);
   if (decided) {
     shared_.on_redis_answer();

@@ -26,7 +26,8 @@
 //
 // Thread safety: a Limiter belongs to one worker: acquire, release, consume and close on its
 // executor's thread; start() from any thread (it posts the connect). close() must run before the
-// executor's io_context is destroyed (or once its loop has stopped).
+// executor's io_context is destroyed (or once its loop has stopped). The Limiter must outlive
+// every acquire in flight: one awaiting Redis resumes (with the connection lost) after close().
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -58,7 +59,7 @@ struct Verdict {
 
 class Limiter {
  public:
-  // A local limiter's decisions check SharedLimits::maybe_sweep this often.
+  // Every this many decisions (local or in Redis) a Limiter calls SharedLimits::maybe_sweep.
   static constexpr std::uint32_t kSweepCheckEvery = 1024;
 
   // Throws std::invalid_argument for a bad limits.redis.url (startup only; the loader has checked
