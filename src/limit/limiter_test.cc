@@ -282,6 +282,36 @@ TEST_F(RedisLimiterTest, KilledRedisFallsBackToLocalLimitsThenComesBack) {
   EXPECT_EQ(shared_.redis_failures(), 4u);
 }
 
+TEST_F(RedisLimiterTest, DecisionsInFlightWhenRedisDiesFallBack) {
+  connect();
+  const Charge charges[] = {key_rpm(100)};
+  ASSERT_FALSE(acquire(charges).fell_back);
+  // Sent, and waiting on a Redis that does not answer; then it dies.
+  redis_.freeze();
+  constexpr int kInFlight = 20;
+  std::vector<Verdict> verdicts;
+  for (int i = 0; i < kInFlight; ++i) {
+    asio::co_spawn(io_, limiter_->acquire(charges), [&](std::exception_ptr e, Verdict v) {
+      if (e) std::rethrow_exception(e);
+      verdicts.push_back(std::move(v));
+    });
+  }
+  const auto until = SteadyTime::now() + 50ms;
+  run_until([&] { return SteadyTime::now() >= until; });
+  ASSERT_TRUE(verdicts.empty());
+  redis_.kill();
+  const auto killed = SteadyTime::now();
+  ASSERT_TRUE(run_until([&] { return verdicts.size() == kInFlight; }));
+  EXPECT_LT(SteadyTime::now() - killed, 400ms);  // not the 500 ms timeout: the connection broke
+  for (const Verdict& v : verdicts) {
+    EXPECT_TRUE(v.fell_back);
+    EXPECT_EQ(v.outcome, Outcome::kAllowed);
+  }
+  EXPECT_EQ(shared_.fallback_decisions(), static_cast<std::uint64_t>(kInFlight));
+  EXPECT_EQ(shared_.local().peek("key:rpm:k1", key_rpm(100).rate, 0, clock_.now()).remaining,
+            100 - kInFlight);
+}
+
 TEST_F(RedisLimiterTest, FailClosedRefusesAsUnavailableWhileRedisIsDown) {
   connect(/*fail_open=*/false);
   const Charge charges[] = {key_rpm(3)};
