@@ -14,6 +14,10 @@ namespace sluice::cache {
 
 namespace {
 
+using net::RedisConnection;
+using net::RedisEndpoint;
+using net::RedisHealth;
+using net::RedisReply;
 using Type = RedisReply::Type;
 using namespace std::chrono_literals;
 
@@ -69,7 +73,9 @@ RedisTier::RedisTier(const config::Cache& config, const core::Clock& clock,
   auto endpoint = RedisEndpoint::parse(config.redis.url);
   if (!endpoint) throw std::invalid_argument("cache.redis.url: " + endpoint.error().message);
   options_.endpoint = std::move(*endpoint);
-  health_ = std::make_shared<RedisHealth>(options_.endpoint.describe());
+  health_ =
+      std::make_shared<RedisHealth>("redis cache tier", options_.endpoint.describe(),
+                                    "lookups skip Redis and stores are dropped until it is back");
 }
 
 RedisTier::~RedisTier() {

@@ -1,7 +1,7 @@
 // The Redis tier of the response cache (docs/caching.md, "Tiers"): answers shared by every
 // gateway that uses the same Redis, so a miss on one instance is a hit on the next.
 //
-// Each worker has its own connection (redis_connection.h), created by attach_worker and driven
+// Each worker has its own connection (net/redis_connection.h), created by attach_worker and driven
 // by that worker's event loop, so a lookup never leaves its thread. Entries are the entry
 // codec's bytes (zstd, checksum) under `{key_prefix}cache:v1:{namespace}:{key hex}`, stored with
 // `SET ... PX {ttl}` so Redis expires them itself.
@@ -33,9 +33,9 @@
 #include <vector>
 
 #include "cache/lower_tier.h"
-#include "cache/redis_connection.h"
 #include "config/config.h"
 #include "core/clock.h"
+#include "net/redis_connection.h"
 
 namespace sluice::cache {
 
@@ -43,7 +43,7 @@ class RedisTier final : public LowerTier {
  public:
   // `tuning` adjusts the connections' limits (tests); its endpoint is taken from the URL.
   RedisTier(const config::Cache& config, const core::Clock& clock,
-            RedisConnection::Options tuning = {});
+            net::RedisConnection::Options tuning = {});
   ~RedisTier() override;
 
   Tier tier() const override { return Tier::kRedis; }
@@ -71,8 +71,8 @@ class RedisTier final : public LowerTier {
   const std::string prefix_;
   const std::chrono::milliseconds timeout_;
   const std::size_t max_body_bytes_;
-  RedisConnection::Options options_;
-  std::shared_ptr<RedisHealth> health_;
+  net::RedisConnection::Options options_;
+  std::shared_ptr<net::RedisHealth> health_;
 
   std::mutex attach_mutex_;                   // attach and detach
   std::vector<std::unique_ptr<Slot>> owned_;  // under attach_mutex_

@@ -26,7 +26,7 @@ constexpr std::int64_t kHour = 3'600'000;
 
 class RedisTierTest : public ::testing::Test {
  protected:
-  void make_tier(const std::string& url, RedisConnection::Options tuning = {}) {
+  void make_tier(const std::string& url, net::RedisConnection::Options tuning = {}) {
     config::Cache c;
     c.enabled = true;
     c.redis.url = url;
@@ -34,7 +34,7 @@ class RedisTierTest : public ::testing::Test {
     tier_ = std::make_unique<RedisTier>(c, clock_, tuning);
     tier_->attach_worker(io_.get_executor());
   }
-  void connect(const std::string& url, RedisConnection::Options tuning = {}) {
+  void connect(const std::string& url, net::RedisConnection::Options tuning = {}) {
     make_tier(url, tuning);
     ASSERT_TRUE(run_until([&] { return stat("connected") == 1; })) << tier_->stats();
   }
@@ -259,7 +259,7 @@ TEST_F(RedisTierTest, KilledAndRestartedRedisIsReconnected) {
 }
 
 TEST_F(RedisTierTest, StalledConnectionIsReplaced) {
-  RedisConnection::Options tuning;
+  net::RedisConnection::Options tuning;
   tuning.stall_limit = 300ms;
   tuning.connect_timeout = 200ms;
   connect(redis_.url(), tuning);
@@ -323,7 +323,7 @@ TEST_F(RedisTierTest, HostNamesAreResolved) {
 }
 
 TEST_F(RedisTierTest, StoresBeyondTheInFlightBoundAreDropped) {
-  RedisConnection::Options tuning;
+  net::RedisConnection::Options tuning;
   tuning.max_in_flight = 10;
   connect(redis_.url(), tuning);
   redis_.freeze();

@@ -4,7 +4,8 @@
 // instant by which everything it was allowed so far would have been paid off at the steady
 // rate. A unit costs one emission interval (60 s / per_minute); a request is allowed when the
 // new TAT lies no further ahead of now than the burst allows. No timers, no refill loop, and
-// the decision is integer nanoseconds throughout, so it is exact and the same on every run.
+// the decision is integer nanoseconds throughout, so it is exact and the same on every run. The
+// arithmetic is in gcra_math.h, shared with the Redis limiter (redis_gcra.h).
 //
 // A TAT in the past means a fully replenished bucket, the same as no entry at all; sweep()
 // removes such entries so keys that stop sending do not accumulate.
@@ -47,6 +48,15 @@ struct Decision {
   std::chrono::milliseconds reset_after{0};
 };
 
+// One limit that a request is charged against: a bucket (the caller names it, e.g. "key:rpm:…"),
+// its rate, and the units this request takes (1 for requests per minute, the reserved tokens for
+// tokens per minute).
+struct Charge {
+  std::string key;
+  Rate rate;
+  std::uint64_t cost = 0;
+};
+
 class GcraLimiter {
  public:
   using time_point = core::Clock::time_point;
@@ -62,6 +72,10 @@ class GcraLimiter {
   // TAT moves back by cost emission intervals, but never before now, so unused capacity from
   // the past cannot be banked.
   void release(std::string_view key, const Rate& rate, std::uint64_t cost, time_point now);
+  // Takes `cost` units unconditionally (a request used more tokens than it reserved): the TAT
+  // becomes max(TAT, now) + cost emission intervals, even past the burst, so the next requests
+  // are refused until the overdraft is paid off at the steady rate.
+  void consume(std::string_view key, const Rate& rate, std::uint64_t cost, time_point now);
   // What acquire() would answer, without taking anything; with cost 0, the bucket as it stands
   // (for response headers).
   Decision peek(std::string_view key, const Rate& rate, std::uint64_t cost, time_point now) const;

@@ -141,6 +141,92 @@ TEST(Gcra, ReleaseGivesBackButNeverBeforeNow) {
   EXPECT_EQ(limiter.size(), 2u);
 }
 
+// A token reservation reconciled with the real usage, on a clock driven by hand: tokens per
+// minute reserve an estimate before the call, then give back what was not used or take what
+// was used beyond it.
+class GcraReservation : public ::testing::Test {
+ protected:
+  Decision reserve(std::uint64_t tokens) {
+    return limiter_.acquire("k", kTpm, tokens, clock_.now());
+  }
+  Decision state() const { return limiter_.peek("k", kTpm, 0, clock_.now()); }
+
+  // 60,000 a minute: one token per millisecond, so spans read as token counts.
+  static constexpr Rate kTpm{.per_minute = 60'000};
+  core::ManualClock clock_{kT0};
+  GcraLimiter limiter_;
+};
+
+TEST_F(GcraReservation, UnusedTokensComeBackForTheNextRequest) {
+  const Decision reserved = reserve(1000);
+  ASSERT_TRUE(reserved.allowed);
+  EXPECT_EQ(reserved.remaining, 59'000);
+  EXPECT_EQ(reserved.reset_after, 1000ms);
+  // The call used 300: the other 700 go back at once.
+  limiter_.release("k", kTpm, 700, clock_.now());
+  EXPECT_EQ(state().remaining, 59'700);
+  EXPECT_EQ(state().reset_after, 300ms);
+  // The next request can have all of it, and not one token more.
+  const Decision next = reserve(59'700);
+  EXPECT_TRUE(next.allowed);
+  EXPECT_EQ(next.remaining, 0);
+  EXPECT_EQ(next.reset_after, 60s);
+  const Decision over = reserve(1);
+  EXPECT_FALSE(over.allowed);
+  EXPECT_EQ(over.retry_after, 1ms);
+}
+
+TEST_F(GcraReservation, UsageAboveTheEstimateIsTakenAndRefusesUntilPaidOff) {
+  ASSERT_TRUE(reserve(50'000).allowed);
+  // The call used 70,000: 20,000 more than reserved are taken anyway, 10,000 beyond the burst.
+  limiter_.consume("k", kTpm, 20'000, clock_.now());
+  const Decision owed = state();
+  EXPECT_EQ(owed.remaining, 0);
+  EXPECT_EQ(owed.reset_after, 70s);
+  // A reservation of 1,000 fits once 70 s of debt is down to 59 s: in 11 s, not before.
+  const Decision refused = reserve(1000);
+  EXPECT_FALSE(refused.allowed);
+  EXPECT_EQ(refused.retry_after, 11s);
+  EXPECT_EQ(refused.remaining, 0);
+  EXPECT_EQ(refused.reset_after, 70s);
+  clock_.advance(11s - 1ms);
+  EXPECT_FALSE(reserve(1000).allowed);
+  clock_.advance(1ms);
+  const Decision later = reserve(1000);
+  EXPECT_TRUE(later.allowed);
+  EXPECT_EQ(later.remaining, 0);
+  EXPECT_EQ(later.reset_after, 60s);
+  // Paid off completely a minute after that.
+  clock_.advance(60s);
+  EXPECT_EQ(state().remaining, 60'000);
+  EXPECT_EQ(state().reset_after, 0ms);
+}
+
+TEST_F(GcraReservation, ConsumeStartsFromNowOnAFullOrUnknownBucket) {
+  // No entry yet (usage known only afterwards, say for a request that reserved nothing).
+  limiter_.consume("k", kTpm, 5000, clock_.now());
+  EXPECT_EQ(state().remaining, 55'000);
+  EXPECT_EQ(state().reset_after, 5s);
+  // A debt long paid off does not add up with a new one.
+  clock_.advance(1h);
+  limiter_.consume("k", kTpm, 2000, clock_.now());
+  EXPECT_EQ(state().remaining, 58'000);
+  // Nothing for a cost of 0 or an unlimited rate.
+  limiter_.consume("other", kTpm, 0, clock_.now());
+  limiter_.consume("other", Rate{}, 1000, clock_.now());
+  EXPECT_EQ(limiter_.size(), 1u);
+}
+
+TEST_F(GcraReservation, HugeConsumesSaturateInsteadOfOverflowing) {
+  const std::uint64_t big = std::numeric_limits<std::uint64_t>::max();
+  for (int i = 0; i < 10; ++i) limiter_.consume("k", kTpm, big, clock_.now());
+  const Decision d = reserve(1);
+  EXPECT_FALSE(d.allowed);
+  EXPECT_GT(d.retry_after, 24h * 365 * 50);
+  EXPECT_GT(d.reset_after, 24h * 365 * 50);
+  EXPECT_EQ(d.remaining, 0);
+}
+
 TEST(Gcra, KeysAreIndependent) {
   GcraLimiter limiter;
   const Rate rate{.per_minute = 5};

@@ -1,6 +1,8 @@
 // One connection to Redis, driven by one worker's event loop: hiredis's asynchronous context with
 // its socket waited on by Asio (no thread of its own, no hop to another thread), a reply timeout
 // per command (hiredis 0.14 has none), and reconnection with back-off when the connection fails.
+// Used by the cache's Redis tier and by the distributed rate limits, each with its own
+// connection per worker (it lives in net/ so that neither module depends on the other).
 //
 // How hiredis is driven. hiredis asks for read and write readiness through its `ev` hooks and
 // expects redisAsyncHandleRead/Write when the socket is ready. A Link (one per hiredis context)
@@ -51,7 +53,7 @@
 #include "core/asio.h"
 #include "core/error.h"
 
-namespace sluice::cache {
+namespace sluice::net {
 
 // Where to connect, from `redis://[user][:password@]host[:port][/db]`.
 struct RedisEndpoint {
@@ -85,11 +87,16 @@ struct RedisReply {
   std::vector<RedisReply> elements;  // kArray
 };
 
-// Logs the state of a tier's connections once for all workers: a warning when the first one is
-// lost (or cannot connect), an info line when all of them are connected again.
+// Logs the state of a component's connections once for all workers: a warning when the first
+// one is lost (or cannot connect), an info line when all of them are connected again. `component`
+// opens every line ("redis cache tier"); `while_down` says what happens until Redis is back.
 class RedisHealth {
  public:
-  explicit RedisHealth(std::string where) : where_(std::move(where)) {}
+  RedisHealth(std::string component, std::string where, std::string while_down)
+      : component_(std::move(component)),
+        where_(std::move(where)),
+        while_down_(std::move(while_down)) {}
+  const std::string& component() const { return component_; }
   void add_connection() { connections_.fetch_add(1, std::memory_order_relaxed); }
   void up();
   void down(bool was_up, std::string_view reason);
@@ -98,7 +105,9 @@ class RedisHealth {
   int connections() const { return connections_.load(std::memory_order_relaxed); }
 
  private:
+  std::string component_;
   std::string where_;
+  std::string while_down_;
   std::atomic<int> connections_{0};
   std::atomic<int> connected_{0};
   std::atomic<bool> degraded_{false};
@@ -194,4 +203,4 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
   Counters counters_;
 };
 
-}  // namespace sluice::cache
+}  // namespace sluice::net

@@ -1,4 +1,4 @@
-#include "cache/redis_connection.h"
+#include "net/redis_connection.h"
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
@@ -19,7 +19,7 @@
 #include <charconv>
 #include <deque>
 
-namespace sluice::cache {
+namespace sluice::net {
 
 namespace {
 
@@ -126,16 +126,16 @@ void RedisHealth::up() {
   if (n < connections()) return;
   bool again = announced_.exchange(true);
   if (degraded_.exchange(false) || !again) {
-    spdlog::info("redis cache tier: connected to {}{}", where_, again ? " again" : "");
+    spdlog::info("{}: connected to {}{}", component_, where_, again ? " again" : "");
   }
 }
 
 void RedisHealth::down(bool was_up, std::string_view reason) {
   if (was_up) connected_.fetch_sub(1, std::memory_order_relaxed);
   if (!degraded_.exchange(true)) {
-    spdlog::warn(
-        "redis cache tier: {} {}: {}; lookups skip Redis and stores are dropped until it is back",
-        was_up ? "lost the connection to" : "cannot connect to", where_, reason);
+    spdlog::warn("{}: {} {}: {}; {}", component_,
+                 was_up ? "lost the connection to" : "cannot connect to", where_, reason,
+                 while_down_);
   }
 }
 
@@ -474,7 +474,7 @@ void RedisConnection::on_ready() {
   ever_ready_ = true;
   connected_.store(true, std::memory_order_relaxed);
   health_->up();
-  spdlog::debug("redis cache tier: connection to {} ready", options_.endpoint.describe());
+  spdlog::debug("{}: connection to {} ready", health_->component(), options_.endpoint.describe());
 }
 
 void RedisConnection::drop_link(std::string reason) {
@@ -506,7 +506,7 @@ void RedisConnection::fail(std::string reason) {
   auto delay = backoff_;
   backoff_ = std::min(backoff_ * 2, options_.backoff_max);
   std::uniform_int_distribution<long> half(delay.count() / 2, delay.count());
-  spdlog::debug("redis cache tier: {}: {}; retrying", options_.endpoint.describe(), reason);
+  spdlog::debug("{}: {}: {}; retrying", health_->component(), options_.endpoint.describe(), reason);
   arm_retry(std::chrono::milliseconds(half(rng_)));
 }
 
@@ -615,4 +615,4 @@ asio::awaitable<RedisReply> RedisConnection::call(std::span<const std::string_vi
       asio::use_awaitable);
 }
 
-}  // namespace sluice::cache
+}  // namespace sluice::net
