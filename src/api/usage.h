@@ -1,0 +1,39 @@
+// The token usage an upstream answer reports, read without parsing the whole answer: OpenAI puts
+// "usage" after "choices", so the last `"usage"` member is found from the end and only its object
+// is parsed. Works on a JSON answer and on SSE text alike (a stream's usage chunk is the last
+// event with a "usage" object; "usage": null on other chunks is skipped).
+//
+// Pure functions and a small per-request tap; thread-safe as values.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace sluice::api {
+
+struct Usage {
+  std::uint64_t prompt_tokens = 0;
+  std::uint64_t completion_tokens = 0;
+  std::uint64_t cached_tokens = 0;  // prompt_tokens_details.cached_tokens: billed at a discount
+  std::uint64_t total() const { return prompt_tokens + completion_tokens; }
+};
+
+// The last "usage" object in `text`, or nullopt when there is none (or it is null or malformed).
+// Embeddings report prompt_tokens only; image answers' input_tokens/output_tokens are read as
+// prompt/completion tokens.
+std::optional<Usage> find_usage(std::string_view text);
+
+// Sees a stream's batches of events as they pass and keeps the last usage reported.
+class StreamUsageTap {
+ public:
+  void feed(std::string_view events) {
+    if (auto u = find_usage(events)) usage_ = u;
+  }
+  const std::optional<Usage>& usage() const { return usage_; }
+
+ private:
+  std::optional<Usage> usage_;
+};
+
+}  // namespace sluice::api

@@ -1,0 +1,49 @@
+#include "api/usage.h"
+
+#include <gtest/gtest.h>
+
+namespace sluice::api {
+namespace {
+
+TEST(FindUsage, ReadsTheAnswersUsageWithCachedTokens) {
+  auto u = find_usage(R"({"id":"c","choices":[{"message":{"content":"the \"usage\": {1} of it"}}],)"
+                      R"("usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17,)"
+                      R"("prompt_tokens_details":{"cached_tokens":4}},"system_fingerprint":"fp"})");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->prompt_tokens, 12u);
+  EXPECT_EQ(u->completion_tokens, 5u);
+  EXPECT_EQ(u->cached_tokens, 4u);
+  EXPECT_EQ(u->total(), 17u);
+}
+
+TEST(FindUsage, EmbeddingsAndImages) {
+  auto e = find_usage(R"({"data":[],"usage":{"prompt_tokens":8,"total_tokens":8}})");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->prompt_tokens, 8u);
+  EXPECT_EQ(e->completion_tokens, 0u);
+  auto i = find_usage(R"({"data":[],"usage":{"input_tokens":3,"output_tokens":4160}})");
+  ASSERT_TRUE(i);
+  EXPECT_EQ(i->prompt_tokens, 3u);
+  EXPECT_EQ(i->completion_tokens, 4160u);
+}
+
+TEST(FindUsage, NoneOrNullOrMalformed) {
+  EXPECT_FALSE(find_usage(R"({"choices":[]})"));
+  EXPECT_FALSE(find_usage(R"({"usage":null})"));
+  EXPECT_FALSE(find_usage(R"({"usage":{"prompt_tokens":)"));
+  EXPECT_FALSE(find_usage(""));
+}
+
+TEST(StreamUsageTap, KeepsTheUsageChunkAndSkipsNulls) {
+  StreamUsageTap tap;
+  tap.feed("data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}],\"usage\":null}\n\n");
+  EXPECT_FALSE(tap.usage());
+  tap.feed(
+      "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":2}}\n\n"
+      "data: [DONE]\n\n");
+  ASSERT_TRUE(tap.usage());
+  EXPECT_EQ(tap.usage()->total(), 11u);
+}
+
+}  // namespace
+}  // namespace sluice::api
