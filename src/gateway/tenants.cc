@@ -1,0 +1,80 @@
+#include "gateway/tenants.h"
+
+#include <openssl/crypto.h>
+
+#include <cstring>
+
+namespace sluice::gateway {
+
+namespace {
+
+std::uint64_t prefix_of(std::string_view hash) {
+  std::uint64_t p = 0;
+  std::memcpy(&p, hash.data(), std::min(hash.size(), sizeof p));
+  return p;
+}
+
+}  // namespace
+
+TenantDirectory::TenantDirectory() : snapshot_(std::make_shared<const Snapshot>()) {}
+
+void TenantDirectory::replace(std::vector<store::KeyRecord> keys) {
+  auto next = std::make_shared<Snapshot>();
+  std::unordered_map<std::string, std::shared_ptr<Tenant::Live>> live;
+  std::lock_guard lock(mutex_);
+  for (store::KeyRecord& key : keys) {
+    if (key.revoked_at_ms != 0 || key.hash.size() != 32) continue;
+    auto t = std::make_unique<Tenant>();
+    auto it = live_.find(key.id);
+    t->live = it != live_.end() ? it->second : std::make_shared<Tenant::Live>();
+    live.emplace(key.id, t->live);
+    t->cache_namespace = key.cache_namespace.empty() ? "key:" + key.id : key.cache_namespace;
+    t->rpm_key = "k:" + key.id + ":r";
+    t->tpm_key = "k:" + key.id + ":t";
+    t->budget = limit::Budget{key.budget_daily, key.budget_monthly, key.budget_total};
+    t->key = std::move(key);
+    next->by_hash_prefix[prefix_of(t->key.hash)].push_back(t.get());
+    next->tenants.push_back(std::move(t));
+  }
+  live_ = std::move(live);
+  snapshot_ = std::move(next);
+  version_.fetch_add(1, std::memory_order_release);
+}
+
+std::size_t TenantDirectory::size() const {
+  std::lock_guard lock(mutex_);
+  return snapshot_->tenants.size();
+}
+
+std::shared_ptr<const TenantDirectory::Snapshot> TenantDirectory::load() const {
+  std::lock_guard lock(mutex_);
+  return snapshot_;
+}
+
+const std::shared_ptr<const TenantDirectory::Snapshot>& TenantDirectory::Reader::current() {
+  std::uint64_t v = directory_.version();
+  if (v != version_) {
+    snapshot_ = directory_.load();
+    version_ = v;
+  }
+  return snapshot_;
+}
+
+TenantDirectory::Found TenantDirectory::find(const Snapshot& snapshot, std::string_view secret,
+                                             std::int64_t now_unix_ms) {
+  Found found;
+  if (!store::well_formed_secret(secret)) return found;
+  std::string hash = store::secret_hash(secret);
+  auto it = snapshot.by_hash_prefix.find(prefix_of(hash));
+  if (it == snapshot.by_hash_prefix.end()) return found;
+  for (const Tenant* t : it->second) {
+    if (CRYPTO_memcmp(t->key.hash.data(), hash.data(), hash.size()) != 0) continue;
+    found.tenant = t;
+    bool expired = t->key.expires_at_ms != 0 && now_unix_ms >= t->key.expires_at_ms;
+    found.status = expired ? Found::Status::kExpired : Found::Status::kOk;
+    return found;
+  }
+  return found;
+}
+
+}  // namespace sluice::gateway
