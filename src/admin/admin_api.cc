@@ -7,8 +7,10 @@
 #include <string>
 
 #include "admin/deployments_view.h"
+#include "admin/keys_api.h"
 #include "cache/coalescer.h"
 #include "cache/tiered_cache.h"
+#include "gateway/auth_stage.h"
 #include "gateway/request_context.h"
 #include "gateway/respond.h"
 #include "gateway/runtime.h"
@@ -43,14 +45,34 @@ core::Error wrong_method(const http::ServerSession& session) {
 
 asio::awaitable<void> AdminApi::handle(gateway::RequestContext& ctx) {
   http::ServerSession& session = ctx.session;
-  if (!session.remote().address().is_loopback()) {
+  const std::string& admin_key = ctx.runtime->config().auth.admin_key;
+  if (!admin_key.empty()) {
+    if (!gateway::admin_key_matches(gateway::presented_key(ctx), admin_key)) {
+      co_return co_await gateway::respond_error(
+          ctx, core::Error(Errc::kUnauthorized,
+                           "The admin API needs the admin key (auth.admin_key or "
+                           "SLUICE_ADMIN_KEY) as a bearer key."));
+    }
+  } else if (!session.remote().address().is_loopback()) {
     co_return co_await gateway::respond_error(
         ctx, core::Error(Errc::kPermissionDenied,
-                         "The admin API answers only loopback clients until admin keys are "
-                         "configured."));
+                         "The admin API answers only loopback clients until an admin key is "
+                         "configured (auth.admin_key or SLUICE_ADMIN_KEY)."));
   }
-  if (session.path() == "/admin/cache") co_return co_await cache(ctx);
-  if (session.path() == "/admin/deployments") co_return co_await deployments(ctx);
+  std::string_view path = session.path();
+  if (path == "/admin/cache") co_return co_await cache(ctx);
+  if (path == "/admin/deployments") co_return co_await deployments(ctx);
+  if ((path == "/admin/keys" || path.starts_with("/admin/keys/") || path == "/admin/usage") &&
+      control_plane_ == nullptr) {
+    co_return co_await gateway::respond_error(
+        ctx, core::Error(Errc::kNotFound,
+                         "Keys and usage need a control plane: set data_dir in the "
+                         "configuration."));
+  }
+  if (path == "/admin/keys" || path.starts_with("/admin/keys/")) {
+    co_return co_await serve_keys(ctx, *control_plane_);
+  }
+  if (path == "/admin/usage") co_return co_await serve_usage(ctx, *control_plane_);
   co_await gateway::respond_error(
       ctx, core::Error(Errc::kNotFound, "Invalid URL (" +
                                             std::string(session.request().method_string()) + " " +

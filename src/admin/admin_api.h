@@ -1,8 +1,9 @@
 // The admin API under /admin/: the cache's and the coalescer's figures and clearing the cache
 // (docs/caching.md, "Admin"), and the deployments' live routing state (docs/routing.md).
 //
-// Until keys exist it answers only clients on a loopback address (127.0.0.0/8, ::1); others get
-// a 403. The keys issue puts it behind the admin key.
+// With an admin key configured (auth.admin_key or SLUICE_ADMIN_KEY) every route needs it as a
+// bearer key (401 otherwise), from any address; without one it answers only clients on a
+// loopback address (127.0.0.0/8, ::1), and others get a 403. Keys and usage are in keys_api.h.
 //
 // Thread safety: one instance shared by every worker; it holds only pointers to thread-safe
 // services.
@@ -14,8 +15,9 @@ namespace sluice::admin {
 
 class AdminApi final : public gateway::AdminRoutes {
  public:
-  AdminApi(cache::TieredCache* cache, cache::Coalescer* coalescer)
-      : cache_(cache), coalescer_(coalescer) {}
+  AdminApi(cache::TieredCache* cache, cache::Coalescer* coalescer,
+           store::ControlPlane* control_plane)
+      : cache_(cache), coalescer_(coalescer), control_plane_(control_plane) {}
 
   asio::awaitable<void> handle(gateway::RequestContext& ctx) override;
 
@@ -23,8 +25,9 @@ class AdminApi final : public gateway::AdminRoutes {
   asio::awaitable<void> cache(gateway::RequestContext& ctx);
   asio::awaitable<void> deployments(gateway::RequestContext& ctx);
 
-  cache::TieredCache* cache_;    // null when the cache is off
-  cache::Coalescer* coalescer_;  // null when coalescing is off
+  cache::TieredCache* cache_;           // null when the cache is off
+  cache::Coalescer* coalescer_;         // null when coalescing is off
+  store::ControlPlane* control_plane_;  // null without a data_dir
 };
 
 }  // namespace sluice::admin

@@ -1,6 +1,7 @@
 // `sluice serve [-c FILE]`: runs the gateway until SIGINT or SIGTERM, then drains and exits 0.
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <iostream>
 #include <thread>
 
@@ -15,8 +16,14 @@
 #include "gateway/access_log.h"
 #include "gateway/gateway.h"
 #include "gateway/runtime.h"
+#include "gateway/tenants.h"
 #include "http/server.h"
+#include "limit/budget.h"
+#include "limit/limiter.h"
 #include "net/listener.h"
+#include "store/control_plane.h"
+#include "store/database.h"
+#include "store/usage.h"
 
 namespace sluice::cli {
 
@@ -45,6 +52,9 @@ int serve(const ServeOptions& opts) {
     cfg.listen = *listen;
   }
   if (opts.workers >= 0) cfg.workers = opts.workers;
+  if (cfg.auth.admin_key.empty()) {
+    if (const char* key = std::getenv("SLUICE_ADMIN_KEY")) cfg.auth.admin_key = key;
+  }
   core::setup_logging(cfg.log_level);
 
   auto shared_cfg = std::make_shared<const config::Config>(std::move(cfg));
@@ -80,8 +90,47 @@ int serve(const ServeOptions& opts) {
   if (shared_cfg->coalesce.enabled) {
     coalescer = std::make_unique<cache::Coalescer>(shared_cfg->limits.max_response_bytes);
   }
-  admin::AdminApi admin(cache.get(), coalescer.get());
-  const gateway::Services services{access_log.get(), cache.get(), coalescer.get(), &admin};
+  // Keys, budgets and the usage ledger (docs/keys-and-limits.md).
+  const core::Clock& clock = core::SteadyClock::instance();
+  std::unique_ptr<gateway::TenantDirectory> tenants;
+  if (shared_cfg->auth.mode == config::Auth::Mode::kKeys) {
+    tenants = std::make_unique<gateway::TenantDirectory>();
+  }
+  limit::BudgetBook budgets;
+  limit::SharedLimits limits(clock);
+  std::unique_ptr<store::ControlPlane> control_plane;
+  if (!shared_cfg->data_dir.empty()) {
+    store::ControlPlane::Options cp;
+    cp.path = store::database_path(shared_cfg->data_dir);
+    gateway::TenantDirectory* directory = tenants.get();
+    auto opened = store::ControlPlane::open(cp, [directory](std::vector<store::KeyRecord> keys) {
+      if (directory != nullptr) directory->replace(std::move(keys));
+    });
+    if (!opened) {
+      std::cerr << "sluice: " << cp.path << ": " << opened.error().message << "\n";
+      return 1;
+    }
+    control_plane = std::move(*opened);
+    // Budgets start from what the ledger says was spent, so a restart grants nothing. Startup
+    // may block: a second connection reads it before any worker runs.
+    if (auto db = store::Database::open(cp.path)) {
+      std::int64_t now_ms = clock.unix_ms();
+      for (const auto& [key, spend] : store::UsageStore(**db).spend_by_key(now_ms)) {
+        budgets.seed(key, limit::Spend{spend.day, spend.month, spend.total}, now_ms);
+      }
+    }
+  }
+  bool token_limits = shared_cfg->rate_limits.global.tpm != 0;
+  for (const config::Model& m : shared_cfg->models) token_limits |= m.limits.tpm != 0;
+
+  admin::AdminApi admin(cache.get(), coalescer.get(), control_plane.get());
+  gateway::Services services{access_log.get(), cache.get(), coalescer.get(), &admin};
+  services.clock = &clock;
+  services.limits = &limits;
+  services.budgets = &budgets;
+  services.tenants = tenants.get();
+  services.control_plane = control_plane.get();
+  services.accounting = control_plane != nullptr || token_limits;
   http::Server server(options, [&](net::Worker& worker) {
     return std::make_unique<gateway::Gateway>(worker, runtime, services);
   });
@@ -90,6 +139,7 @@ int serve(const ServeOptions& opts) {
                SLUICE_VERSION, options.host, server.port(), options.workers, shared_cfg->source,
                shared_cfg->models.size());
   server.run_until_signal();
+  control_plane.reset();  // writes the ledger rows still queued
   access_log.reset();
   spdlog::info("sluice stopped");
   // Writes what the asynchronous loggers still hold (the access log's last lines) before exit.

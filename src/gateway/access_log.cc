@@ -10,6 +10,7 @@
 
 #include "api/endpoint.h"
 #include "gateway/request_context.h"
+#include "gateway/tenants.h"
 #include "http/server_session.h"
 
 namespace sluice::gateway {
@@ -100,6 +101,12 @@ void AccessLog::log(const RequestContext& ctx) {
     line += ",\"endpoint\":";
     append_json_string(line, api::endpoint_name(*ctx.endpoint));
   }
+  if (ctx.tenant != nullptr) {  // the key's id and name, never the key itself
+    line += ",\"key\":";
+    append_json_string(line, ctx.tenant->key.id);
+    line += ",\"key_name\":";
+    append_json_string(line, ctx.tenant->key.name);
+  }
   if (!ctx.model.empty()) {
     line += ",\"model\":";
     append_json_string(line, ctx.model);
@@ -124,6 +131,10 @@ void AccessLog::log(const RequestContext& ctx) {
   if (ctx.upstream_first_byte != steady_clock::time_point{}) {
     fmt::format_to(std::back_inserter(line), ",\"upstream_first_byte_ms\":{:.3f}",
                    ms(ctx.upstream_first_byte - s.started()));
+  }
+  if (ctx.usage) {
+    fmt::format_to(std::back_inserter(line), ",\"prompt_tokens\":{},\"completion_tokens\":{}",
+                   ctx.usage->prompt_tokens, ctx.usage->completion_tokens);
   }
   if (ctx.stream_failed) line += ",\"stream_failed\":true";
   if (!ctx.error.empty()) {

@@ -1,10 +1,13 @@
 #include "gateway/cache_stage.h"
 
+#include <boost/container/small_vector.hpp>
+
 #include <spdlog/spdlog.h>
 
 #include "cache/stream_assembly.h"
 #include "cache/tiered_cache.h"
 #include "gateway/runtime.h"
+#include "gateway/tenants.h"
 #include "gateway/worker_state.h"
 #include "http/server_session.h"
 
@@ -22,7 +25,7 @@ bool CacheStage::needs_canonical() {
   const config::Cache& config = ctx_.runtime->config().cache;
   cached_ = s.cache != nullptr && cache::endpoint_cached(config, *ctx_.endpoint);
   if (!cached_ && s.coalescer == nullptr) return false;
-  raw_ = cache::raw_key(config.default_namespace, *ctx_.endpoint, ctx_.session.request().body());
+  raw_ = cache::raw_key(cache_namespace(), *ctx_.endpoint, ctx_.session.request().body());
   if (!cached_) {
     // Coalescing alone: byte-identical requests get byte-identical answers, usage chunk and all.
     key_ = cache::KeyInfo{raw_, false, true};
@@ -40,10 +43,13 @@ bool CacheStage::needs_canonical() {
 core::Result<void> CacheStage::prepare() {
   const config::Cache& config = ctx_.runtime->config().cache;
   if (ctx_.request.has_canonical) {
-    key_ = cache::make_key(config.default_namespace, ctx_.request);
+    key_ = cache::make_key(cache_namespace(), ctx_.request);
     ctx_.worker.key_memo.insert(raw_, key_);
     has_key_ = true;
   }
+  // A stream the gateway asked for usage has a usage chunk the client did not ask for: those who
+  // join it strip the chunk as the leader does.
+  if (ctx_.strip_usage) key_.include_usage = false;
   if (!cached_ || !has_key_) return core::ok();
   auto policy = cache::request_policy(config, ctx_.session.request().fields(), key_.deterministic);
   if (!policy) return policy.error();
@@ -54,13 +60,19 @@ core::Result<void> CacheStage::prepare() {
   return core::ok();
 }
 
-asio::awaitable<bool> CacheStage::serve_hit() {
+std::string_view CacheStage::cache_namespace() const {
+  // Each key has its own namespace unless it names a shared one (DESIGN.md, "Security defaults").
+  if (ctx_.tenant != nullptr) return ctx_.tenant->cache_namespace;
+  return ctx_.runtime->config().cache.default_namespace;
+}
+
+asio::awaitable<bool> CacheStage::serve_hit(std::span<const http::Header> extra) {
   if (!active_ || !policy_.lookup) co_return false;
   cache::TieredCache& cache = *ctx_.worker.services.cache;
-  auto hit = co_await cache.lookup(ctx_.runtime->config().cache.default_namespace, key_.key,
-                                   policy_.max_age_ms);
+  auto hit = co_await cache.lookup(cache_namespace(), key_.key, policy_.max_age_ms);
   if (!hit) co_return false;
   const cache::Entry& entry = *hit->entry;
+  ctx_.usage = api::Usage{entry.prompt_tokens, entry.completion_tokens, 0};
 
   // The form the client asked for, converted when the entry holds the other one.
   std::string converted;
@@ -84,15 +96,16 @@ asio::awaitable<bool> CacheStage::serve_hit() {
 
   std::int64_t age_ms = std::max<std::int64_t>(0, cache.clock().unix_ms() - entry.created_ms);
   std::string age = std::to_string(age_ms / 1000);
-  const http::Header headers[] = {{"x-sluice-cache", "hit"},
-                                  {"x-sluice-cache-tier", cache::tier_name(hit->tier)},
-                                  {"age", age},
-                                  {"cache-control", "no-cache"}};
+  boost::container::small_vector<http::Header, 12> headers(extra.begin(), extra.end());
+  headers.push_back({"x-sluice-cache", "hit"});
+  headers.push_back({"x-sluice-cache-tier", cache::tier_name(hit->tier)});
+  headers.push_back({"age", age});
   ctx_.cache_result = "hit";
   if (ctx_.stream) {
+    headers.push_back({"cache-control", "no-cache"});
     co_await ctx_.session.begin_stream(200, "text/event-stream", headers, body, true);
   } else {
-    co_await ctx_.session.respond(200, "application/json", body, std::span(headers).first(3));
+    co_await ctx_.session.respond(200, "application/json", body, headers);
   }
   co_return true;
 }
@@ -141,7 +154,7 @@ void CacheStage::store(cache::Format format, std::string body) {
   auto entry = std::make_shared<cache::Entry>();
   entry->format = format;
   entry->endpoint = *ctx_.endpoint;
-  entry->ns = ctx_.runtime->config().cache.default_namespace;
+  entry->ns = std::string(cache_namespace());
   cache::Usage usage = cache::usage_of(format, body);
   entry->prompt_tokens = usage.prompt_tokens;
   entry->completion_tokens = usage.completion_tokens;

@@ -47,8 +47,8 @@ class CacheStage {
   const cache::KeyInfo* key() const { return has_key_ ? &key_ : nullptr; }
 
   core::Result<void> prepare();
-  // True when the request was answered from the cache.
-  asio::awaitable<bool> serve_hit();
+  // True when the request was answered from the cache; `extra` goes on the answer (x-ratelimit-*).
+  asio::awaitable<bool> serve_hit(std::span<const http::Header> extra = {});
 
   // The x-sluice-cache header of an answer that came from upstream (empty when inactive).
   std::span<const http::Header> headers() const { return headers_; }
@@ -61,6 +61,8 @@ class CacheStage {
 
  private:
   void store(cache::Format format, std::string body);
+  // The tenant's namespace (its key's own, or a shared one), or the default without keys.
+  std::string_view cache_namespace() const;
 
   RequestContext& ctx_;
   bool active_ = false;

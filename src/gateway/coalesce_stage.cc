@@ -150,7 +150,11 @@ asio::awaitable<bool> CoalesceStage::serve_joined(
   }
   session.unwatch_client();
   flight.unsubscribe(sub);
-  if (served) ctx_.worker.services.coalescer->count_joined(flight.usage());
+  if (served) {
+    cache::Usage usage = flight.usage();
+    ctx_.usage = api::Usage{usage.prompt_tokens, usage.completion_tokens, 0};
+    ctx_.worker.services.coalescer->count_joined(usage);
+  }
   co_return answered;
 }
 

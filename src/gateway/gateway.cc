@@ -8,7 +8,9 @@
 #include "api/errors.h"
 #include "cache/tiered_cache.h"
 #include "gateway/access_log.h"
+#include "gateway/auth_stage.h"
 #include "gateway/pipeline.h"
+#include "gateway/record_stage.h"
 #include "gateway/respond.h"
 
 namespace sluice::gateway {
@@ -39,6 +41,10 @@ Gateway::Gateway(net::Worker& worker, std::shared_ptr<const Runtime> runtime, Se
       state_(std::random_device{}() ^ (static_cast<std::uint64_t>(worker.index()) << 32)),
       executor_(worker.executor()) {
   state_.services = services;
+  if (services.tenants != nullptr) state_.tenants.emplace(*services.tenants);
+  state_.limiter =
+      std::make_unique<limit::Limiter>(*services.limits, runtime_->config().rate_limits, executor_);
+  state_.limiter->start();
   if (services.cache != nullptr) services.cache->attach_worker(worker.executor());
   for (const auto& origin : runtime_->origins()) {
     state_.pools.push_back(
@@ -57,10 +63,16 @@ asio::awaitable<void> Gateway::handle(http::ServerSession& session) {
   static constexpr http::Header kAllowPost[] = {{"allow", "POST"}};
   static constexpr http::Header kAllowGet[] = {{"allow", "GET, HEAD"}};
 
-  if (auto endpoint = api::endpoint_for_path(path)) {
+  // 3. Authenticate: every /v1/ path needs a key when keys are on.
+  bool authenticated = true;
+  if (state_.tenants && path.starts_with("/v1/")) authenticated = co_await authenticate(ctx);
+  if (!authenticated) {
+    // answered 401
+  } else if (auto endpoint = api::endpoint_for_path(path)) {
     ctx.endpoint = endpoint;
     if (session.request().method() == bhttp::verb::post) {
       co_await run_inference(ctx);
+      record_usage(ctx);
     } else {
       co_await respond_error(ctx, wrong_method(session), kAllowPost);
     }
@@ -106,6 +118,7 @@ http::ErrorPage Gateway::render_error(const core::Error& error) {
 
 void Gateway::shutdown() {
   if (prober_) prober_->stop();
+  if (state_.limiter) state_.limiter->close();
   for (auto& pool : state_.pools) {
     if (pool) pool->close_all();
   }

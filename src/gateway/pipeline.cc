@@ -3,6 +3,8 @@
 #include <boost/container/small_vector.hpp>
 
 #include "api/errors.h"
+#include "cache/stream_assembly.h"
+#include "gateway/admit_stage.h"
 #include "gateway/cache_stage.h"
 #include "gateway/coalesce_stage.h"
 #include "gateway/respond.h"
@@ -19,11 +21,16 @@ using HeaderList = boost::container::small_vector<http::Header, 8>;
 namespace {
 
 // The headers of an answer: the upstream's that are passed on (or, for our own errors, a
-// Retry-After), then the cache's and the routing's.
-HeaderList answer_headers(const provider::Exchange& exchange, const CacheStage& cache,
-                          const RouteStage& route) {
+// Retry-After), then the limits', the cache's and the routing's.
+HeaderList answer_headers(const provider::Exchange& exchange, const AdmitStage& admit,
+                          const CacheStage& cache, const RouteStage& route) {
   HeaderList out;
-  for (const auto& [name, value] : exchange.headers) out.push_back({name, value});
+  for (const auto& [name, value] : exchange.headers) {
+    // The gateway's own limits speak for this answer, not the provider's.
+    if (!admit.headers().empty() && name.starts_with("x-ratelimit-")) continue;
+    out.push_back({name, value});
+  }
+  out.insert(out.end(), admit.headers().begin(), admit.headers().end());
   out.insert(out.end(), cache.headers().begin(), cache.headers().end());
   out.insert(out.end(), route.headers().begin(), route.headers().end());
   return out;
@@ -34,12 +41,18 @@ HeaderList answer_headers(const provider::Exchange& exchange, const CacheStage& 
 // joiners wait for it.
 class ClientSink final : public provider::StreamSink {
  public:
-  ClientSink(http::ServerSession& session, CacheStage& cache, CoalesceStage& coalesce,
-             const RouteStage& route)
-      : session_(session), cache_(cache), coalesce_(coalesce), route_(route) {}
+  ClientSink(RequestContext& ctx, const AdmitStage& admit, CacheStage& cache,
+             CoalesceStage& coalesce, const RouteStage& route)
+      : ctx_(ctx),
+        session_(ctx.session),
+        admit_(admit),
+        cache_(cache),
+        coalesce_(coalesce),
+        route_(route) {}
 
   asio::awaitable<bool> events(const provider::Exchange& head, std::string_view data,
                                bool last) override {
+    usage_.feed(data);
     cache_.capture(data);
     coalesce_.publish_events(head, data, !opened_);
     if (last) {
@@ -49,12 +62,19 @@ class ClientSink final : public provider::StreamSink {
       cache_.store_stream(true);
       coalesce_.finish();
     }
+    if (last) ctx_.usage = usage_.usage();
     bool first = !opened_;
     opened_ = true;
     bool delivered = false;
+    // The usage chunk the gateway asked for on the client's behalf is not the client's.
+    std::string stripped;
+    if (ctx_.strip_usage && data.find("\"usage\"") != std::string_view::npos) {
+      stripped = cache::replay_stream(data, false);
+      data = stripped;
+    }
     if (!session_.client_gone()) {
       if (first) {
-        HeaderList headers = answer_headers(head, cache_, route_);
+        HeaderList headers = answer_headers(head, admit_, cache_, route_);
         headers.push_back({"cache-control", "no-cache"});
         delivered =
             co_await session_.begin_stream(head.status, "text/event-stream", headers, data, last);
@@ -66,12 +86,16 @@ class ClientSink final : public provider::StreamSink {
   }
 
   bool opened() const { return opened_; }
+  const std::optional<api::Usage>& usage() const { return usage_.usage(); }
 
  private:
+  RequestContext& ctx_;
   http::ServerSession& session_;
+  const AdmitStage& admit_;
   CacheStage& cache_;
   CoalesceStage& coalesce_;
   const RouteStage& route_;
+  api::StreamUsageTap usage_;
   bool opened_ = false;
 };
 
@@ -98,13 +122,23 @@ asio::awaitable<void> run_inference(RequestContext& ctx) {
                          "The model `" + std::string(ctx.model) + "` does not exist.", "model"));
   }
 
-  // 5. Admit: keys, rate limits and budgets (keys-and-limits issue).
+  ctx.route = route;
+
+  // 5. Admit: the key's models, budget and concurrency, and the rate limits.
+  AdmitStage admit(ctx, *route);
+  if (!co_await admit.run()) co_return;
+  if (ctx.stream && ctx.worker.services.accounting && !ctx.request.include_usage) {
+    // Ask the stream for its usage so tokens are counted; the client does not see the chunk.
+    ctx.upstream_body = api::body_with_stream_usage(ctx.request);
+    ctx.request.body = ctx.upstream_body;
+    ctx.strip_usage = true;
+  }
 
   // 6. Cache lookup.
   if (auto prepared = cache.prepare(); !prepared) {
     co_return co_await respond_error(ctx, prepared.error());
   }
-  if (co_await cache.serve_hit()) co_return;
+  if (co_await cache.serve_hit(admit.headers())) co_return;
 
   // 7. Coalesce: join an identical request in flight, or lead one that others may join.
   CoalesceStage coalesce(ctx, cache.key());
@@ -113,7 +147,7 @@ asio::awaitable<void> run_inference(RequestContext& ctx) {
   // 8. Balance, 9. translate and exchange, 10. retry and fall back: alias -> deployment ->
   // attempts, until one answers or nothing more can be tried.
   RouteStage routing(ctx, *route);
-  ClientSink sink(session, cache, coalesce, routing);
+  ClientSink sink(ctx, admit, cache, coalesce, routing);
   if (coalesce.leading()) {
     session.watch_client(&CoalesceStage::on_client_gone, &coalesce);
   } else {
@@ -123,6 +157,12 @@ asio::awaitable<void> run_inference(RequestContext& ctx) {
   session.unwatch_client();
   coalesce.end_call();
   ctx.upstream_first_byte = exchange.first_byte_at;
+  if (exchange.kind != provider::Exchange::Kind::kFailed) ctx.upstream_status = exchange.status;
+  if (exchange.kind == provider::Exchange::Kind::kReply && exchange.status < 400) {
+    ctx.usage = api::find_usage(exchange.body);
+  } else if (exchange.kind == provider::Exchange::Kind::kStreamed) {
+    ctx.usage = sink.usage();
+  }
 
   // Joiners get the outcome now; the answer is stored before the client is answered, so an
   // identical request that follows finds the entry rather than a finished flight.
@@ -136,7 +176,7 @@ asio::awaitable<void> run_inference(RequestContext& ctx) {
   // 11. Respond.
   switch (exchange.kind) {
     case provider::Exchange::Kind::kReply: {
-      HeaderList headers = answer_headers(exchange, cache, routing);
+      HeaderList headers = answer_headers(exchange, admit, cache, routing);
       if (exchange.status >= 400) {
         std::string body = api::normalize_upstream_error(exchange.status, exchange.body);
         co_await session.respond(exchange.status, "application/json", body, headers);
@@ -163,13 +203,13 @@ asio::awaitable<void> run_inference(RequestContext& ctx) {
       }
       {
         HeaderList headers =
-            answer_headers(exchange, cache, routing);  // a full queue's Retry-After
+            answer_headers(exchange, admit, cache, routing);  // a full queue's Retry-After
         co_await respond_error(ctx, exchange.error, headers);
       }
       break;
   }
-  // 12. Record: the Gateway writes the access log; usage, cost and metrics come with their
-  // issues.
+  // 12. Record: the Gateway settles usage, cost and the ledger row (record_stage.h) and writes
+  // the access log once the answer is out, however the request ended.
 }
 
 }  // namespace sluice::gateway

@@ -13,16 +13,26 @@
 
 #include "api/endpoint.h"
 #include "api/inference_request.h"
+#include "api/usage.h"
 #include "core/asio.h"
 #include "core/error.h"
+#include "gateway/admission.h"
 
 namespace sluice::http {
 class ServerSession;
+}
+namespace sluice::config {
+struct Deployment;
+}
+namespace sluice::route {
+struct ModelRoute;
 }
 
 namespace sluice::gateway {
 
 class Runtime;
+struct Tenant;
+struct TenantSnapshot;
 struct WorkerState;
 
 struct RequestContext {
@@ -35,10 +45,23 @@ struct RequestContext {
 
   std::optional<api::Endpoint> endpoint;
   api::InferenceRequest request;
+  // The body as sent upstream when the gateway changed it (asking a stream for its usage).
+  std::string upstream_body;
+  bool strip_usage = false;  // drop the usage chunk the client did not ask for
 
-  std::string_view model;       // as the client asked
-  std::string_view provider;    // the deployment that answered
-  std::string_view deployment;  // its id ("provider/model"), for x-sluice-deployment
+  // Stage 3: the caller's key (null when auth is off), and the snapshot that keeps it alive.
+  const Tenant* tenant = nullptr;
+  std::shared_ptr<const TenantSnapshot> tenants;
+  // Stage 5, settled in stage 12.
+  Admission admission;
+
+  std::string_view model;                    // as the client asked
+  std::string_view provider;                 // the deployment that answered
+  std::string_view deployment;               // its id ("provider/model"), for x-sluice-deployment
+  const route::ModelRoute* route = nullptr;  // the model the client asked for
+  const config::Deployment* deployment_config = nullptr;  // the deployment that answered
+  int upstream_status = 0;          // the answering upstream's status; 0 when none answered
+  std::optional<api::Usage> usage;  // as the answer (or the cached or joined one) reported it
   std::string upstream_model;
   int attempts = 0;  // upstream attempts made, retries and hedges included
   bool stream = false;

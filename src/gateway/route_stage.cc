@@ -521,6 +521,7 @@ void RouteStage::set_headers(const route::Deployment& deployment) {
   headers_[1] = {"x-sluice-attempts", attempts_text_};
   header_count_ = 2;
   ctx_.deployment = deployment.id;
+  ctx_.deployment_config = deployment.config;
 }
 
 }  // namespace sluice::gateway

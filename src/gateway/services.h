@@ -13,10 +13,21 @@ namespace sluice::cache {
 class Coalescer;
 class TieredCache;
 }  // namespace sluice::cache
+namespace sluice::core {
+class Clock;
+}
+namespace sluice::limit {
+class BudgetBook;
+class SharedLimits;
+}  // namespace sluice::limit
+namespace sluice::store {
+class ControlPlane;
+}
 
 namespace sluice::gateway {
 
 class AccessLog;
+class TenantDirectory;
 struct RequestContext;
 
 // The routes under /admin/. They sit above the gateway (src/admin/), which only forwards to them.
@@ -31,6 +42,14 @@ struct Services {
   cache::TieredCache* cache = nullptr;    // null when the cache is off
   cache::Coalescer* coalescer = nullptr;  // null when coalescing is off
   AdminRoutes* admin = nullptr;           // null: /admin/ paths are 404
+  const core::Clock* clock = nullptr;     // wall-clock time for expiry, budgets and the ledger
+  limit::SharedLimits* limits = nullptr;  // the local rate limiter and its counters
+  limit::BudgetBook* budgets = nullptr;
+  TenantDirectory* tenants = nullptr;            // null when auth is off
+  store::ControlPlane* control_plane = nullptr;  // null without a data_dir
+  // Whether usage is counted (a ledger or a token limit needs it): streams are then asked for
+  // their usage chunk.
+  bool accounting = false;
 };
 
 }  // namespace sluice::gateway

@@ -1,17 +1,21 @@
 // Per-worker state of the gateway: the upstream connection pools (one per HTTP provider, indexed
-// by the provider's slot in the Runtime), the cache key memo and the worker's balancers. Nothing
-// here is shared between workers, so nothing here is locked.
+// by the provider's slot in the Runtime), the cache key memo, the worker's balancers, its view of
+// the keys and its rate limiter (with its own Redis connection when limits are distributed).
+// Nothing here is shared between workers, so nothing here is locked.
 //
 // Thread safety: used only on its worker's thread.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "cache/cache_key.h"
 #include "gateway/services.h"
+#include "gateway/tenants.h"
 #include "http/upstream.h"
+#include "limit/limiter.h"
 #include "provider/provider.h"
 #include "route/worker_balancers.h"
 
@@ -24,6 +28,8 @@ struct WorkerState {
   // The routing state of the snapshot this worker serves. A configuration reload (not yet
   // supported) would rebuild it with the new Runtime.
   route::WorkerBalancers balancers;
+  std::optional<TenantDirectory::Reader> tenants;  // when auth is on
+  std::unique_ptr<limit::Limiter> limiter;
   explicit WorkerState(std::uint64_t seed) : balancers(seed) {}
 
   provider::WorkerResources resources() { return provider::WorkerResources{&pools}; }

@@ -209,9 +209,10 @@ TEST(LifecycleTest, TheExampleConfigurationsAreValid) {
                                                   {"OPENAI_KEY_A", "a"},
                                                   {"OPENAI_KEY_B", "b"},
                                                   {"OPENAI_KEY_C", "c"},
-                                                  {"OPENAI_KEY_OVERFLOW", "d"}};
+                                                  {"OPENAI_KEY_OVERFLOW", "d"},
+                                                  {"SLUICE_ADMIN_KEY", "admin"}};
   for (const char* file : {"sluice.yaml", "routing/two-providers.yaml", "routing/vllm-fleet.yaml",
-                           "routing/shared-rate-limits.yaml"}) {
+                           "routing/shared-rate-limits.yaml", "keys/team-gateway.yaml"}) {
     auto check = Process::start(
         {sluice_binary(), "config", "check", std::string(SLUICE_SOURCE_DIR) + "/examples/" + file},
         dir.file("check.log").string(), env);

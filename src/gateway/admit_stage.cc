@@ -1,0 +1,227 @@
+#include "gateway/admit_stage.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "gateway/respond.h"
+#include "gateway/runtime.h"
+#include "gateway/tenants.h"
+#include "gateway/token_estimate.h"
+#include "gateway/worker_state.h"
+#include "http/server_session.h"
+#include "limit/rate_headers.h"
+#include "store/keys.h"
+
+namespace sluice::gateway {
+
+using core::Errc;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Who a charge belongs to, for messages.
+std::string scope_of(const limit::Charge& charge, const RequestContext& ctx) {
+  if (charge.key.starts_with("k:")) return "key `" + ctx.tenant->key.name + "`";
+  if (charge.key.starts_with("m:")) return "model `" + std::string(ctx.model) + "`";
+  return "this gateway";
+}
+
+std::string seconds_text(std::chrono::milliseconds d) {
+  double s = static_cast<double>(d.count()) / 1000.0;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3gs", s);
+  return buf;
+}
+
+std::string iso_time(std::int64_t unix_ms) {
+  std::time_t t = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+}  // namespace
+
+Admission::~Admission() {
+  settle(std::nullopt, false);
+  if (in_flight_ != nullptr) in_flight_->fetch_sub(1, std::memory_order_relaxed);
+}
+
+void Admission::settle(std::optional<std::uint64_t> used, bool upstream_answered) {
+  if (settled_) return;
+  settled_ = true;
+  if (limiter_ == nullptr || token_charges_.empty()) return;
+  if (!used) {
+    // Nothing known: an answer that came keeps its reservation; a request that never reached
+    // a provider used nothing.
+    if (upstream_answered) return;
+    used = 0;
+  }
+  if (*used < reserved_) {
+    for (auto& c : token_charges_) c.cost = reserved_ - *used;
+    limiter_->release(token_charges_);
+  } else if (*used > reserved_) {
+    for (auto& c : token_charges_) c.cost = *used - reserved_;
+    limiter_->consume(token_charges_);
+  }
+}
+
+std::uint64_t AdmitStage::estimate_tokens() const {
+  const api::InferenceRequest& r = ctx_.request;
+  std::uint64_t prompt = prompt_tokens(ctx_);
+  if (*ctx_.endpoint == api::Endpoint::kEmbeddings) return prompt;
+  std::uint64_t output =
+      r.max_tokens != 0 ? r.max_tokens : ctx_.runtime->config().rate_limits.reserve_output_tokens;
+  return prompt + output * std::max<std::uint64_t>(1, r.n);
+}
+
+asio::awaitable<void> AdmitStage::refuse(const core::Error& error,
+                                         std::chrono::milliseconds retry_after) {
+  values_.push_back(std::to_string(
+      std::max<std::int64_t>(1, (retry_after.count() + 999) / 1000)));  // whole seconds, up
+  boost::container::small_vector<http::Header, 8> extra(headers_.begin(), headers_.end());
+  if (retry_after > 0ms) extra.push_back({"retry-after", values_.back()});
+  co_await respond_error(ctx_, error, extra);
+}
+
+asio::awaitable<bool> AdmitStage::run() {
+  const config::Config& config = ctx_.runtime->config();
+  Services& services = ctx_.worker.services;
+  const Tenant* tenant = ctx_.tenant;
+  std::int64_t now_ms = services.clock->unix_ms();
+
+  if (tenant != nullptr) {
+    if (!store::model_allowed(tenant->key, ctx_.model)) {
+      co_await respond_error(
+          ctx_, core::Error(Errc::kPermissionDenied,
+                            "The key `" + tenant->key.name + "` may not use the model `" +
+                                std::string(ctx_.model) + "`.",
+                            "model"));
+      co_return false;
+    }
+    if (auto over = services.budgets->check(tenant->key.id, tenant->budget, now_ms)) {
+      std::string message = "You exceeded your current quota: the key `" + tenant->key.name +
+                            "` has spent its " + std::string(over->period) + " budget of $" +
+                            std::to_string(over->limit).substr(0, 8) + ".";
+      std::chrono::milliseconds wait{0};
+      if (over->resets_at_ms != 0) {
+        message += " It renews at " + iso_time(over->resets_at_ms) + ".";
+        wait = std::chrono::milliseconds(over->resets_at_ms - now_ms);
+      }
+      co_await refuse(core::Error(Errc::kInsufficientQuota, message), wait);
+      co_return false;
+    }
+    if (tenant->key.max_concurrency > 0) {
+      std::atomic<int>& in_flight = tenant->live->in_flight;
+      if (in_flight.fetch_add(1, std::memory_order_relaxed) >= tenant->key.max_concurrency) {
+        in_flight.fetch_sub(1, std::memory_order_relaxed);
+        co_await refuse(core::Error(Errc::kRateLimited,
+                                    "Too many concurrent requests for key `" + tenant->key.name +
+                                        "`: at most " +
+                                        std::to_string(tenant->key.max_concurrency) + " at once."),
+                        1s);
+        co_return false;
+      }
+      ctx_.admission.in_flight_ = &in_flight;
+    }
+  }
+
+  // The request charges, then the token charges, each only where a limit is set.
+  boost::container::small_vector<limit::Charge, 6> charges;
+  const config::RateLimit& model = route_.config->limits;
+  const config::RateLimit& global = config.rate_limits.global;
+  auto add = [&](std::uint64_t per_minute, std::string key, std::uint64_t cost) {
+    if (per_minute != 0) {
+      charges.push_back(limit::Charge{std::move(key), limit::Rate{per_minute, 0}, cost});
+    }
+  };
+  if (tenant != nullptr) add(tenant->key.rpm, tenant->rpm_key, 1);
+  add(model.rpm, "m:" + route_.name + ":r", 1);
+  add(global.rpm, "g:r", 1);
+  std::size_t request_charges = charges.size();
+  bool tokens_limited =
+      (tenant != nullptr && tenant->key.tpm != 0) || model.tpm != 0 || global.tpm != 0;
+  std::uint64_t estimate = tokens_limited ? estimate_tokens() : 0;
+  if (tenant != nullptr) add(tenant->key.tpm, tenant->tpm_key, estimate);
+  add(model.tpm, "m:" + route_.name + ":t", estimate);
+  add(global.tpm, "g:t", estimate);
+  if (charges.empty()) co_return true;
+
+  limit::Limiter& limiter = *ctx_.worker.limiter;
+  std::span<const limit::Charge> all(charges.data(), charges.size());
+  // The local limiter decides without suspending: no coroutine frame on the common path.
+  limit::Verdict verdict;
+  if (limiter.distributed()) {
+    verdict = co_await limiter.acquire(all);
+  } else {
+    verdict = limiter.acquire_local(all);
+  }
+  if (verdict.outcome == limit::Verdict::Outcome::kUnavailable) {
+    co_await respond_error(
+        ctx_, core::Error(Errc::kServiceUnavailable,
+                          "Rate limits cannot be checked right now (the limits backend is "
+                          "unreachable and limits.failure_mode is closed). Try again shortly."));
+    co_return false;
+  }
+  request_charges_ = request_charges;
+  add_headers(all, verdict.decisions);
+  if (verdict.outcome == limit::Verdict::Outcome::kRefused) {
+    // The refusal that lasts longest says when to come back.
+    std::size_t worst = 0;
+    for (std::size_t i = 0; i < charges.size(); ++i) {
+      if (!verdict.decisions[i].allowed &&
+          (verdict.decisions[worst].allowed ||
+           verdict.decisions[i].retry_after > verdict.decisions[worst].retry_after)) {
+        worst = i;
+      }
+    }
+    const limit::Charge& c = charges[worst];
+    const limit::Decision& d = verdict.decisions[worst];
+    bool tokens = worst >= request_charges;
+    std::string what = tokens ? "tokens per min (TPM)" : "requests per min (RPM)";
+    std::string message = "Rate limit reached for " + scope_of(c, ctx_) + " on " + what +
+                          ": Limit " + std::to_string(c.rate.per_minute) + ", Requested " +
+                          std::to_string(c.cost) + ".";
+    if (d.retry_after == std::chrono::milliseconds::max()) {
+      message += " The request is larger than the limit allows at once; make it smaller.";
+      co_await refuse(core::Error(Errc::kRateLimited, message), 0ms);
+    } else {
+      message += " Please try again in " + seconds_text(d.retry_after) + ".";
+      co_await refuse(core::Error(Errc::kRateLimited, message), d.retry_after);
+    }
+    co_return false;
+  }
+  if (estimate != 0) {
+    ctx_.admission.limiter_ = &limiter;
+    ctx_.admission.reserved_ = estimate;
+    for (std::size_t i = request_charges; i < charges.size(); ++i) {
+      ctx_.admission.token_charges_.push_back(charges[i]);
+    }
+  }
+  co_return true;
+}
+
+void AdmitStage::add_headers(std::span<const limit::Charge> charges,
+                             std::span<const limit::Decision> decisions) {
+  limit::RateHeaders h = limit::rate_headers(charges, decisions, request_charges_);
+  // Values first, then the headers that point into them (values_ never reallocates: its inline
+  // capacity holds all six and the Retry-After).
+  auto put = [&](std::string_view name, std::string value) {
+    values_.push_back(std::move(value));
+    headers_.push_back({name, values_.back()});
+  };
+  if (h.requests) {
+    put("x-ratelimit-limit-requests", std::to_string(h.requests->limit));
+    put("x-ratelimit-remaining-requests", std::to_string(h.requests->remaining));
+    put("x-ratelimit-reset-requests", limit::format_reset(h.requests->reset));
+  }
+  if (h.tokens) {
+    put("x-ratelimit-limit-tokens", std::to_string(h.tokens->limit));
+    put("x-ratelimit-remaining-tokens", std::to_string(h.tokens->remaining));
+    put("x-ratelimit-reset-tokens", limit::format_reset(h.tokens->reset));
+  }
+}
+
+}  // namespace sluice::gateway

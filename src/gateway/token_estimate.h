@@ -1,0 +1,15 @@
+// The prompt tokens of a request, for token reservations (stage 5): counted exactly with the
+// model's tokenizer when it is an OpenAI model, else estimated (src/tokenizer/).
+//
+// Thread safety: runs on the request's worker; the tokenizer tables are shared and immutable.
+#pragma once
+
+#include <cstdint>
+
+#include "gateway/request_context.h"
+
+namespace sluice::gateway {
+
+std::uint64_t prompt_tokens(const RequestContext& ctx);
+
+}  // namespace sluice::gateway
