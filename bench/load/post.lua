@@ -4,6 +4,7 @@
 --   wrk -c 32 -t 2 -d 10s --latency -s bench/load/post.lua http://127.0.0.1:8080 -- json
 --   wrk ... -s bench/load/post.lua http://127.0.0.1:8080 -- stream      (adds "stream": true)
 --   wrk ... -s bench/load/post.lua http://127.0.0.1:8080 -- json same   (one fixed body)
+--   wrk ... -s bench/load/post.lua http://127.0.0.1:8080 -- json unique sk-sluice-...  (a key)
 --
 -- The models are the ones proxy_bench.py configures: "gpt-4o-mini" for plain answers and
 -- "gpt-4o-mini-stream" for streams (routed by Sluice to the upstream's stream path).
@@ -38,6 +39,9 @@ local template = nil
 local counter = 0
 
 function init(args)
+  if args[3] ~= nil and args[3] ~= "" then
+    wrk.headers["Authorization"] = "Bearer " .. args[3]
+  end
   local body = json_body
   if args[1] == "stream" then
     body = stream_body

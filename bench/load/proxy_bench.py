@@ -370,11 +370,13 @@ class RssSampler(threading.Thread):
         return self.peak
 
 
-def wrk(args, port: int, case: str, duration: int) -> dict:
+def wrk(args, port: int, case: str, duration: int, key: str = "") -> dict:
     argv = ["wrk", "-c", str(args.connections), "-t", str(args.threads),
             "-d", f"{duration}s", "--timeout", args.timeout, "--latency",
             "-s", str(HERE / "post.lua"), f"http://127.0.0.1:{port}"]
     argv += ["--", "stream" if case == "stream" else "json", "same" if case == "hit" else "unique"]
+    if key:
+        argv.append(key)
     p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                        timeout=duration + 60)
     line = next((ln for ln in p.stdout.splitlines() if ln.startswith("WRK_RESULT ")), None)
@@ -391,8 +393,9 @@ def measured_run(args, servers: dict, proxy: str, case: str) -> dict:
     server = servers["procs"][proxy][case]
     upstream = servers["upstream"]
     port = servers["ports"][proxy][case]
+    key = servers.get("keys", {}).get(proxy, "")  # a client key, when the proxy wants one
     if args.warmup > 0:
-        warm = wrk(args, port, case, args.warmup)
+        warm = wrk(args, port, case, args.warmup, key)
         warm_errors = sum(warm["errors"].values())
     else:
         warm_errors = 0
@@ -406,7 +409,7 @@ def measured_run(args, servers: dict, proxy: str, case: str) -> dict:
     sampler = RssSampler(server)
     sampler.start()
     try:
-        res = wrk(args, port, case, args.duration)
+        res = wrk(args, port, case, args.duration, key)
     finally:
         peak = sampler.finish()
     ru1 = os.times()
@@ -498,9 +501,11 @@ def stream_path(args) -> str:
 
 
 def start_sluice(args, upstream_port: int, tmp: Path, name: str = "sluice",
-                 cache: bool = False, deployments: int = 1) -> tuple[Server, int]:
+                 cache: bool = False, deployments: int = 1, extra: str = "",
+                 model_extra: str = "") -> tuple[Server, int]:
     """`deployments` > 1 puts that many deployments (each its own provider, all on the same
-    upstream) behind each model, balanced by the default strategy, p2c-ewma."""
+    upstream) behind each model, balanced by the default strategy, p2c-ewma. `extra` is added
+    to the top level of the configuration, `model_extra` to each model."""
     conf = tmp / f"{name}.yaml"
     purpose = ("answers from its response cache" if cache
                else "a pure pass-through to the upstream nginx")
@@ -521,16 +526,16 @@ def start_sluice(args, upstream_port: int, tmp: Path, name: str = "sluice",
                             for i in range(deployments))
     conf.write_text(f"""\
 # Written by bench/load/proxy_bench.py: {purpose}.
-{cache_section}listen: 127.0.0.1:0
+{cache_section}{extra}listen: 127.0.0.1:0
 workers: {args.workers}
 drain_timeout: 2s
 log_level: info
 providers:
 {providers}models:
   - name: {JSON_MODEL}
-    deployments: [{json_deps}]
+{model_extra}    deployments: [{json_deps}]
   - name: {STREAM_MODEL}
-    deployments: [{stream_deps}]
+{model_extra}    deployments: [{stream_deps}]
 """)
     argv = [args.sluice, "serve", "-c", str(conf), "--listen", "127.0.0.1:0",
             "--workers", str(args.workers)]
@@ -637,6 +642,44 @@ def machine_info() -> dict:
 
 def med(xs):
     return statistics.median(xs) if xs else float("nan")
+
+
+def paired_rounds(args, servers: dict, names: tuple[str, str], cases) -> list[dict]:
+    """Runs every case on both `names` in alternating order, round after round."""
+    runs = []
+    for rnd in range(1, args.rounds + 1):
+        order = names if rnd % 2 == 1 else names[::-1]
+        log(f"round {rnd}/{args.rounds}: {' then '.join(order)}")
+        for case in cases:
+            for name in order:
+                run = measured_run(args, servers, name, case)
+                run["round"] = rnd
+                runs.append(run)
+    return runs
+
+
+def print_pair_table(runs: list[dict], names: tuple[str, str], cases) -> bool:
+    """A Markdown table of names[1]/names[0] per case: medians of the per-round ratios of CPU
+    time per request and of requests per second. Returns whether any request failed."""
+    a, b = names
+    print(f"| case | CPU/req {a} (µs) | CPU/req {b} (µs) | CPU/req ratio | req/s ratio | errors |")
+    print("|---|---|---|---|---|---|")
+    failed = False
+    for case in cases:
+        by_round: dict[int, dict] = {}
+        for r in runs:
+            if r["case"] == case:
+                by_round.setdefault(r["round"], {})[r["proxy"]] = r
+        pairs = [v for _, v in sorted(by_round.items()) if len(v) == 2]
+        cpu = [p[b]["cpu_us_per_req"] / p[a]["cpu_us_per_req"] for p in pairs]
+        rps = [p[b]["rps"] / p[a]["rps"] for p in pairs]
+        errors = sum(r["error_total"] for r in runs if r["case"] == case)
+        failed = failed or errors > 0
+        print(f"| {case} | {med([p[a]['cpu_us_per_req'] for p in pairs]):.1f} "
+              f"| {med([p[b]['cpu_us_per_req'] for p in pairs]):.1f} "
+              f"| **{med(cpu):.3f}** ({min(cpu):.3f}–{max(cpu):.3f}) "
+              f"| {med(rps):.3f} ({min(rps):.3f}–{max(rps):.3f}) | {errors} |")
+    return failed
 
 
 def summarize(runs: list[dict], cases) -> dict:

@@ -85,37 +85,12 @@ def main() -> int:
                    "ports": {names[0]: {c: one_port for c in cases},
                              names[1]: {c: many_port for c in cases}}}
         time.sleep(0.5)
-        runs = []
-        for rnd in range(1, args.rounds + 1):
-            order = names if rnd % 2 == 1 else names[::-1]
-            pb.log(f"round {rnd}/{args.rounds}: {' then '.join(order)}")
-            for case in cases:
-                for name in order:
-                    run = pb.measured_run(args, servers, name, case)
-                    run["round"] = rnd
-                    runs.append(run)
+        runs = pb.paired_rounds(args, servers, names, cases)
 
         print(f"\n## Balancer cost: {args.deployments} deployments behind p2c-ewma vs one\n")
         print(f"`{command}` — {args.rounds} paired rounds of {args.duration} s, "
               f"{args.workers} workers, wrk -t{args.threads} -c{args.connections}.\n")
-        print(f"| case | CPU/req one (µs) | CPU/req {names[1]} (µs) | CPU/req ratio "
-              f"| req/s ratio | errors |")
-        print("|---|---|---|---|---|---|")
-        failed = False
-        for case in cases:
-            by_round: dict[int, dict] = {}
-            for r in runs:
-                if r["case"] == case:
-                    by_round.setdefault(r["round"], {})[r["proxy"]] = r
-            pairs = [v for _, v in sorted(by_round.items()) if len(v) == 2]
-            cpu = [p[names[1]]["cpu_us_per_req"] / p[names[0]]["cpu_us_per_req"] for p in pairs]
-            rps = [p[names[1]]["rps"] / p[names[0]]["rps"] for p in pairs]
-            errors = sum(r["error_total"] for r in runs if r["case"] == case)
-            failed = failed or errors > 0
-            print(f"| {case} | {pb.med([p[names[0]]['cpu_us_per_req'] for p in pairs]):.1f} "
-                  f"| {pb.med([p[names[1]]['cpu_us_per_req'] for p in pairs]):.1f} "
-                  f"| **{pb.med(cpu):.3f}** ({min(cpu):.3f}–{max(cpu):.3f}) "
-                  f"| {pb.med(rps):.3f} ({min(rps):.3f}–{max(rps):.3f}) | {errors} |")
+        failed = pb.print_pair_table(runs, names, cases)
         return 1 if failed else 0
     except KeyboardInterrupt as e:
         pb.log(f"interrupted ({e.args[0] if e.args else 'Ctrl-C'}): stopping")
