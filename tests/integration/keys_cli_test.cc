@@ -62,6 +62,10 @@ CliRun sluice(const TempDir& dir, const std::vector<std::string>& args) {
   posix_spawn_file_actions_destroy(&actions);
   r.out = slurp(out);
   r.err = slurp(err);
+  // As Process does: a sanitizer report from the child fails the test that ran it.
+  for (const char* marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"}) {
+    if (r.err.find(marker) != std::string::npos) ADD_FAILURE() << "sanitizer report:\n" << r.err;
+  }
   return r;
 }
 
