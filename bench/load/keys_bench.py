@@ -19,12 +19,10 @@ in a temporary directory; every process is stopped on exit. See bench/load/READM
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shlex
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -79,18 +77,7 @@ def main() -> int:
         plain, plain_port = pb.start_sluice(args, upstream_port, tmp, "sluice-plain")
         started.append(plain)
 
-        # The key, created with the CLI before the gateway starts, as an operator would.
-        data = tmp / "data"
-        created = subprocess.run(
-            [args.sluice, "keys", "create", "--data-dir", str(data), "--name", "bench",
-             "--rpm", "100000000", "--tpm", "10000000000", "--json"],
-            capture_output=True, text=True, timeout=30)
-        if created.returncode != 0:
-            raise RuntimeError(f"sluice keys create failed: {created.stderr}")
-        secret = json.loads(created.stdout)["secret"]
-        extra = (f"data_dir: {data}\nauth: {{mode: keys}}\n"
-                 "limits: {global: {rpm: 100000000, tpm: 10000000000}}\n")
-        model_extra = "    limits: {rpm: 100000000, tpm: 10000000000}\n"
+        extra, model_extra, secret = pb.keys_setup(args.sluice, tmp)
         keyed, keyed_port = pb.start_sluice(args, upstream_port, tmp, "sluice-keys", extra=extra,
                                             model_extra=model_extra)
         started.append(keyed)

@@ -38,6 +38,8 @@ def main() -> int:
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--out", default="", help="report file (default: in /tmp)")
     ap.add_argument("--stream-upstream", choices=("chunked", "length"), default="chunked")
+    ap.add_argument("--keys", action="store_true",
+                    help="with keys, limits and the ledger on, as keys_bench.py runs it")
     args = ap.parse_args()
     args.workers = 1
     args.threads = 1
@@ -64,20 +66,22 @@ def main() -> int:
             "none": [],
         }[args.wrap]
         real = args.sluice
+        extra, model_extra, secret = pb.keys_setup(real, tmp) if args.keys else ("", "", "")
         # start_sluice runs args.sluice with its own arguments; run the wrapper through sh.
         script = tmp / "run-sluice.sh"
         script.write_text("#!/bin/sh\nexec " + " ".join(wrapper + [real]) + ' "$@"\n')
         script.chmod(0o755)
         args.sluice = str(script)
-        sluice, port = pb.start_sluice(args, upstream_port, tmp, cache=args.case == "hit")
+        sluice, port = pb.start_sluice(args, upstream_port, tmp, cache=args.case == "hit",
+                                       extra=extra, model_extra=model_extra)
         started.append(sluice)
         pb.log(f"sluice under {args.wrap} on :{port}; warming up")
-        pb.wrk(args, port, args.case, 2)
+        pb.wrk(args, port, args.case, 2, secret)
         if args.wrap == "callgrind":
             # Count only the measured run: start-up and warm-up are zeroed away.
             subprocess.run(["callgrind_control", "-z", str(sluice.proc.pid)], check=True,
                            capture_output=True, timeout=60)
-        result = pb.wrk(args, port, args.case, args.duration)
+        result = pb.wrk(args, port, args.case, args.duration, secret)
         pb.log(f"{result['requests']} requests in {args.duration}s "
                f"(errors: {result.get('errors')})")
         # Stop Sluice itself (under strace it is the wrapper's child) so the wrapper reports.

@@ -554,6 +554,25 @@ providers:
     raise RuntimeError("sluice did not report its port" + tail(server.logfile))
 
 
+def keys_setup(sluice: str, tmp: Path) -> tuple[str, str, str]:
+    """What the keyed Sluice of keys_bench.py and profile.py --keys runs with: a data_dir, keys
+    on, global and per-model limits set too high to refuse, and a key (created with the CLI, as
+    an operator would) with its own limits. Returns (extra, model_extra, secret) for
+    start_sluice and wrk."""
+    data = tmp / "data"
+    created = subprocess.run(
+        [sluice, "keys", "create", "--data-dir", str(data), "--name", "bench",
+         "--rpm", "100000000", "--tpm", "10000000000", "--json"],
+        capture_output=True, text=True, timeout=30)
+    if created.returncode != 0:
+        raise RuntimeError(f"sluice keys create failed: {created.stderr}")
+    secret = json.loads(created.stdout)["secret"]
+    extra = (f"data_dir: {data}\nauth: {{mode: keys}}\n"
+             "limits: {global: {rpm: 100000000, tpm: 10000000000}}\n")
+    model_extra = "    limits: {rpm: 100000000, tpm: 10000000000}\n"
+    return extra, model_extra, secret
+
+
 def check_responses(servers: dict, expected: dict, cases) -> dict:
     """One request of each kind through each proxy: right status, type and body (and, for the
     cache case, that Sluice's answer really is a hit)."""
