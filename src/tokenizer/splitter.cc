@@ -82,7 +82,8 @@ std::string Splitter::translate(std::string_view pattern) {
   return out;
 }
 
-Splitter::Splitter(std::string_view pattern) : code_(new SplitterCode) {
+Splitter::Splitter(std::string_view pattern, bool ascii_fast_path)
+    : code_(new SplitterCode), ascii_(ascii_fast_path ? matcher_for(pattern) : nullptr) {
   int error = 0;
   PCRE2_SIZE error_offset = 0;
   const std::string translated = translate(pattern);
@@ -118,6 +119,14 @@ bool Splitter::Cursor::next(std::string_view& piece) {
     return true;
   }
   if (pos_ >= text_.size()) return false;
+  if (splitter_.ascii_ != nullptr && static_cast<unsigned char>(text_[pos_]) < 0x80) {
+    const std::size_t end = splitter_.ascii_(text_, pos_);
+    if (end != kUndecided) {
+      piece = text_.substr(pos_, end - pos_);
+      pos_ = end;
+      return true;
+    }
+  }
   const auto* subject = reinterpret_cast<PCRE2_SPTR>(text_.data());
   const SplitterCode& code = *splitter_.code_;
   const int rc =

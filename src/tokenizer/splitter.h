@@ -16,6 +16,9 @@
 // \p{L}, \p{N} and the rest come from PCRE2's Unicode tables (Unicode 14 in PCRE2 10.42): a
 // letter added to Unicode after that counts as a symbol, a difference only for such letters.
 //
+// ASCII text, most of what is counted, skips PCRE2: ascii_split.h matches the two known patterns
+// by hand there, and hands anything else back to PCRE2.
+//
 // If matching ever fails for another reason (PCRE2 reports an error, such as its JIT stack
 // running out, which the pattern and the 8 MiB limit make unreachable in practice), the rest of
 // the text becomes one last piece: still counted byte by byte, no longer exactly as tiktoken.
@@ -28,6 +31,8 @@
 #include <string>
 #include <string_view>
 
+#include "tokenizer/ascii_split.h"
+
 namespace sluice::tokenizer {
 
 struct SplitterCode;
@@ -39,8 +44,10 @@ class Splitter {
   // Throws std::runtime_error for a \S inside a character class (tiktoken's patterns have none).
   static std::string translate(std::string_view pattern);
 
-  // Throws std::runtime_error naming the problem if the pattern does not compile.
-  explicit Splitter(std::string_view pattern);
+  // Throws std::runtime_error naming the problem if the pattern does not compile. With
+  // `ascii_fast_path`, pieces of ASCII text are found by ascii_split.h when it knows the pattern
+  // (tests turn it off to compare).
+  explicit Splitter(std::string_view pattern, bool ascii_fast_path = true);
   ~Splitter();
   Splitter(const Splitter&) = delete;
   Splitter& operator=(const Splitter&) = delete;
@@ -65,9 +72,11 @@ class Splitter {
 
   Cursor split(std::string_view text) const { return Cursor(*this, text); }
   bool jit() const;
+  bool ascii_fast_path() const { return ascii_ != nullptr; }
 
  private:
   SplitterCode* code_;
+  AsciiMatcher ascii_ = nullptr;
 };
 
 }  // namespace sluice::tokenizer
