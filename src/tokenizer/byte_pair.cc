@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <functional>
 #include <memory>
-#include <queue>
 
 namespace sluice::tokenizer {
 namespace {
@@ -61,12 +60,25 @@ void merge_by_scan(const RankTable& ranks, std::string_view piece, Part* parts, 
 // where the part after it starts (n for the last) and rank[p] the rank of p merged with its
 // next part. Heap entries are (rank << 32 | start); one whose rank no longer matches its part's
 // is stale and skipped (tokens are unique, so a part's rank changes whenever its pair does).
+// Working memory of merge_by_heap, kept per thread so that pieces do not allocate once it has
+// grown to the longest seen; but given back after a piece longer than kKeptScratch bytes (it
+// takes 20 bytes a byte), so one huge prompt does not pin megabytes to a worker for good.
+constexpr std::size_t kKeptScratch = 4096;
+
+struct HeapScratch {
+  std::vector<std::uint32_t> next, prev, rank;
+  std::vector<std::uint64_t> heap;
+};
+
 template <class Emit>
 void merge_by_heap(const RankTable& ranks, std::string_view piece, Emit&& emit) {
+  thread_local HeapScratch scratch;
   const auto n = static_cast<std::uint32_t>(piece.size());
-  std::vector<std::uint32_t> next(n), prev(n), rank(n, kNone);
-  std::vector<std::uint64_t> entries;
-  entries.reserve(n);
+  auto& [next, prev, rank, heap] = scratch;
+  next.resize(n);
+  prev.resize(n);
+  rank.assign(n, kNone);
+  heap.clear();
   auto pair_rank = [&](std::uint32_t p) {
     const std::uint32_t q = next[p];
     if (q >= n) return kNone;
@@ -78,13 +90,19 @@ void merge_by_heap(const RankTable& ranks, std::string_view piece, Emit&& emit) 
   }
   for (std::uint32_t p = 0; p + 1 < n; ++p) {
     rank[p] = ranks.find(piece.substr(p, 2));
-    if (rank[p] != kNone) entries.push_back(std::uint64_t{rank[p]} << 32 | p);
+    if (rank[p] != kNone) heap.push_back(std::uint64_t{rank[p]} << 32 | p);
   }
-  std::priority_queue<std::uint64_t, std::vector<std::uint64_t>, std::greater<>> heap(
-      std::greater<>{}, std::move(entries));
+  // A min-heap: std::greater puts the lowest (rank, start) on top.
+  const std::greater<> later;
+  std::make_heap(heap.begin(), heap.end(), later);
+  auto push = [&](std::uint32_t p) {
+    heap.push_back(std::uint64_t{rank[p]} << 32 | p);
+    std::push_heap(heap.begin(), heap.end(), later);
+  };
   while (!heap.empty()) {
-    const std::uint64_t top = heap.top();
-    heap.pop();
+    std::pop_heap(heap.begin(), heap.end(), later);
+    const std::uint64_t top = heap.back();
+    heap.pop_back();
     const auto p = static_cast<std::uint32_t>(top);
     if (rank[p] != top >> 32) continue;
     const std::uint32_t q = next[p];
@@ -92,14 +110,15 @@ void merge_by_heap(const RankTable& ranks, std::string_view piece, Emit&& emit) 
     if (next[q] < n) prev[next[q]] = p;
     rank[q] = kNone;
     rank[p] = pair_rank(p);
-    if (rank[p] != kNone) heap.push(std::uint64_t{rank[p]} << 32 | p);
+    if (rank[p] != kNone) push(p);
     if (prev[p] != kNone) {
       const std::uint32_t o = prev[p];
       rank[o] = pair_rank(o);
-      if (rank[o] != kNone) heap.push(std::uint64_t{rank[o]} << 32 | o);
+      if (rank[o] != kNone) push(o);
     }
   }
   for (std::uint32_t p = 0; p < n; p = next[p]) emit(p, next[p]);
+  if (n > kKeptScratch) scratch = HeapScratch{};
 }
 
 template <class Emit>

@@ -43,9 +43,44 @@ RankTable::RankTable(const Vocabulary& vocabulary) : bytes_(vocabulary.bytes) {
     }
     slots_[i] = Slot{static_cast<std::uint32_t>(h >> 32), rank};
   }
+  pair_ranks_.assign(1 << 16, kNone);
+  for (std::uint32_t rank = 0; rank < n; ++rank) {
+    const std::string_view key = token(rank);
+    if (key.size() == 2) {
+      pair_ranks_[static_cast<unsigned char>(key[0]) << 8 | static_cast<unsigned char>(key[1])] =
+          rank;
+    }
+  }
 }
 
-std::uint32_t RankTable::find(std::string_view bytes) const {
+namespace {
+
+std::uint32_t load32(const char* p) {
+  std::uint32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+std::uint64_t load64(const char* p) {
+  std::uint64_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// a and b, both n bytes long, are equal. Short keys (nearly all of them) are compared with two
+// overlapping loads instead of a call to memcmp, as XXH3 reads short inputs.
+bool same_bytes(const char* a, const char* b, std::size_t n) {
+  if (n >= 8) {
+    if (n > 16) return std::memcmp(a, b, n) == 0;
+    return load64(a) == load64(b) && load64(a + n - 8) == load64(b + n - 8);
+  }
+  if (n >= 4) return load32(a) == load32(b) && load32(a + n - 4) == load32(b + n - 4);
+  return a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1];
+}
+
+}  // namespace
+
+std::uint32_t RankTable::find_hashed(std::string_view bytes) const {
   if (bytes.size() > longest_) return kNone;
   const std::uint64_t h = XXH3_64bits(bytes.data(), bytes.size());
   const auto tag = static_cast<std::uint32_t>(h >> 32);
@@ -55,7 +90,7 @@ std::uint32_t RankTable::find(std::string_view bytes) const {
     if (s.tag == tag) {
       const std::uint32_t begin = offsets_[s.rank];
       if (offsets_[s.rank + 1] - begin == bytes.size() &&
-          std::memcmp(bytes_.data() + begin, bytes.data(), bytes.size()) == 0) {
+          same_bytes(bytes_.data() + begin, bytes.data(), bytes.size())) {
         return s.rank;
       }
     }
@@ -63,7 +98,8 @@ std::uint32_t RankTable::find(std::string_view bytes) const {
 }
 
 std::size_t RankTable::memory_bytes() const {
-  return offsets_.capacity() * sizeof(std::uint32_t) + slots_.capacity() * sizeof(Slot);
+  return (offsets_.capacity() + pair_ranks_.capacity()) * sizeof(std::uint32_t) +
+         slots_.capacity() * sizeof(Slot);
 }
 
 }  // namespace sluice::tokenizer
