@@ -82,7 +82,7 @@ std::size_t count_chat(const json::array& messages, Encoding encoding) {
                         [&tokenizer](std::string_view text) { return tokenizer.count(text); });
 }
 
-std::size_t estimate(std::string_view text) { return (text.size() + 3) / 4; }
+std::size_t estimate(std::string_view text) { return estimate_bytes(text.size()); }
 
 PromptTokens count_prompt_tokens(std::string_view model, std::string_view text) {
   if (const auto encoding = encoding_for_model(model)) {

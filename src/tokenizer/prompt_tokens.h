@@ -43,7 +43,8 @@ inline constexpr std::size_t kLowDetailImageTokens = 85;
 // Elements that are not objects, and members of unexpected types, add nothing.
 std::size_t count_chat(const boost::json::array& messages, Encoding encoding);
 
-// ceil(text.size() / 4).
+// ceil(text.size() / 4), and the same for a size in bytes.
+inline std::size_t estimate_bytes(std::size_t bytes) { return (bytes + 3) / 4; }
 std::size_t estimate(std::string_view text);
 
 struct PromptTokens {

@@ -53,6 +53,9 @@ models:
     deployments:
       - provider: local
         model: llama-3.1-8b
+  - name: gpt-4o-mini
+    deployments:
+      - provider: local
 )",
                              {{"SLUICE_ADMIN_KEY", kAdminKey}});
     ASSERT_NE(gateway_.port, 0) << gateway_.process->log();
@@ -220,6 +223,25 @@ TEST_F(KeysTest, TokenLimitsReserveAndRefuseWhatCannotFit) {
       secret, R"({"model":"fast","messages":[{"role":"user","content":"x"}],"max_tokens":500})");
   EXPECT_EQ(big.status, 429);
   EXPECT_NE(openai_error(big).at("message").as_string().find("TPM"), std::string::npos);
+}
+
+TEST_F(KeysTest, AnOpenAIModelsPromptIsCountedExactly) {
+  start();
+  const std::string messages =
+      R"("messages":[{"role":"user","content":"hello world"}],"max_tokens":10})";
+  // gpt-4o-mini counts with o200k_base and OpenAI's chat framing: 3 per message, "user" (1) and
+  // "hello world" (2), 3 to prime the reply: 9 tokens, plus max_tokens 10 reserved.
+  auto [a, exact] = create_key(R"({"name":"exact","tpm":1000})");
+  Response r = chat(exact, R"({"model":"gpt-4o-mini",)" + messages);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.header("x-ratelimit-limit-tokens"), "1000");
+  EXPECT_EQ(r.header("x-ratelimit-remaining-tokens"), std::to_string(1000 - 9 - 10));
+  // "fast" is sent upstream as llama-3.1-8b: no known tokenizer, so four bytes a token over the
+  // prompt's strings ("user" and "hello world": 15 bytes, 4 tokens).
+  auto [b, estimated] = create_key(R"({"name":"estimated","tpm":1000})");
+  Response e = chat(estimated, R"({"model":"fast",)" + messages);
+  ASSERT_EQ(e.status, 200) << e.body;
+  EXPECT_EQ(e.header("x-ratelimit-remaining-tokens"), std::to_string(1000 - 4 - 10));
 }
 
 TEST_F(KeysTest, ABudgetSpentIs429InsufficientQuota) {
