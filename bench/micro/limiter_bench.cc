@@ -88,8 +88,9 @@ BENCHMARK(BM_GcraAcquire)->Threads(1)->Threads(2)->UseRealTime();
 // key's rpm among 10,000 keys, the model's rpm among 4 models, the global rpm), with the local
 // backend, on one worker and on two (every worker shares the model and global buckets, as in the
 // gateway). BM_LimiterAcquire goes through the coroutine (`co_await limiter.acquire(...)`, what
-// the pipeline does), BM_LimiterAcquireLocal calls the plain function it returns at once. The
-// Charge strings are built once, as the caller's own cost. Run with
+// the pipeline does), BM_LimiterAcquireLocal calls the plain function it returns at once,
+// BM_LimiterAcquireLocalRefused measures the refused path. The Charge strings are built once, as
+// the caller's own cost. Run with
 // `build/release/bench/sluice_micro_bench --benchmark_filter=BM_Limiter`.
 
 namespace facade {
@@ -185,6 +186,31 @@ void BM_LimiterAcquire(benchmark::State& state) {
   });
 }
 BENCHMARK(BM_LimiterAcquire)->Threads(1)->Threads(2)->UseRealTime();
+
+// The refused path, as a client past its limit hammering the gateway sees it: the key's charge
+// is refused, and the other two are looked at as they stand (two peeks each) so the verdict can
+// report them.
+void BM_LimiterAcquireLocalRefused(benchmark::State& state) {
+  facade::ThreadClock clock;
+  limit::SharedLimits shared{clock};
+  asio::io_context io{1};
+  limit::Limiter limiter(shared, config::RateLimits{}, io.get_executor());
+  const limit::Charge charges[] = {
+      limit::Charge{"key:rpm:sk-sluice-hammering", limit::Rate{.per_minute = 60}, 1},
+      limit::Charge{"model:rpm:m0", limit::Rate{.per_minute = 100'000'000}, 1},
+      limit::Charge{"global:rpm", limit::Rate{.per_minute = 1'000'000'000}, 1}};
+  facade::t_now = kStart;  // frozen: after the first 60, every decision is refused
+  std::int64_t refused = 0;
+  for (auto _ : state) {
+    const limit::Verdict v = limiter.acquire_local(charges);
+    refused += v.outcome == limit::Verdict::Outcome::kRefused;
+    benchmark::DoNotOptimize(v);
+  }
+  state.counters["refused"] =
+      static_cast<double>(refused) / static_cast<double>(state.iterations());
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_LimiterAcquireLocalRefused)->UseRealTime();
 
 // The same three charges as three plain GcraLimiter::acquire calls (not all or nothing): what the
 // facade costs on top of the limiter itself.
