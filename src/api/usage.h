@@ -1,7 +1,7 @@
-// The token usage an upstream answer reports, read without parsing the whole answer: OpenAI puts
+// The token usage an upstream answer reports, read without parsing the answer: OpenAI puts
 // "usage" after "choices", so the last `"usage"` member is found from the end and only its object
-// is parsed. Works on a JSON answer and on SSE text alike (a stream's usage chunk is the last
-// event with a "usage" object; "usage": null on other chunks is skipped).
+// is scanned for the counts. Works on a JSON answer and on SSE text alike (a stream's usage chunk
+// is the last event with a "usage" object; "usage": null on other chunks is skipped).
 //
 // Pure functions and a small per-request tap; thread-safe as values.
 #pragma once

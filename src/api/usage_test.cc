@@ -32,6 +32,15 @@ TEST(FindUsage, NoneOrNullOrMalformed) {
   EXPECT_FALSE(find_usage(R"({"usage":null})"));
   EXPECT_FALSE(find_usage(R"({"usage":{"prompt_tokens":)"));
   EXPECT_FALSE(find_usage(""));
+  EXPECT_FALSE(find_usage(R"({"content":"\"usage\"","usage"})"));
+}
+
+TEST(FindUsage, BracesInStringsAndSpacesDoNotConfuseIt) {
+  auto u = find_usage(
+      "{\"usage\" : {\"note\":\"} {\\\"\", \"prompt_tokens\" :\t7 ,\n \"completion_tokens\":3}}");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->prompt_tokens, 7u);
+  EXPECT_EQ(u->completion_tokens, 3u);
 }
 
 TEST(StreamUsageTap, KeepsTheUsageChunkAndSkipsNulls) {

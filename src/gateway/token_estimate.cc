@@ -1,8 +1,12 @@
 #include "gateway/token_estimate.h"
 
+#include <xxhash.h>
+
 #include <boost/json.hpp>
 
+#include "api/json_scan.h"
 #include "core/asio.h"
+#include "gateway/worker_state.h"
 #include "route/model_registry.h"
 #include "tokenizer/encoding.h"
 #include "tokenizer/prompt_tokens.h"
@@ -36,25 +40,38 @@ std::uint64_t count_value(std::string_view model, const json::value& v) {
   return n;
 }
 
+// Exact tokens of the prompt value `text` (validated JSON).
+std::uint64_t count_exact(std::string_view model, std::string_view text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec) return tokenizer::estimate(text);
+  if (v.is_array() && !v.as_array().empty() && v.as_array().front().is_object()) {
+    return tokenizer::count_prompt_tokens(model, v.as_array()).tokens;  // chat messages
+  }
+  return count_value(model, v);
+}
+
 }  // namespace
 
 std::uint64_t prompt_tokens(const RequestContext& ctx) {
   const api::InferenceRequest& r = ctx.request;
   if (r.prompt_begin == 0) return 0;
   std::string_view model = counting_model(ctx);
-  if (!tokenizer::encoding_for_model(model)) return tokenizer::estimate_bytes(r.prompt_bytes);
-  // The body was validated by stage 4; only the prompt member is read here.
-  boost::system::error_code ec;
-  json::value doc = json::parse(r.body, ec);
-  if (ec || !doc.is_object()) return tokenizer::estimate_bytes(r.prompt_bytes);
-  const json::object& o = doc.as_object();
-  if (const json::value* messages = o.if_contains("messages"); messages && messages->is_array()) {
-    return tokenizer::count_prompt_tokens(model, messages->as_array()).tokens;
-  }
-  for (std::string_view name : {"prompt", "input"}) {
-    if (const json::value* v = o.if_contains(name)) return count_value(model, *v);
-  }
-  return 0;
+  auto encoding = tokenizer::encoding_for_model(model);
+  if (!encoding) return tokenizer::estimate_bytes(r.prompt_bytes);
+  // prompt_begin is just after the member's name: past the colon is the value.
+  std::size_t begin = r.body.find(':', r.prompt_begin);
+  std::size_t end =
+      begin == std::string_view::npos ? begin : api::json_value_end(r.body, begin + 1);
+  if (end == std::string_view::npos) return tokenizer::estimate_bytes(r.prompt_bytes);
+  std::string_view text = r.body.substr(begin + 1, end - begin - 1);
+  std::uint64_t hash =
+      XXH3_64bits_withSeed(text.data(), text.size(), static_cast<std::uint64_t>(*encoding) + 1);
+  PromptTokenMemo& memo = ctx.worker.prompt_tokens;
+  if (std::int64_t known = memo.find(hash); known >= 0) return static_cast<std::uint64_t>(known);
+  std::uint64_t tokens = count_exact(model, text);
+  memo.insert(hash, tokens);
+  return tokens;
 }
 
 }  // namespace sluice::gateway

@@ -14,6 +14,7 @@
 #include "cache/cache_key.h"
 #include "gateway/services.h"
 #include "gateway/tenants.h"
+#include "gateway/token_estimate.h"
 #include "http/upstream.h"
 #include "limit/limiter.h"
 #include "provider/provider.h"
@@ -30,6 +31,7 @@ struct WorkerState {
   route::WorkerBalancers balancers;
   std::optional<TenantDirectory::Reader> tenants;  // when auth is on
   std::unique_ptr<limit::Limiter> limiter;
+  PromptTokenMemo prompt_tokens;  // counts of recently seen prompts
   explicit WorkerState(std::uint64_t seed) : balancers(seed) {}
 
   provider::WorkerResources resources() { return provider::WorkerResources{&pools}; }

@@ -73,6 +73,12 @@ Statement& Statement::bind_text(int index, std::string_view text) {
   return *this;
 }
 
+Statement& Statement::bind_text_static(int index, std::string_view text) {
+  check_bind(
+      sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8));
+  return *this;
+}
+
 Statement& Statement::bind_blob(int index, std::string_view bytes) {
   // A zero-length blob from a null pointer would bind NULL; the column wants a value.
   static const char kEmpty = 0;

@@ -47,6 +47,8 @@ class Statement {
   Statement& bind_int(int index, std::int64_t value);
   Statement& bind_real(int index, double value);
   Statement& bind_text(int index, std::string_view text);
+  // Without copying: `text` must stay alive and unchanged until the statement is reset.
+  Statement& bind_text_static(int index, std::string_view text);
   Statement& bind_blob(int index, std::string_view bytes);
 
   // true: a row is ready to read; false: the statement is done.

@@ -1,37 +1,80 @@
 // UsageStore: the usage table (usage.h, schema.cc).
 #include <spdlog/spdlog.h>
 
+#include <optional>
+
 #include "store/usage.h"
 #include "store/utc.h"
 
 namespace sluice::store {
 
+namespace {
+
+constexpr std::string_view kInsertColumns =
+    "INSERT INTO usage (at_ms, request_id, key_id, model, deployment, endpoint, status, "
+    "prompt_tokens, completion_tokens, cached_tokens, cost_usd, saved_usd, latency_ms, "
+    "cache_result) VALUES ";
+constexpr int kColumns = 14;
+// Rows per INSERT statement: one statement for many rows runs the VDBE's per-statement work
+// (and the bind loop's calls) once per chunk instead of once per row.
+constexpr std::size_t kRowsPerStatement = 32;
+
+std::string insert_sql(std::size_t rows) {
+  std::string sql(kInsertColumns);
+  for (std::size_t r = 0; r < rows; ++r) {
+    sql += r == 0 ? "(" : ",(";
+    for (int c = 0; c < kColumns; ++c) sql += c == 0 ? "?" : ",?";
+    sql += ")";
+  }
+  return sql;
+}
+
+void bind_row(Statement& stmt, int base, const UsageRow& r) {
+  // The rows outlive the statement's step: no copies of their text.
+  stmt.bind_int(base + 1, r.at_ms)
+      .bind_text_static(base + 2, r.request_id)
+      .bind_text_static(base + 3, r.key_id)
+      .bind_text_static(base + 4, r.model)
+      .bind_text_static(base + 5, r.deployment)
+      .bind_text_static(base + 6, r.endpoint)
+      .bind_int(base + 7, r.status)
+      .bind_int(base + 8, static_cast<std::int64_t>(r.prompt_tokens))
+      .bind_int(base + 9, static_cast<std::int64_t>(r.completion_tokens))
+      .bind_int(base + 10, static_cast<std::int64_t>(r.cached_tokens))
+      .bind_real(base + 11, r.cost_usd)
+      .bind_real(base + 12, r.saved_usd)
+      .bind_real(base + 13, r.latency_ms)
+      .bind_text_static(base + 14, r.cache_result);
+}
+
+}  // namespace
+
 core::Result<void> UsageStore::insert(std::span<const UsageRow> rows) {
   if (rows.empty()) return core::ok();
   auto tx = Transaction::begin(db_, Transaction::Kind::kWrite);
   if (!tx) return tx.error();
-  auto stmt = db_.prepare(
-      "INSERT INTO usage (at_ms, request_id, key_id, model, deployment, endpoint, status, "
-      "prompt_tokens, completion_tokens, cached_tokens, cost_usd, saved_usd, latency_ms, "
-      "cache_result) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
-  if (!stmt) return stmt.error();
-  for (const auto& r : rows) {
+  std::optional<Statement> full;  // kRowsPerStatement rows, prepared once per batch
+  while (!rows.empty()) {
+    std::size_t n = std::min(rows.size(), kRowsPerStatement);
+    std::optional<Statement> tail;
+    Statement* stmt = nullptr;
+    if (n == kRowsPerStatement) {
+      if (!full) {
+        auto prepared = db_.prepare(insert_sql(n));
+        if (!prepared) return prepared.error();
+        full.emplace(std::move(*prepared));
+      }
+      stmt = &*full;
+    } else {
+      auto prepared = db_.prepare(insert_sql(n));
+      if (!prepared) return prepared.error();
+      tail.emplace(std::move(*prepared));
+      stmt = &*tail;
+    }
     stmt->reset();
-    stmt->bind_int(1, r.at_ms)
-        .bind_text(2, r.request_id)
-        .bind_text(3, r.key_id)
-        .bind_text(4, r.model)
-        .bind_text(5, r.deployment)
-        .bind_text(6, r.endpoint)
-        .bind_int(7, r.status)
-        .bind_int(8, static_cast<std::int64_t>(r.prompt_tokens))
-        .bind_int(9, static_cast<std::int64_t>(r.completion_tokens))
-        .bind_int(10, static_cast<std::int64_t>(r.cached_tokens))
-        .bind_real(11, r.cost_usd)
-        .bind_real(12, r.saved_usd)
-        .bind_real(13, r.latency_ms)
-        .bind_text(14, r.cache_result);
+    for (std::size_t i = 0; i < n; ++i) bind_row(*stmt, static_cast<int>(i) * kColumns, rows[i]);
     if (auto done = stmt->run(); !done) return done.error();
+    rows = rows.subspan(n);
   }
   return tx->commit();
 }
