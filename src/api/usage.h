@@ -24,11 +24,20 @@ struct Usage {
 // prompt/completion tokens.
 std::optional<Usage> find_usage(std::string_view text);
 
-// Sees a stream's batches of events as they pass and keeps the last usage reported.
+// Sees a stream's batches of events as they pass and keeps the last usage reported. The usage
+// chunk is the stream's last event before [DONE], so only the tail of each batch is looked at
+// (a stream's cost must not grow with its length); a member name cannot start inside a string
+// value, whose quotes are escaped, so a tail that begins mid-event is read correctly.
 class StreamUsageTap {
  public:
-  void feed(std::string_view events) {
-    if (auto u = find_usage(events)) usage_ = u;
+  static constexpr std::size_t kTailBytes = 4096;
+
+  // True when this batch carried the usage.
+  bool feed(std::string_view events) {
+    if (events.size() > kTailBytes) events.remove_prefix(events.size() - kTailBytes);
+    auto u = find_usage(events);
+    if (u) usage_ = u;
+    return u.has_value();
   }
   const std::optional<Usage>& usage() const { return usage_; }
 

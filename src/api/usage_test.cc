@@ -54,5 +54,19 @@ TEST(StreamUsageTap, KeepsTheUsageChunkAndSkipsNulls) {
   EXPECT_EQ(tap.usage()->total(), 11u);
 }
 
+TEST(StreamUsageTap, ALongBatchIsReadFromItsTail) {
+  std::string chunk = "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}],\"usage\":null}\n\n";
+  std::string batch;
+  while (batch.size() < 3 * StreamUsageTap::kTailBytes) batch += chunk;
+  batch += "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":500}}\n\n";
+  batch += "data: [DONE]\n\n";
+  StreamUsageTap tap;
+  EXPECT_TRUE(tap.feed(batch));
+  ASSERT_TRUE(tap.usage());
+  EXPECT_EQ(tap.usage()->completion_tokens, 500u);
+  EXPECT_FALSE(tap.feed(chunk));  // a batch without usage keeps what was seen
+  EXPECT_EQ(tap.usage()->completion_tokens, 500u);
+}
+
 }  // namespace
 }  // namespace sluice::api

@@ -52,7 +52,7 @@ class ClientSink final : public provider::StreamSink {
 
   asio::awaitable<bool> events(const provider::Exchange& head, std::string_view data,
                                bool last) override {
-    usage_.feed(data);
+    bool usage_chunk = usage_.feed(data);
     cache_.capture(data);
     coalesce_.publish_events(head, data, !opened_);
     if (last) {
@@ -68,7 +68,7 @@ class ClientSink final : public provider::StreamSink {
     bool delivered = false;
     // The usage chunk the gateway asked for on the client's behalf is not the client's.
     std::string stripped;
-    if (ctx_.strip_usage && data.find("\"usage\"") != std::string_view::npos) {
+    if (ctx_.strip_usage && usage_chunk) {
       stripped = cache::replay_stream(data, false);
       data = stripped;
     }
