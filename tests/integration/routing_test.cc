@@ -87,8 +87,12 @@ class RoutingTest : public ::testing::Test {
 
 TEST_F(RoutingTest, AFailingUpstreamIsInvisibleThenEjectedThenBackAfterRecovery) {
   start_mocks(3);
+  // Round-robin, so the failing deployment keeps being chosen until it is ejected: p2c-ewma
+  // (the default) learns to avoid it after one failure and, on a loaded machine, may not pick it
+  // the three times ejection needs within the run.
   gateway_ = start_gateway(dir_, providers_yaml(mocks_) + R"(models:
   - name: chat
+    strategy: round-robin
     health:
       outlier: {consecutive_failures: 3, base_ejection: 1s}
 )" + deployments_yaml(3));
