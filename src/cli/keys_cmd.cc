@@ -16,8 +16,8 @@
 #include "core/asio.h"
 #include "core/clock.h"
 #include "core/strings.h"
+#include "core/utc.h"
 #include "store/keys.h"
-#include "store/utc.h"
 
 namespace sluice::cli {
 
@@ -84,7 +84,7 @@ core::Result<json::value> expiry_value(const std::string& text, std::int64_t now
                          "(2027-01-01) or unix seconds, not \"" +
                              text + "\"");
   if (text == "never") return json::value(nullptr);
-  if (auto day = store::parse_utc_date(text)) return json::value(*day / 1000);
+  if (auto day = core::parse_utc_date(text)) return json::value(*day / 1000);
   std::size_t digits = 0;
   while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
   if (digits == 0 || digits > 12) return bad;
@@ -93,7 +93,7 @@ core::Result<json::value> expiry_value(const std::string& text, std::int64_t now
   std::int64_t unit_ms = 0;
   if (unit.empty()) return json::value(n);
   if (unit == "d") {
-    unit_ms = store::kDayMs;
+    unit_ms = core::kDayMs;
   } else if (unit == "h") {
     unit_ms = 3'600'000;
   } else if (unit == "m") {
@@ -240,11 +240,11 @@ void print_key(const store::KeyRecord& k, std::int64_t now_ms) {
   t.add({"budget", budget_text(k) == "-" ? "none" : budget_text(k)});
   t.add({"cache namespace",
          k.cache_namespace.empty() ? "its own (" + k.id + ")" : "shared: " + k.cache_namespace});
-  t.add({"expires", k.expires_at_ms == 0 ? "never" : store::utc_time(k.expires_at_ms) + " UTC"});
+  t.add({"expires", k.expires_at_ms == 0 ? "never" : core::utc_time(k.expires_at_ms) + " UTC"});
   t.add({"metadata", json::serialize(k.metadata)});
-  t.add({"created", store::utc_time(k.created_at_ms) + " UTC"});
+  t.add({"created", core::utc_time(k.created_at_ms) + " UTC"});
   std::string s = state(k, now_ms);
-  if (s == "revoked") s += " " + store::utc_time(k.revoked_at_ms) + " UTC";
+  if (s == "revoked") s += " " + core::utc_time(k.revoked_at_ms) + " UTC";
   t.add({"state", s});
   // The header row of a two-column listing is empty; skip it.
   std::ostringstream out;
@@ -345,7 +345,7 @@ int revoke(KeysOptions& o) {
     std::cout << json::serialize(store::key_json(*key)) << "\n";
   } else if (before->revoked_at_ms != 0) {
     std::cout << key->id << " (" << key->name << ") was already revoked at "
-              << store::utc_time(key->revoked_at_ms) << " UTC.\n";
+              << core::utc_time(key->revoked_at_ms) << " UTC.\n";
   } else {
     std::cout << "Revoked " << key->id << " (" << key->name
               << "). Gateways using this database refuse it within a second.\n";

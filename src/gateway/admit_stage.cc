@@ -1,8 +1,10 @@
 #include "gateway/admit_stage.h"
 
-#include <algorithm>
-#include <cmath>
+#include <fmt/format.h>
 
+#include <algorithm>
+
+#include "core/utc.h"
 #include "gateway/respond.h"
 #include "gateway/runtime.h"
 #include "gateway/tenants.h"
@@ -24,22 +26,6 @@ std::string scope_of(const limit::Charge& charge, const RequestContext& ctx) {
   if (charge.key.starts_with("k:")) return "key `" + ctx.tenant->key.name + "`";
   if (charge.key.starts_with("m:")) return "model `" + std::string(ctx.model) + "`";
   return "this gateway";
-}
-
-std::string seconds_text(std::chrono::milliseconds d) {
-  double s = static_cast<double>(d.count()) / 1000.0;
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3gs", s);
-  return buf;
-}
-
-std::string iso_time(std::int64_t unix_ms) {
-  std::time_t t = static_cast<std::time_t>(unix_ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 }  // namespace
@@ -102,12 +88,13 @@ asio::awaitable<bool> AdmitStage::run() {
       co_return false;
     }
     if (auto over = services.budgets->check(tenant->key.id, tenant->budget, now_ms)) {
-      std::string message = "You exceeded your current quota: the key `" + tenant->key.name +
-                            "` has spent its " + std::string(over->period) + " budget of $" +
-                            std::to_string(over->limit).substr(0, 8) + ".";
+      std::string message = fmt::format(
+          "You exceeded your current quota: the key `{}` has spent its {} budget of "
+          "${:g}.",
+          tenant->key.name, over->period, over->limit);
       std::chrono::milliseconds wait{0};
       if (over->resets_at_ms != 0) {
-        message += " It renews at " + iso_time(over->resets_at_ms) + ".";
+        message += " It renews at " + core::utc_time(over->resets_at_ms) + " UTC.";
         wait = std::chrono::milliseconds(over->resets_at_ms - now_ms);
       }
       co_await refuse(core::Error(Errc::kInsufficientQuota, message), wait);
@@ -188,7 +175,7 @@ asio::awaitable<bool> AdmitStage::run() {
       message += " The request is larger than the limit allows at once; make it smaller.";
       co_await refuse(core::Error(Errc::kRateLimited, message), 0ms);
     } else {
-      message += " Please try again in " + seconds_text(d.retry_after) + ".";
+      message += " Please try again in " + limit::format_reset(d.retry_after) + ".";
       co_await refuse(core::Error(Errc::kRateLimited, message), d.retry_after);
     }
     co_return false;

@@ -44,13 +44,6 @@ struct Exhausted {
 
 class BudgetBook {
  public:
-  // The UTC day and month that contain `unix_ms`, as counters (days since the epoch, months since
-  // year 0), and when each ends.
-  static std::int64_t day_of(std::int64_t unix_ms);
-  static std::int64_t month_of(std::int64_t unix_ms);
-  static std::int64_t next_day_ms(std::int64_t unix_ms);
-  static std::int64_t next_month_ms(std::int64_t unix_ms);
-
   // Sets what `key` had spent as of `unix_ms` (its day and month are those of unix_ms).
   void seed(std::string_view key, const Spend& spend, std::int64_t unix_ms);
   void add(std::string_view key, double cost_usd, std::int64_t unix_ms);
@@ -62,8 +55,8 @@ class BudgetBook {
 
  private:
   struct Account {
-    std::int64_t day = 0;
-    std::int64_t month = 0;
+    std::int64_t day = 0;    // the first millisecond of the UTC day the spend is for
+    std::int64_t month = 0;  // and of the UTC month (core/utc.h)
     Spend spend;
     // Rolls the periods forward to unix_ms's (a clock that stepped back keeps the later ones).
     void roll(std::int64_t unix_ms);

@@ -2,8 +2,8 @@
 #include <boost/json.hpp>
 
 #include "core/asio.h"
+#include "core/utc.h"
 #include "store/usage.h"
-#include "store/utc.h"
 
 namespace sluice::store {
 
@@ -17,7 +17,7 @@ core::Result<std::int64_t> parse_time(std::string_view text, const std::string& 
   if (digits) {
     std::int64_t s = std::stoll(std::string(text));
     if (s <= kMaxUnixSeconds) return s * 1000;
-  } else if (auto day = parse_utc_date(text)) {
+  } else if (auto day = core::parse_utc_date(text)) {
     return *day;
   }
   return core::Error(core::Errc::kInvalidRequest,

@@ -3,8 +3,8 @@
 
 #include <optional>
 
+#include "core/utc.h"
 #include "store/usage.h"
-#include "store/utc.h"
 
 namespace sluice::store {
 
@@ -158,10 +158,10 @@ core::Result<std::unordered_map<std::string, Spend>> UsageStore::try_spend_by_ke
       "TOTAL(CASE WHEN at_ms >= ?3 AND at_ms < ?4 THEN cost_usd END), TOTAL(cost_usd) "
       "FROM usage WHERE key_id != '' GROUP BY key_id");
   if (!stmt) return stmt.error();
-  std::int64_t day = utc_day_start(now_ms);
-  std::int64_t month = utc_month_start(now_ms);
-  std::int64_t next_month = utc_month_start(month + 32 * kDayMs);  // months have 31 days at most
-  stmt->bind_int(1, day).bind_int(2, day + kDayMs).bind_int(3, month).bind_int(4, next_month);
+  std::int64_t day = core::utc_day_start(now_ms);
+  std::int64_t month = core::utc_month_start(now_ms);
+  std::int64_t next_month = core::utc_next_month_start(now_ms);
+  stmt->bind_int(1, day).bind_int(2, day + core::kDayMs).bind_int(3, month).bind_int(4, next_month);
   std::unordered_map<std::string, Spend> out;
   for (;;) {
     auto row = stmt->step();

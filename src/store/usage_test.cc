@@ -5,9 +5,9 @@
 #include <boost/json.hpp>
 
 #include "core/asio.h"
+#include "core/utc.h"
 #include "store/keys.h"
 #include "store/testing.h"
-#include "store/utc.h"
 
 namespace sluice::store {
 namespace {
@@ -37,21 +37,24 @@ UsageRow row(std::int64_t at_ms, std::string key, std::string model, int status 
 }
 
 TEST(UtcTest, DaysAndMonthsStartAtUtcMidnight) {
-  std::int64_t t = kJan1 + 31 * kDayMs + 13 * kHour + 5;  // 2026-02-01 13:00:00.005
-  EXPECT_EQ(utc_date(t), "2026-02-01");
-  EXPECT_EQ(utc_time(t), "2026-02-01 13:00:00");
-  EXPECT_EQ(utc_day_start(t), kJan1 + 31 * kDayMs);
-  EXPECT_EQ(utc_month_start(t), kJan1 + 31 * kDayMs);
-  EXPECT_EQ(utc_month_start(t - kDayMs), kJan1);
-  EXPECT_EQ(utc_day_start(kJan1 - 1), kJan1 - kDayMs);
-  EXPECT_EQ(utc_month_start(kJan1 - 1), kJan1 - 31 * kDayMs);  // 2025-12-01
-  EXPECT_EQ(parse_utc_date("2026-01-01"), kJan1);
-  EXPECT_EQ(parse_utc_date("2028-02-29"), parse_utc_date("2028-02-28").value() + kDayMs);
-  EXPECT_FALSE(parse_utc_date("2026-02-29"));
-  EXPECT_FALSE(parse_utc_date("2026-13-01"));
-  EXPECT_FALSE(parse_utc_date("2026-1-01"));
-  EXPECT_FALSE(parse_utc_date("1969-12-31"));
-  EXPECT_FALSE(parse_utc_date("2026-01-01T00:00"));
+  std::int64_t t = kJan1 + 31 * core::kDayMs + 13 * kHour + 5;  // 2026-02-01 13:00:00.005
+  EXPECT_EQ(core::utc_date(t), "2026-02-01");
+  EXPECT_EQ(core::utc_time(t), "2026-02-01 13:00:00");
+  EXPECT_EQ(core::utc_day_start(t), kJan1 + 31 * core::kDayMs);
+  EXPECT_EQ(core::utc_month_start(t), kJan1 + 31 * core::kDayMs);
+  EXPECT_EQ(core::utc_next_month_start(t), kJan1 + (31 + 28) * core::kDayMs);  // not a leap year
+  EXPECT_EQ(core::utc_next_month_start(1797292800000), 1798761600000);  // December -> January
+  EXPECT_EQ(core::utc_month_start(t - core::kDayMs), kJan1);
+  EXPECT_EQ(core::utc_day_start(kJan1 - 1), kJan1 - core::kDayMs);
+  EXPECT_EQ(core::utc_month_start(kJan1 - 1), kJan1 - 31 * core::kDayMs);  // 2025-12-01
+  EXPECT_EQ(core::parse_utc_date("2026-01-01"), kJan1);
+  EXPECT_EQ(core::parse_utc_date("2028-02-29"),
+            core::parse_utc_date("2028-02-28").value() + core::kDayMs);
+  EXPECT_FALSE(core::parse_utc_date("2026-02-29"));
+  EXPECT_FALSE(core::parse_utc_date("2026-13-01"));
+  EXPECT_FALSE(core::parse_utc_date("2026-1-01"));
+  EXPECT_FALSE(core::parse_utc_date("1969-12-31"));
+  EXPECT_FALSE(core::parse_utc_date("2026-01-01T00:00"));
 }
 
 TEST(UsageQueryTest, ParsesGroupsAndTimesAndNamesTheBadParameter) {
@@ -65,7 +68,7 @@ TEST(UsageQueryTest, ParsesGroupsAndTimesAndNamesTheBadParameter) {
   ASSERT_TRUE(q) << q.error().message;
   EXPECT_EQ(q->group_by, UsageQuery::GroupBy::kDay);
   EXPECT_EQ(q->from_ms, kJan1);
-  EXPECT_EQ(q->to_ms, kJan1 + kDayMs);
+  EXPECT_EQ(q->to_ms, kJan1 + core::kDayMs);
   EXPECT_EQ(parse_usage_query("model", "", "")->group_by, UsageQuery::GroupBy::kModel);
 
   auto bad = parse_usage_query("week", "", "");
@@ -110,8 +113,8 @@ TEST_F(UsageStoreTest, ReportsByKeyModelAndDayWithinFromTo) {
       row(kJan1 - kHour, a, "gpt-4o", 200, 1.0),  // 2025-12-31, before `from` below
       row(kJan1 + kHour, a, "gpt-4o", 200, 0.25),
       row(kJan1 + 2 * kHour, a, "mock", 500, 0),
-      row(kJan1 + kDayMs + kHour, "", "mock", 200, 0.5),  // auth off: no key
-      row(kJan1 + kDayMs + 2 * kHour, a, "gpt-4o", 429, 0),
+      row(kJan1 + core::kDayMs + kHour, "", "mock", 200, 0.5),  // auth off: no key
+      row(kJan1 + core::kDayMs + 2 * kHour, a, "gpt-4o", 429, 0),
   };
   rows[2].latency_ms = 300;
   rows[3].cache_result = "hit";
@@ -189,19 +192,19 @@ TEST_F(UsageStoreTest, ARevokedKeyKeepsItsNameInReports) {
 }
 
 TEST_F(UsageStoreTest, SpendIsSplitAtTheUtcDayAndMonth) {
-  const std::int64_t feb1 = kJan1 + 31 * kDayMs;
+  const std::int64_t feb1 = kJan1 + 31 * core::kDayMs;
   std::vector<UsageRow> rows = {
-      row(kJan1 - kHour, "k1", "m", 200, 8.0),          // December
-      row(feb1 - kHour, "k1", "m", 200, 4.0),           // 31 January, late
-      row(feb1 + kHour, "k1", "m", 200, 2.0),           // 1 February
-      row(feb1 + kDayMs + kHour, "k1", "m", 200, 1.0),  // 2 February: "today"
-      row(feb1 + kDayMs + kHour, "k2", "m", 200, 0.5),
-      row(feb1 + kDayMs + kHour, "", "m", 200, 100),  // no key: not anyone's spend
+      row(kJan1 - kHour, "k1", "m", 200, 8.0),                // December
+      row(feb1 - kHour, "k1", "m", 200, 4.0),                 // 31 January, late
+      row(feb1 + kHour, "k1", "m", 200, 2.0),                 // 1 February
+      row(feb1 + core::kDayMs + kHour, "k1", "m", 200, 1.0),  // 2 February: "today"
+      row(feb1 + core::kDayMs + kHour, "k2", "m", 200, 0.5),
+      row(feb1 + core::kDayMs + kHour, "", "m", 200, 100),  // no key: not anyone's spend
   };
   UsageStore usage(*db_);
   ASSERT_TRUE(usage.insert(rows));
 
-  auto now = feb1 + kDayMs + 12 * kHour;  // 2026-02-02 12:00
+  auto now = feb1 + core::kDayMs + 12 * kHour;  // 2026-02-02 12:00
   auto spend = usage.spend_by_key(now);
   ASSERT_EQ(spend.size(), 2u);
   EXPECT_DOUBLE_EQ(spend["k1"].day, 1.0);
@@ -210,7 +213,7 @@ TEST_F(UsageStoreTest, SpendIsSplitAtTheUtcDayAndMonth) {
   EXPECT_DOUBLE_EQ(spend["k2"].day, 0.5);
 
   // At the last millisecond of 1 February, the day is the first and the month February.
-  spend = usage.spend_by_key(feb1 + kDayMs - 1);
+  spend = usage.spend_by_key(feb1 + core::kDayMs - 1);
   EXPECT_DOUBLE_EQ(spend["k1"].day, 2.0);
   EXPECT_DOUBLE_EQ(spend["k1"].month, 3.0);
   // At the last millisecond of January: the day is the 31st and the month January; February's

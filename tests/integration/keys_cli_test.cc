@@ -15,10 +15,10 @@
 #include <mutex>
 #include <sstream>
 
+#include "core/utc.h"
 #include "store/control_plane.h"
 #include "store/keys.h"
 #include "store/usage.h"
-#include "store/utc.h"
 #include "support/process.h"
 
 extern char** environ;
@@ -253,7 +253,7 @@ TEST_F(KeysCliTest, UsageReportsAsATableAndAsJson) {
     const std::int64_t jan1 = 1767225600000;  // 2026-01-01
     for (int i = 0; i < 4; ++i) {
       store::UsageRow r;
-      r.at_ms = jan1 + i * store::kDayMs / 2;  // 1, 1, 2, 2 January
+      r.at_ms = jan1 + i * core::kDayMs / 2;  // 1, 1, 2, 2 January
       r.key_id = i < 3 ? id : "";
       r.model = i % 2 == 0 ? "gpt-4o" : "mock";
       r.status = i == 1 ? 500 : 200;

@@ -1,9 +1,9 @@
-#include "store/utc.h"
+#include "core/utc.h"
 
 #include <chrono>
 #include <cstdio>
 
-namespace sluice::store {
+namespace sluice::core {
 
 namespace {
 
@@ -46,6 +46,11 @@ std::int64_t utc_month_start(std::int64_t unix_ms) {
   return to_ms(sys_days(ymd.year() / ymd.month() / 1));
 }
 
+std::int64_t utc_next_month_start(std::int64_t unix_ms) {
+  auto ymd = civil(unix_ms);
+  return to_ms(sys_days((ymd.year() / ymd.month() + std::chrono::months{1}) / 1));
+}
+
 std::string utc_date(std::int64_t unix_ms) {
   auto ymd = civil(unix_ms);
   char buf[32];
@@ -75,4 +80,4 @@ std::optional<std::int64_t> parse_utc_date(std::string_view text) {
   return to_ms(sys_days(ymd));
 }
 
-}  // namespace sluice::store
+}  // namespace sluice::core
