@@ -663,9 +663,11 @@ def med(xs):
     return statistics.median(xs) if xs else float("nan")
 
 
-def paired_rounds(args, servers: dict, names: tuple[str, str], cases) -> list[dict]:
-    """Runs every case on both `names` in alternating order, round after round."""
-    runs = []
+def paired_rounds(args, servers: dict, names: tuple[str, str], cases,
+                  runs: list[dict] | None = None) -> list[dict]:
+    """Runs every case on both `names` in alternating order, round after round, appending each
+    run to `runs` as it finishes (so an interrupted benchmark keeps what it measured)."""
+    runs = [] if runs is None else runs
     for rnd in range(1, args.rounds + 1):
         order = names if rnd % 2 == 1 else names[::-1]
         log(f"round {rnd}/{args.rounds}: {' then '.join(order)}")
@@ -673,6 +675,7 @@ def paired_rounds(args, servers: dict, names: tuple[str, str], cases) -> list[di
             for name in order:
                 run = measured_run(args, servers, name, case)
                 run["round"] = rnd
+                run["first"] = name == order[0]
                 runs.append(run)
     return runs
 
@@ -977,15 +980,7 @@ def main() -> int:
         log("responses check out; idle RSS nginx "
             f"{idle['nginx'][0]} KiB (workers {idle['nginx'][1]}), sluice {idle['sluice'][0]} KiB")
 
-        for rnd in range(1, args.rounds + 1):
-            order = PROXIES if rnd % 2 == 1 else PROXIES[::-1]
-            log(f"round {rnd}/{args.rounds}: {' then '.join(order)}")
-            for case in cases:
-                for proxy_name in order:
-                    run = measured_run(args, servers, proxy_name, case)
-                    run["round"] = rnd
-                    run["first"] = proxy_name == order[0]
-                    runs.append(run)
+        paired_rounds(args, servers, PROXIES, cases, runs)
 
         summary = summarize(runs, cases)
         sizes = {"json": len(expected["json"]), "stream": len(expected["stream"]),

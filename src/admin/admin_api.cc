@@ -35,12 +35,6 @@ std::optional<std::string> query_param(std::string_view target, std::string_view
   return std::string((*it).value);
 }
 
-core::Error wrong_method(const http::ServerSession& session) {
-  return core::Error(Errc::kMethodNotAllowed, "Invalid method for URL (" +
-                                                  std::string(session.request().method_string()) +
-                                                  " " + std::string(session.path()) + ").");
-}
-
 }  // namespace
 
 asio::awaitable<void> AdminApi::handle(gateway::RequestContext& ctx) {
@@ -115,7 +109,7 @@ asio::awaitable<void> AdminApi::cache(gateway::RequestContext& ctx) {
     co_return;
   }
   static constexpr http::Header kAllow[] = {{"allow", "GET, HEAD, DELETE"}};
-  co_await gateway::respond_error(ctx, wrong_method(session), kAllow);
+  co_await gateway::respond_error(ctx, gateway::wrong_method(session), kAllow);
 }
 
 asio::awaitable<void> AdminApi::deployments(gateway::RequestContext& ctx) {
@@ -123,7 +117,7 @@ asio::awaitable<void> AdminApi::deployments(gateway::RequestContext& ctx) {
   auto method = session.request().method();
   if (method != bhttp::verb::get && method != bhttp::verb::head) {
     static constexpr http::Header kAllow[] = {{"allow", "GET, HEAD"}};
-    co_return co_await gateway::respond_error(ctx, wrong_method(session), kAllow);
+    co_return co_await gateway::respond_error(ctx, gateway::wrong_method(session), kAllow);
   }
   json::object body = deployments_view(ctx.runtime->models(), core::SteadyClock::instance());
   co_await session.respond(200, kJson, json::serialize(body));

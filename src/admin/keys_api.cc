@@ -24,12 +24,6 @@ namespace {
 
 constexpr std::string_view kJson = "application/json";
 
-core::Error wrong_method(const http::ServerSession& session) {
-  return core::Error(Errc::kMethodNotAllowed, "Invalid method for URL (" +
-                                                  std::string(session.request().method_string()) +
-                                                  " " + std::string(session.path()) + ").");
-}
-
 core::Result<json::value> parse_body(std::string_view body) {
   boost::system::error_code ec;
   json::value v = json::parse(body, ec);
@@ -136,7 +130,7 @@ asio::awaitable<void> serve_keys(gateway::RequestContext& ctx, store::ControlPla
   } else {
     static constexpr http::Header kAllowList[] = {{"allow", "GET, HEAD, POST"}};
     static constexpr http::Header kAllowOne[] = {{"allow", "GET, HEAD, PATCH, DELETE"}};
-    co_return co_await gateway::respond_error(ctx, wrong_method(session),
+    co_return co_await gateway::respond_error(ctx, gateway::wrong_method(session),
                                               id.empty()
                                                   ? std::span<const http::Header>(kAllowList)
                                                   : std::span<const http::Header>(kAllowOne));
@@ -151,7 +145,7 @@ asio::awaitable<void> serve_usage(gateway::RequestContext& ctx,
   auto method = session.request().method();
   if (method != bhttp::verb::get && method != bhttp::verb::head) {
     static constexpr http::Header kAllow[] = {{"allow", "GET, HEAD"}};
-    co_return co_await gateway::respond_error(ctx, wrong_method(session), kAllow);
+    co_return co_await gateway::respond_error(ctx, gateway::wrong_method(session), kAllow);
   }
   std::string_view target = session.request().target();
   std::string group_by = query_value(target, "group_by");

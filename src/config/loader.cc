@@ -34,13 +34,12 @@ constexpr std::string_view kTopLevelKeys[] = {
     "auth",   "cache",   "coalesce",      "routing",   "providers",  "models"};
 constexpr std::string_view kAuthKeys[] = {"mode", "admin_key"};
 constexpr std::string_view kRateLimitKeys[] = {"rpm", "tpm"};
-constexpr std::string_view kLimitsRedisKeys[] = {"url", "timeout", "key_prefix"};
 constexpr std::string_view kCacheKeys[] = {
     "enabled", "ttl",  "endpoints", "only_deterministic", "max_entry_bytes", "namespace",
     "memory",  "disk", "redis"};
 constexpr std::string_view kCacheMemoryKeys[] = {"max_bytes"};
 constexpr std::string_view kCacheDiskKeys[] = {"path", "max_bytes"};
-constexpr std::string_view kCacheRedisKeys[] = {"url", "timeout", "key_prefix"};
+constexpr std::string_view kRedisKeys[] = {"url", "timeout", "key_prefix"};
 constexpr std::string_view kCacheEndpoints[] = {"chat", "completions", "embeddings", "images"};
 constexpr std::string_view kCoalesceKeys[] = {"enabled"};
 constexpr std::string_view kAccessLogKeys[] = {"enabled", "path"};
@@ -1034,6 +1033,24 @@ class Loader {
     read_int(s, "max_connections", limits.max_connections, 1, std::numeric_limits<int>::max());
   }
 
+  // A `redis:` section (the cache's lower tier, the distributed limits): url required.
+  void read_redis(const Section& redis, std::string& url, Duration& timeout,
+                  std::string& key_prefix) {
+    if (require(redis, "url")) {
+      const Entry& e = *redis.value("url");
+      if (auto text = scalar(e)) {
+        std::string error = check_redis_url(*text);
+        if (error.empty()) {
+          url = std::move(*text);
+        } else {
+          report(e, error);
+        }
+      }
+    }
+    read_duration(redis, "timeout", timeout);
+    read_string(redis, "key_prefix", key_prefix);
+  }
+
   void read_rate_limit(const Section& s, RateLimit& limit) {
     read_uint64(s, "rpm", limit.rpm);
     read_uint64(s, "tpm", limit.tpm);
@@ -1053,20 +1070,8 @@ class Loader {
         }
       }
     }
-    if (auto redis = subsection(s, "redis", kLimitsRedisKeys)) {
-      if (require(*redis, "url")) {
-        const Entry& e = *redis->value("url");
-        if (auto url = scalar(e)) {
-          std::string error = check_redis_url(*url);
-          if (error.empty()) {
-            limits.redis.url = std::move(*url);
-          } else {
-            report(e, error);
-          }
-        }
-      }
-      read_duration(*redis, "timeout", limits.redis.timeout);
-      read_string(*redis, "key_prefix", limits.redis.key_prefix);
+    if (auto redis = subsection(s, "redis", kRedisKeys)) {
+      read_redis(*redis, limits.redis.url, limits.redis.timeout, limits.redis.key_prefix);
     }
     if (limits.backend == RateLimits::Backend::kRedis && limits.redis.url.empty()) {
       if (const Entry* e = s.value("backend")) report(*e, "backend redis needs redis.url");
@@ -1132,20 +1137,8 @@ class Loader {
       if (require(*disk, "path")) read_string(*disk, "path", cache.disk.path);
       read_bytes(*disk, "max_bytes", cache.disk.max_bytes);
     }
-    if (auto redis = subsection(s, "redis", kCacheRedisKeys)) {
-      if (require(*redis, "url")) {
-        const Entry& e = *redis->value("url");
-        if (auto url = scalar(e)) {
-          std::string error = check_redis_url(*url);
-          if (error.empty()) {
-            cache.redis.url = std::move(*url);
-          } else {
-            report(e, error);
-          }
-        }
-      }
-      read_duration(*redis, "timeout", cache.redis.timeout);
-      read_string(*redis, "key_prefix", cache.redis.key_prefix);
+    if (auto redis = subsection(s, "redis", kRedisKeys)) {
+      read_redis(*redis, cache.redis.url, cache.redis.timeout, cache.redis.key_prefix);
     }
   }
 

@@ -22,12 +22,6 @@ namespace {
 
 constexpr std::string_view kJson = "application/json";
 
-core::Error wrong_method(const http::ServerSession& session) {
-  return core::Error(Errc::kMethodNotAllowed, "Invalid method for URL (" +
-                                                  std::string(session.request().method_string()) +
-                                                  " " + std::string(session.path()) + ").");
-}
-
 bool is_get(const http::ServerSession& session) {
   auto m = session.request().method();
   return m == bhttp::verb::get || m == bhttp::verb::head;

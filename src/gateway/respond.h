@@ -11,7 +11,14 @@
 #include "gateway/request_context.h"
 #include "http/response_head.h"
 
+namespace sluice::http {
+class ServerSession;
+}
+
 namespace sluice::gateway {
+
+// 405 for the request's method on its path (the caller adds the `allow` header).
+core::Error wrong_method(const http::ServerSession& session);
 
 // Answers with `error` in OpenAI's shape and notes it for the access log.
 asio::awaitable<void> respond_error(RequestContext& ctx, const core::Error& error,
