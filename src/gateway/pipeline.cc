@@ -52,7 +52,7 @@ class ClientSink final : public provider::StreamSink {
 
   asio::awaitable<bool> events(const provider::Exchange& head, std::string_view data,
                                bool last) override {
-    bool usage_chunk = usage_.feed(data);
+    bool usage_chunk = ctx_.count_usage && usage_.feed(data);
     cache_.capture(data);
     coalesce_.publish_events(head, data, !opened_);
     if (last) {
@@ -123,6 +123,7 @@ asio::awaitable<void> run_inference(RequestContext& ctx) {
   }
 
   ctx.route = route;
+  ctx.count_usage = ctx.worker.services.accounting || ctx.worker.services.access_log != nullptr;
 
   // 5. Admit: the key's models, budget and concurrency, and the rate limits.
   AdmitStage admit(ctx, *route);
@@ -158,10 +159,12 @@ asio::awaitable<void> run_inference(RequestContext& ctx) {
   coalesce.end_call();
   ctx.upstream_first_byte = exchange.first_byte_at;
   if (exchange.kind != provider::Exchange::Kind::kFailed) ctx.upstream_status = exchange.status;
-  if (exchange.kind == provider::Exchange::Kind::kReply && exchange.status < 400) {
-    ctx.usage = api::find_usage(exchange.body);
-  } else if (exchange.kind == provider::Exchange::Kind::kStreamed) {
-    ctx.usage = sink.usage();
+  if (ctx.count_usage) {  // else nobody reads it: a plain pass-through does not pay for the scan
+    if (exchange.kind == provider::Exchange::Kind::kReply && exchange.status < 400) {
+      ctx.usage = api::find_usage(exchange.body);
+    } else if (exchange.kind == provider::Exchange::Kind::kStreamed) {
+      ctx.usage = sink.usage();
+    }
   }
 
   // Joiners get the outcome now; the answer is stored before the client is answered, so an

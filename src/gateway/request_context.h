@@ -62,6 +62,7 @@ struct RequestContext {
   const config::Deployment* deployment_config = nullptr;  // the deployment that answered
   int upstream_status = 0;          // the answering upstream's status; 0 when none answered
   std::optional<api::Usage> usage;  // as the answer (or the cached or joined one) reported it
+  bool count_usage = false;  // someone reads `usage`: the ledger, a token limit, the access log
   std::string upstream_model;
   int attempts = 0;  // upstream attempts made, retries and hedges included
   bool stream = false;
