@@ -72,6 +72,13 @@ asio::awaitable<void> AdmitStage::refuse(const core::Error& error,
   co_await respond_error(ctx_, error, extra);
 }
 
+bool AdmitStage::needed() const {
+  const config::RateLimit& model = route_.config->limits;
+  const config::RateLimit& global = ctx_.runtime->config().rate_limits.global;
+  return ctx_.tenant != nullptr || model.rpm != 0 || model.tpm != 0 || global.rpm != 0 ||
+         global.tpm != 0;
+}
+
 asio::awaitable<bool> AdmitStage::run() {
   const config::Config& config = ctx_.runtime->config();
   Services& services = ctx_.worker.services;

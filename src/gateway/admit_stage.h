@@ -33,6 +33,9 @@ class AdmitStage {
  public:
   AdmitStage(RequestContext& ctx, const route::ModelRoute& route) : ctx_(ctx), route_(route) {}
 
+  // Whether anything is to be decided (a key, or a model or global limit); when not, run() need
+  // not be called, and a plain pass-through makes no coroutine frame for it.
+  bool needed() const;
   // False when the request was refused (and answered).
   asio::awaitable<bool> run();
 

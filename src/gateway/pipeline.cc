@@ -127,7 +127,10 @@ asio::awaitable<void> run_inference(RequestContext& ctx) {
 
   // 5. Admit: the key's models, budget and concurrency, and the rate limits.
   AdmitStage admit(ctx, *route);
-  if (!co_await admit.run()) co_return;
+  if (admit.needed()) {
+    bool admitted = co_await admit.run();
+    if (!admitted) co_return;
+  }
   if (ctx.stream && ctx.worker.services.accounting && !ctx.request.include_usage) {
     // Ask the stream for its usage so tokens are counted; the client does not see the chunk.
     ctx.upstream_body = api::body_with_stream_usage(ctx.request);
