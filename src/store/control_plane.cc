@@ -60,6 +60,7 @@ core::Result<void> ControlPlane::start() {
   auto db = Database::open(options_.path);
   if (!db) return db.error();
   db_ = std::move(*db);
+  usage_.emplace(*db_);
   auto snapshot = KeyStore(*db_).snapshot();
   if (!snapshot) return snapshot.error();
   keys_version_ = snapshot->version;
@@ -143,10 +144,9 @@ void ControlPlane::take_recorded() {
 
 bool ControlPlane::write_pending() {
   if (!db_) return false;
-  UsageStore usage(*db_);
   while (pending_done_ < pending_.size()) {
     std::size_t n = std::min(kMaxBatchRows, pending_.size() - pending_done_);
-    auto r = usage.insert(std::span<const UsageRow>(pending_.data() + pending_done_, n));
+    auto r = usage_->insert(std::span<const UsageRow>(pending_.data() + pending_done_, n));
     if (!r) {
       write_failures_.fetch_add(1, std::memory_order_relaxed);
       failing_ = true;
@@ -233,6 +233,7 @@ void ControlPlane::shut_down() {
     spdlog::warn("control plane: {} usage rows could not be written before shutdown and are lost",
                  left);
   }
+  usage_.reset();
   db_.reset();
 }
 

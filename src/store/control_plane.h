@@ -34,6 +34,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -137,6 +138,7 @@ class ControlPlane {
 
   // Store thread only.
   std::unique_ptr<Database> db_;
+  std::optional<UsageStore> usage_;  // with db_, keeping its prepared inserts
   std::int64_t keys_version_ = -1;
   std::vector<UsageRow> pending_;  // taken from the shards, not yet written
   std::size_t pending_done_ = 0;   // pending_'s first rows that are written

@@ -14,8 +14,8 @@ namespace {
 // the writer's own transaction, so any connection, in this process or another, sees that the
 // keys changed by reading one row (KeyStore::version) instead of the whole table.
 //
-// The usage ledger is append-only; its indexes serve the two questions asked of it: a time range
-// (reports) and one key's spend (budgets, a report for one key).
+// The usage ledger is append-only; its index on time serves reports (version 2 drops the one on
+// key and time).
 constexpr std::string_view kV1 = R"sql(
 CREATE TABLE meta (
   name TEXT PRIMARY KEY,
@@ -75,7 +75,15 @@ CREATE INDEX usage_at ON usage (at_ms);
 CREATE INDEX usage_key_at ON usage (key_id, at_ms);
 )sql";
 
-constexpr std::string_view kMigrations[] = {kV1};
+// Version 2: the ledger keeps one index. Every row written pays for every index (a B-tree
+// insert each, the TEXT key_id one the dearest), and (key_id, at_ms) served no query that the
+// time index does not: a report for one key scans its time range, and budgets' spend per key
+// reads every row anyway.
+constexpr std::string_view kV2 = R"sql(
+DROP INDEX usage_key_at;
+)sql";
+
+constexpr std::string_view kMigrations[] = {kV1, kV2};
 
 }  // namespace
 

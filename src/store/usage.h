@@ -9,8 +9,10 @@
 
 #include <boost/json/object.hpp>
 
+#include <array>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -73,6 +75,10 @@ UsageGroup usage_total(const std::vector<UsageGroup>& groups);
 
 class UsageStore {
  public:
+  // Rows per INSERT statement: one statement for many rows runs the VDBE's per-statement work
+  // (and the bind loop's calls) once per chunk instead of once per row.
+  static constexpr std::size_t kRowsPerStatement = 32;
+
   explicit UsageStore(Database& db) : db_(db) {}
 
   // All rows in one transaction: all are written or none.
@@ -89,6 +95,7 @@ class UsageStore {
 
  private:
   Database& db_;
+  std::array<std::optional<Statement>, kRowsPerStatement + 1> inserts_;  // by rows per statement
 };
 
 }  // namespace sluice::store

@@ -15,9 +15,6 @@ constexpr std::string_view kInsertColumns =
     "prompt_tokens, completion_tokens, cached_tokens, cost_usd, saved_usd, latency_ms, "
     "cache_result) VALUES ";
 constexpr int kColumns = 14;
-// Rows per INSERT statement: one statement for many rows runs the VDBE's per-statement work
-// (and the bind loop's calls) once per chunk instead of once per row.
-constexpr std::size_t kRowsPerStatement = 32;
 
 std::string insert_sql(std::size_t rows) {
   std::string sql(kInsertColumns);
@@ -53,23 +50,14 @@ core::Result<void> UsageStore::insert(std::span<const UsageRow> rows) {
   if (rows.empty()) return core::ok();
   auto tx = Transaction::begin(db_, Transaction::Kind::kWrite);
   if (!tx) return tx.error();
-  std::optional<Statement> full;  // kRowsPerStatement rows, prepared once per batch
   while (!rows.empty()) {
     std::size_t n = std::min(rows.size(), kRowsPerStatement);
-    std::optional<Statement> tail;
-    Statement* stmt = nullptr;
-    if (n == kRowsPerStatement) {
-      if (!full) {
-        auto prepared = db_.prepare(insert_sql(n));
-        if (!prepared) return prepared.error();
-        full.emplace(std::move(*prepared));
-      }
-      stmt = &*full;
-    } else {
+    // Prepared once per size and kept: compiling a 32-row INSERT costs as much as writing it.
+    std::optional<Statement>& stmt = inserts_[n];
+    if (!stmt) {
       auto prepared = db_.prepare(insert_sql(n));
       if (!prepared) return prepared.error();
-      tail.emplace(std::move(*prepared));
-      stmt = &*tail;
+      stmt.emplace(std::move(*prepared));
     }
     stmt->reset();
     for (std::size_t i = 0; i < n; ++i) bind_row(*stmt, static_cast<int>(i) * kColumns, rows[i]);
