@@ -41,7 +41,7 @@ asio::awaitable<bool> authenticate(RequestContext& ctx) {
     co_return false;
   }
   ctx.tenants = worker.tenants->current();
-  auto found = TenantDirectory::find(*ctx.tenants, key, worker.services.clock->unix_ms());
+  auto found = worker.tenants->find(key, worker.services.clock->unix_ms());
   switch (found.status) {
     case TenantDirectory::Found::Status::kOk:
       ctx.tenant = found.tenant;

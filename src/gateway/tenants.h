@@ -11,12 +11,17 @@
 //
 // A key is found by its SHA-256: the first 8 bytes pick the candidates, and the whole hash is
 // compared with CRYPTO_memcmp (constant time), so the lookup's timing says nothing about how much
-// of a guessed key was right.
+// of a guessed key was right. Each Reader remembers the secrets it recently found (64 slots,
+// picked by the secret's last random characters), so a client calling again with the same key,
+// as clients do, is recognised by one constant-time comparison of the secret instead of a
+// SHA-256; the memory is cleared whenever the key list changes, so a revoked key is never
+// recognised from it. Unknown secrets are not remembered.
 //
 // Thread safety: replace() and version() from any thread; a Reader on one thread only; Tenants
 // are immutable except for `live`, whose members are atomics.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -66,11 +71,23 @@ class TenantDirectory {
     explicit Reader(const TenantDirectory& directory) : directory_(directory) {}
     // The current snapshot (kept alive by the caller for as long as it uses a Tenant of it).
     const std::shared_ptr<const Snapshot>& current();
+    // TenantDirectory::find in the snapshot current() last returned, through this reader's memory
+    // of recent secrets.
+    Found find(std::string_view secret, std::int64_t now_unix_ms);
 
    private:
+    static constexpr std::size_t kSecretSize =
+        store::kSecretPrefix.size() + store::kSecretRandomChars;
+    struct Remembered {
+      std::array<char, kSecretSize> secret{};
+      const Tenant* tenant = nullptr;  // null: the slot is empty
+    };
+    void forget();
+
     const TenantDirectory& directory_;
     std::uint64_t version_ = ~std::uint64_t{0};
     std::shared_ptr<const Snapshot> snapshot_;
+    std::array<Remembered, 64> memo_;
   };
 
   TenantDirectory();
