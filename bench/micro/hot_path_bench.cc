@@ -6,6 +6,7 @@
 #include <string>
 
 #include "api/inference_request.h"
+#include "api/usage.h"
 #include "cache/cache_key.h"
 #include "http/response_head.h"
 #include "http/sse.h"
@@ -39,6 +40,28 @@ void BM_DecodeInferenceWithKey(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(kChat.size()));
 }
 BENCHMARK(BM_DecodeInferenceWithKey);
+
+// Reading an answer's usage (every answer, when usage is counted), on the load benchmark's
+// answer (bench/load/proxy_bench.py).
+const std::string kAnswer =
+    R"({"id":"chatcmpl-BENCHq7xLr9dKp0aZ3mYt5wVh1cN","object":"chat.completion","created":)"
+    R"(1732280000,"model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,"message":{"role":)"
+    R"("assistant","content":"Exit code 137 is SIGKILL, usually from the OOM killer. Check the )"
+    R"(memory limit.","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}],)"
+    R"("usage":{"prompt_tokens":52,"completion_tokens":38,"total_tokens":90,)"
+    R"("prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":)"
+    R"({"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,)"
+    R"("rejected_prediction_tokens":0}},"service_tier":"default","system_fingerprint":)"
+    R"("fp_0aa8d3e20b"})";
+
+void BM_FindUsage(benchmark::State& state) {
+  for (auto _ : state) {
+    auto u = api::find_usage(kAnswer);
+    benchmark::DoNotOptimize(u);
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(kAnswer.size()));
+}
+BENCHMARK(BM_FindUsage);
 
 std::string sse_stream(int events) {
   std::string out;

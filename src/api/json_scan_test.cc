@@ -21,6 +21,14 @@ TEST(JsonValueEnd, ObjectsArraysStringsAndScalars) {
   EXPECT_EQ(value_at(t, 0), t);
 }
 
+TEST(JsonValueEnd, QuotesAfterRunsOfBackslashes) {
+  // An even run of backslashes escapes itself; an odd one escapes the quote.
+  EXPECT_EQ(value_at(R"("\\\\")", 0), R"("\\\\")");
+  EXPECT_EQ(value_at(R"("a\\\"b" )", 0), R"("a\\\"b")");
+  EXPECT_EQ(value_at(R"(["\\", "\"]", "x"] )", 0), R"(["\\", "\"]", "x"])");
+  EXPECT_EQ(json_value_end(R"("\\\")", 0), std::string_view::npos);
+}
+
 TEST(JsonValueEnd, UnclosedIsNpos) {
   EXPECT_EQ(json_value_end(R"([1, "]")", 0), std::string_view::npos);
   EXPECT_EQ(json_value_end(R"("abc)", 0), std::string_view::npos);

@@ -35,6 +35,22 @@ TEST(FindUsage, NoneOrNullOrMalformed) {
   EXPECT_FALSE(find_usage(R"({"content":"\"usage\"","usage"})"));
 }
 
+TEST(FindUsage, TheLastUsageObjectWinsOverEarlierOnesAndLaterNulls) {
+  auto u = find_usage(
+      "data: {\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1}}\n\n"
+      "data: {\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":2,"
+      "\"prompt_tokens_details\":{\"cached_tokens\":3}}}\n\n"
+      "data: {\"choices\":[],\"usage\":null}\n\ndata: [DONE]\n\n");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->prompt_tokens, 9u);
+  EXPECT_EQ(u->completion_tokens, 2u);
+  EXPECT_EQ(u->cached_tokens, 3u);
+  // An unclosed last object (a batch cut short) leaves the one before it.
+  auto cut = find_usage(R"({"usage":{"prompt_tokens":4}} {"usage":{"prompt_tokens":5)");
+  ASSERT_TRUE(cut);
+  EXPECT_EQ(cut->prompt_tokens, 4u);
+}
+
 TEST(FindUsage, BracesInStringsAndSpacesDoNotConfuseIt) {
   auto u = find_usage(
       "{\"usage\" : {\"note\":\"} {\\\"\", \"prompt_tokens\" :\t7 ,\n \"completion_tokens\":3}}");
