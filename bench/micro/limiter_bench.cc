@@ -109,17 +109,21 @@ struct Requests {
     const limit::Rate model{.per_minute = 100'000'000};
     const limit::Rate global{.per_minute = 1'000'000'000};
     for (std::size_t i = 0; i < kKeys; ++i) {
-      charges.push_back(
-          {limit::Charge{"key:rpm:sk-sluice-" + std::to_string(1'000'003 * (i + 1)), kRate, 1},
-           limit::Charge{"model:rpm:m" + std::to_string(i % 4), model, 1},
-           limit::Charge{"global:rpm", global, 1}});
+      names.push_back("key:rpm:sk-sluice-" + std::to_string(1'000'003 * (i + 1)));
+    }
+    for (std::size_t i = 0; i < kKeys; ++i) {
+      charges.push_back({limit::Charge{names[i], kRate, 1}, limit::Charge{kModels[i % 4], model, 1},
+                         limit::Charge{"global:rpm", global, 1}});
     }
     order.resize(4 * kKeys + 17);
     std::mt19937_64 rng(42);
     for (auto& i : order) i = static_cast<std::uint32_t>(rng() % kKeys);
   }
+  static constexpr std::string_view kModels[] = {"model:rpm:m0", "model:rpm:m1", "model:rpm:m2",
+                                                 "model:rpm:m3"};
   ThreadClock clock;
   limit::SharedLimits shared{clock};
+  std::vector<std::string> names;  // the keys' buckets, which the charges view
   std::vector<std::array<limit::Charge, 3>> charges;
   std::vector<std::uint32_t> order;
   std::atomic<std::int64_t> horizon_ns{0};

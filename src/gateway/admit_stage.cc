@@ -126,20 +126,19 @@ asio::awaitable<bool> AdmitStage::run() {
   boost::container::small_vector<limit::Charge, 6> charges;
   const config::RateLimit& model = route_.config->limits;
   const config::RateLimit& global = config.rate_limits.global;
-  auto add = [&](std::uint64_t per_minute, std::string key, std::uint64_t cost) {
-    if (per_minute != 0) {
-      charges.push_back(limit::Charge{std::move(key), limit::Rate{per_minute, 0}, cost});
-    }
+  // The buckets' names live in the tenant and the route, which the request keeps alive.
+  auto add = [&](std::uint64_t per_minute, std::string_view key, std::uint64_t cost) {
+    if (per_minute != 0) charges.push_back(limit::Charge{key, limit::Rate{per_minute, 0}, cost});
   };
   if (tenant != nullptr) add(tenant->key.rpm, tenant->rpm_key, 1);
-  add(model.rpm, "m:" + route_.name + ":r", 1);
+  add(model.rpm, route_.rpm_bucket, 1);
   add(global.rpm, "g:r", 1);
   std::size_t request_charges = charges.size();
   bool tokens_limited =
       (tenant != nullptr && tenant->key.tpm != 0) || model.tpm != 0 || global.tpm != 0;
   std::uint64_t estimate = tokens_limited ? estimate_tokens() : 0;
   if (tenant != nullptr) add(tenant->key.tpm, tenant->tpm_key, estimate);
-  add(model.tpm, "m:" + route_.name + ":t", estimate);
+  add(model.tpm, route_.tpm_bucket, estimate);
   add(global.tpm, "g:t", estimate);
   if (charges.empty()) co_return true;
 

@@ -28,23 +28,15 @@ Decision unlimited() {
 
 }  // namespace
 
-GcraLimiter::Shard& GcraLimiter::shard_of(std::string_view key) {
-  // The top bits: the map itself buckets by the low bits of the same hash.
-  return shards_[(StringHash{}(key) >> 58) % kShards];
-}
-
-const GcraLimiter::Shard& GcraLimiter::shard_of(std::string_view key) const {
-  return const_cast<GcraLimiter*>(this)->shard_of(key);
-}
-
 Decision GcraLimiter::acquire(std::string_view key, const Rate& rate, std::uint64_t cost,
                               time_point now) {
   if (rate.per_minute == 0) return unlimited();
   const GcraParams p = gcra_params(rate);
   const std::int64_t t = ns(now);
-  Shard& shard = shard_of(key);
+  const Hashed k = hashed(key);
+  Shard& shard = shard_of(k);
   std::lock_guard lock(shard.mutex);
-  const auto it = shard.tat_ns.find(key);
+  const auto it = shard.tat_ns.find(k);
   const GcraStep step =
       gcra_decide(ahead_of(it == shard.tat_ns.end() ? kAbsent : it->second, t), p, cost);
   if (step.decision.allowed) {
@@ -62,9 +54,10 @@ void GcraLimiter::release(std::string_view key, const Rate& rate, std::uint64_t 
   if (rate.per_minute == 0) return;
   const GcraParams p = gcra_params(rate);
   const std::int64_t t = ns(now);
-  Shard& shard = shard_of(key);
+  const Hashed k = hashed(key);
+  Shard& shard = shard_of(k);
   std::lock_guard lock(shard.mutex);
-  const auto it = shard.tat_ns.find(key);
+  const auto it = shard.tat_ns.find(k);
   // Absent or in the past: the bucket is already full, there is nothing to give back.
   if (it == shard.tat_ns.end() || it->second <= t) return;
   it->second = std::max(it->second - gcra_span(p.interval, cost), t);
@@ -75,9 +68,10 @@ void GcraLimiter::consume(std::string_view key, const Rate& rate, std::uint64_t 
   if (rate.per_minute == 0 || cost == 0) return;
   const GcraParams p = gcra_params(rate);
   const std::int64_t t = ns(now);
-  Shard& shard = shard_of(key);
+  const Hashed k = hashed(key);
+  Shard& shard = shard_of(k);
   std::lock_guard lock(shard.mutex);
-  const auto it = shard.tat_ns.find(key);
+  const auto it = shard.tat_ns.find(k);
   const std::int64_t ahead = ahead_of(it == shard.tat_ns.end() ? kAbsent : it->second, t);
   // Unconditional, so it may run past the tolerance (and refuse the next requests until it is
   // paid off); capped like every span so repeated huge costs cannot overflow.
@@ -93,9 +87,10 @@ Decision GcraLimiter::peek(std::string_view key, const Rate& rate, std::uint64_t
                            time_point now) const {
   if (rate.per_minute == 0) return unlimited();
   const GcraParams p = gcra_params(rate);
-  const Shard& shard = shard_of(key);
+  const Hashed k = hashed(key);
+  const Shard& shard = shard_of(k);
   std::lock_guard lock(shard.mutex);
-  const auto it = shard.tat_ns.find(key);
+  const auto it = shard.tat_ns.find(k);
   return gcra_decide(ahead_of(it == shard.tat_ns.end() ? kAbsent : it->second, ns(now)), p, cost)
       .decision;
 }

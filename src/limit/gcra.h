@@ -52,7 +52,7 @@ struct Decision {
 // its rate, and the units this request takes (1 for requests per minute, the reserved tokens for
 // tokens per minute).
 struct Charge {
-  std::string key;
+  std::string_view key;  // viewed, not owned: callers name buckets with strings that outlive it
   Rate rate;
   std::uint64_t cost = 0;
 };
@@ -87,20 +87,31 @@ class GcraLimiter {
  private:
   static constexpr std::size_t kShards = 64;
 
-  struct StringHash {
+  // A key with its hash, computed once per call: it picks the shard (top bits) and the map's
+  // bucket (low bits) without hashing the key twice.
+  struct Hashed {
+    std::string_view text;
+    std::size_t hash;
+  };
+  struct KeyHash {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    std::size_t operator()(const Hashed& k) const { return k.hash; }
   };
-
+  struct KeyEqual {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const { return a == b; }
+    bool operator()(const Hashed& a, std::string_view b) const { return a.text == b; }
+    bool operator()(std::string_view a, const Hashed& b) const { return a == b.text; }
+  };
   // Own cache line each, so workers on different shards do not contend for one.
   struct alignas(64) Shard {
     mutable std::mutex mutex;
-    std::unordered_map<std::string, std::int64_t, StringHash, std::equal_to<>> tat_ns;
+    std::unordered_map<std::string, std::int64_t, KeyHash, KeyEqual> tat_ns;
   };
-
-  Shard& shard_of(std::string_view key);
-  const Shard& shard_of(std::string_view key) const;
-
+  static Hashed hashed(std::string_view key) { return {key, KeyHash{}(key)}; }
+  Shard& shard_of(const Hashed& key) { return shards_[(key.hash >> 58) % kShards]; }
+  const Shard& shard_of(const Hashed& key) const { return shards_[(key.hash >> 58) % kShards]; }
   std::array<Shard, kShards> shards_;
 };
 

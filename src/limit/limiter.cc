@@ -11,10 +11,8 @@ namespace {
 
 bool limited(const Charge& c) { return c.rate.per_minute != 0; }
 
-// The outcome of per-charge decisions, with the unlimited ones marked as such.
-Verdict verdict_of(std::vector<Decision> decisions, std::span<const Charge> charges) {
-  Verdict v;
-  v.decisions = std::move(decisions);
+// The outcome of per-charge decisions (in v.decisions), with the unlimited ones marked as such.
+Verdict finish(Verdict v, std::span<const Charge> charges) {
   for (std::size_t i = 0; i < charges.size(); ++i) {
     Decision& d = v.decisions[i];
     if (!d.allowed) v.outcome = Verdict::Outcome::kRefused;
@@ -72,7 +70,9 @@ asio::awaitable<Verdict> Limiter::acquire(std::span<const Charge> charges) {
   std::optional<std::vector<Decision>> decided = co_await redis_->acquire(charges);
   if (decided) {
     shared_.on_redis_answer();
-    co_return verdict_of(std::move(*decided), charges);
+    Verdict v;
+    v.decisions.assign(decided->begin(), decided->end());
+    co_return finish(std::move(v), charges);
   }
   shared_.on_redis_failure(fail_open_, redis_->last_failure());
   if (!fail_open_) co_return Verdict{Verdict::Outcome::kUnavailable, {}, false};
@@ -85,7 +85,9 @@ Verdict Limiter::acquire_local(std::span<const Charge> charges) {
   count_decision();
   GcraLimiter& local = shared_.local();
   const auto now = shared_.clock().now();
-  std::vector<Decision> decisions(charges.size());
+  Verdict v;
+  auto& decisions = v.decisions;
+  decisions.resize(charges.size());
   std::size_t refused = 0;
   for (; refused < charges.size(); ++refused) {
     const Charge& c = charges[refused];
@@ -106,7 +108,7 @@ Verdict Limiter::acquire_local(std::span<const Charge> charges) {
       if (decisions[i].allowed) decisions[i] = local.peek(c.key, c.rate, 0, now);
     }
   }
-  return verdict_of(std::move(decisions), charges);
+  return finish(std::move(v), charges);
 }
 
 void Limiter::release(std::span<const Charge> charges) {

@@ -32,6 +32,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/container/small_vector.hpp>
 
 #include <cstdint>
 #include <memory>
@@ -53,8 +54,9 @@ inline constexpr std::int64_t kNoLimit = -1;
 struct Verdict {
   enum class Outcome { kAllowed, kRefused, kUnavailable };  // kUnavailable: Redis down, fail-closed
   Outcome outcome = Outcome::kAllowed;
-  std::vector<Decision> decisions;  // one per charge, same order (empty for kUnavailable)
-  bool fell_back = false;           // decided by the local limiter because Redis did not answer
+  // One per charge, same order (empty for kUnavailable); inline for the six a request can carry.
+  boost::container::small_vector<Decision, 6> decisions;
+  bool fell_back = false;  // decided by the local limiter because Redis did not answer
 };
 
 class Limiter {

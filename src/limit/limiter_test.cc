@@ -117,7 +117,8 @@ TEST_F(LocalLimiterTest, ReservationsAreReconciled) {
 
 TEST_F(LocalLimiterTest, IdleBucketsAreSweptBySomeLaterDecision) {
   for (int i = 0; i < 10; ++i) {
-    const Charge c[] = {Charge{"k" + std::to_string(i), Rate{.per_minute = 60}, 1}};
+    const std::string key = "k" + std::to_string(i);
+    const Charge c[] = {Charge{key, Rate{.per_minute = 60}, 1}};
     ASSERT_EQ(limiter_.acquire_local(c).outcome, Outcome::kAllowed);
   }
   EXPECT_EQ(shared_.local().size(), 10u);

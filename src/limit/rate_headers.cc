@@ -1,6 +1,7 @@
 #include "limit/rate_headers.h"
 
 #include <algorithm>
+#include <charconv>
 
 namespace sluice::limit {
 
@@ -36,25 +37,36 @@ RateHeaders rate_headers(std::span<const Charge> charges, std::span<const Decisi
 }
 
 std::string format_reset(std::chrono::milliseconds d) {
+  // Into a buffer, not by concatenation: this runs for every answer that carries rate headers.
+  char buf[64];
+  char* p = buf;
+  auto number = [&](std::int64_t v) { p = std::to_chars(p, buf + sizeof buf, v).ptr; };
   std::int64_t ms = std::max<std::int64_t>(0, d.count());
-  if (ms < 1000) return std::to_string(ms) + "ms";
-  std::int64_t h = ms / 3'600'000;
-  std::int64_t m = ms / 60'000 % 60;
-  std::int64_t s = ms / 1000 % 60;
-  std::int64_t frac = ms % 1000;
-  std::string out;
-  if (h > 0) out += std::to_string(h) + "h";
-  if (h > 0 || m > 0) out += std::to_string(m) + "m";
-  out += std::to_string(s);
-  if (frac != 0) {
-    char buf[8];
-    std::snprintf(buf, sizeof buf, ".%03d", static_cast<int>(frac));
-    std::string f = buf;
-    while (f.back() == '0') f.pop_back();
-    out += f;
+  if (ms < 1000) {
+    number(ms);
+    *p++ = 'm';
+  } else {
+    std::int64_t h = ms / 3'600'000;
+    std::int64_t m = ms / 60'000 % 60;
+    if (h > 0) {
+      number(h);
+      *p++ = 'h';
+    }
+    if (h > 0 || m > 0) {
+      number(m);
+      *p++ = 'm';
+    }
+    number(ms / 1000 % 60);
+    if (int frac = static_cast<int>(ms % 1000); frac != 0) {
+      *p++ = '.';
+      for (int unit = 100; frac != 0; unit /= 10) {  // as many digits as it takes
+        *p++ = static_cast<char>('0' + frac / unit);
+        frac %= unit;
+      }
+    }
   }
-  out += "s";
-  return out;
+  *p++ = 's';
+  return std::string(buf, p);
 }
 
 }  // namespace sluice::limit

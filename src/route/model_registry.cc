@@ -38,6 +38,8 @@ ModelRegistry::ModelRegistry(const config::Config& config,
   for (const config::Model& m : config.models) {
     ModelRoute route;
     route.name = m.name;
+    route.rpm_bucket = "m:" + m.name + ":r";
+    route.tpm_bucket = "m:" + m.name + ":t";
     route.pattern = !m.name.empty() && m.name.back() == '*';
     route.index = routes_.size();
     route.config = &m;

@@ -60,6 +60,8 @@ struct ModelRoute {
   std::unique_ptr<LatencyWindow> latency;
   std::vector<const ModelRoute*> fallbacks;
   std::vector<const ModelRoute*> context_fallbacks;
+  // The limiter's buckets for models[].limits ("m:<name>:r" and ":t"), named once here.
+  std::string rpm_bucket, tpm_bucket;
 
   // Attempts in flight on this model's deployments, over all workers (the retry budget's base).
   std::int64_t in_flight() const;
