@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 
 #include "core/utc.h"
 #include "gateway/respond.h"
@@ -65,10 +66,12 @@ std::uint64_t AdmitStage::estimate_tokens() const {
 
 asio::awaitable<void> AdmitStage::refuse(const core::Error& error,
                                          std::chrono::milliseconds retry_after) {
-  values_.push_back(std::to_string(
-      std::max<std::int64_t>(1, (retry_after.count() + 999) / 1000)));  // whole seconds, up
   boost::container::small_vector<http::Header, 8> extra(headers_.begin(), headers_.end());
-  if (retry_after > 0ms) extra.push_back({"retry-after", values_.back()});
+  if (retry_after > 0ms) {
+    std::string seconds = std::to_string(
+        std::max<std::int64_t>(1, (retry_after.count() + 999) / 1000));  // whole seconds, up
+    extra.push_back({"retry-after", keep(seconds)});
+  }
   co_await respond_error(ctx_, error, extra);
 }
 
@@ -196,24 +199,33 @@ asio::awaitable<bool> AdmitStage::run() {
   co_return true;
 }
 
+std::string_view AdmitStage::keep(std::string_view value) {
+  std::size_t n = std::min(value.size(), text_.size() - text_used_);  // never short: see text_
+  char* at = text_.data() + text_used_;
+  std::copy_n(value.data(), n, at);
+  text_used_ += n;
+  return {at, n};
+}
+
 void AdmitStage::add_headers(std::span<const limit::Charge> charges,
                              std::span<const limit::Decision> decisions) {
   limit::RateHeaders h = limit::rate_headers(charges, decisions, request_charges_);
-  // Values first, then the headers that point into them (values_ never reallocates: its inline
-  // capacity holds all six and the Retry-After).
-  auto put = [&](std::string_view name, std::string value) {
-    values_.push_back(std::move(value));
-    headers_.push_back({name, values_.back()});
+  auto number = [&](std::string_view name, std::int64_t v) {
+    char buf[24];
+    headers_.push_back({name, keep({buf, std::to_chars(buf, buf + sizeof buf, v).ptr})});
+  };
+  auto reset = [&](std::string_view name, std::chrono::milliseconds d) {
+    headers_.push_back({name, keep(limit::format_reset(d))});
   };
   if (h.requests) {
-    put("x-ratelimit-limit-requests", std::to_string(h.requests->limit));
-    put("x-ratelimit-remaining-requests", std::to_string(h.requests->remaining));
-    put("x-ratelimit-reset-requests", limit::format_reset(h.requests->reset));
+    number("x-ratelimit-limit-requests", static_cast<std::int64_t>(h.requests->limit));
+    number("x-ratelimit-remaining-requests", h.requests->remaining);
+    reset("x-ratelimit-reset-requests", h.requests->reset);
   }
   if (h.tokens) {
-    put("x-ratelimit-limit-tokens", std::to_string(h.tokens->limit));
-    put("x-ratelimit-remaining-tokens", std::to_string(h.tokens->remaining));
-    put("x-ratelimit-reset-tokens", limit::format_reset(h.tokens->reset));
+    number("x-ratelimit-limit-tokens", static_cast<std::int64_t>(h.tokens->limit));
+    number("x-ratelimit-remaining-tokens", h.tokens->remaining);
+    reset("x-ratelimit-reset-tokens", h.tokens->reset);
   }
 }
 

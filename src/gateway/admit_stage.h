@@ -15,6 +15,8 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/container/small_vector.hpp>
 
+#include <array>
+
 #include <cstdint>
 #include <span>
 #include <string>
@@ -50,9 +52,13 @@ class AdmitStage {
   RequestContext& ctx_;
   const route::ModelRoute& route_;
   std::size_t request_charges_ = 0;  // charges before this index count requests, after it tokens
+  // Copies `value` into text_ and returns the copy, which lives as long as this stage.
+  std::string_view keep(std::string_view value);
+
   boost::container::small_vector<http::Header, 7> headers_;
-  // Storage for the header values headers_ points to.
-  boost::container::small_vector<std::string, 7> values_;
+  // The header values headers_ points to: six numbers or durations and a Retry-After.
+  std::array<char, 192> text_;
+  std::size_t text_used_ = 0;
 };
 
 }  // namespace sluice::gateway
