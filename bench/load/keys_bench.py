@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""What keys and limits cost: Sluice as a plain pass-through against Sluice with
-`auth.mode: keys`, a key with rpm/tpm limits, per-model and global limits and the usage ledger,
-side by side.
+"""What keys and limits cost: Sluice as a plain pass-through, Sluice with the usage ledger only
+(a data_dir, no auth, no limits), and Sluice with `auth.mode: keys`, a key with rpm/tpm limits,
+per-model and global limits and the ledger, side by side.
+
+The first table is the cost of auth and limits (keys against ledger: both write one ledger row per
+request), the second the ledger's own cost (ledger against plain), the third both together.
 
 The setup is proxy_bench.py's (one upstream nginx answering instantly, wrk driving keep-alive
 POSTs with a distinct body per request); the two Sluice processes differ only in auth, limits and
@@ -64,7 +67,7 @@ def main() -> int:
         (tmp / d).mkdir()
     started: list[pb.Server] = []
     user = "user root;" if os.geteuid() == 0 else ""
-    names = ("plain", "keys")
+    names = ("plain", "ledger", "keys")
     try:
         (tmp / "www").mkdir()
         (tmp / "www/stream.sse").write_text(pb.upstream_chat_sse())
@@ -77,23 +80,32 @@ def main() -> int:
         plain, plain_port = pb.start_sluice(args, upstream_port, tmp, "sluice-plain")
         started.append(plain)
 
+        ledger, ledger_port = pb.start_sluice(args, upstream_port, tmp, "sluice-ledger",
+                                              extra=f"data_dir: {tmp / 'data-ledger'}\n")
+        started.append(ledger)
         extra, model_extra, secret = pb.keys_setup(args.sluice, tmp)
         keyed, keyed_port = pb.start_sluice(args, upstream_port, tmp, "sluice-keys", extra=extra,
                                             model_extra=model_extra)
         started.append(keyed)
         servers = {"upstream": upstream, "upstream_port": upstream_port,
-                   "procs": {names[0]: {c: plain for c in cases},
-                             names[1]: {c: keyed for c in cases}},
-                   "ports": {names[0]: {c: plain_port for c in cases},
-                             names[1]: {c: keyed_port for c in cases}},
-                   "keys": {names[1]: secret}}
+                   "procs": {"plain": {c: plain for c in cases},
+                             "ledger": {c: ledger for c in cases},
+                             "keys": {c: keyed for c in cases}},
+                   "ports": {"plain": {c: plain_port for c in cases},
+                             "ledger": {c: ledger_port for c in cases},
+                             "keys": {c: keyed_port for c in cases}},
+                   "keys": {"keys": secret}}
         time.sleep(0.5)
         runs = pb.paired_rounds(args, servers, names, cases)
 
-        print("\n## Keys and limits: auth, rpm/tpm per key, model and global, ledger vs none\n")
-        print(f"`{command}` — {args.rounds} paired rounds of {args.duration} s, "
-              f"{args.workers} workers, wrk -t{args.threads} -c{args.connections}.\n")
-        failed = pb.print_pair_table(runs, names, cases)
+        print(f"\n`{command}` — {args.rounds} rounds of {args.duration} s per configuration, "
+              f"{args.workers} workers, wrk -t{args.threads} -c{args.connections}.")
+        failed = False
+        for title, pair in (("Auth and limits (keys against ledger)", ("ledger", "keys")),
+                            ("The usage ledger (ledger against plain)", ("plain", "ledger")),
+                            ("Both (keys against plain)", ("plain", "keys"))):
+            print(f"\n### {title}\n")
+            failed = pb.print_pair_table(runs, pair, cases) or failed
         return 1 if failed else 0
     except KeyboardInterrupt as e:
         pb.log(f"interrupted ({e.args[0] if e.args else 'Ctrl-C'}): stopping")

@@ -8,6 +8,7 @@ the report is and how many requests were served, so costs can be divided per req
 
   python3 bench/load/profile.py --wrap callgrind --case json --duration 10
   python3 bench/load/profile.py --wrap strace --case stream
+  python3 bench/load/profile.py --wrap perf --workers 2 --keys   # then: perf report -i OUT
   callgrind_annotate --inclusive=yes OUT | head -80
 
 Use the `profile` preset's binary (optimised, with debug info): build/profile/sluice.
@@ -32,7 +33,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sluice", default=str(pb.REPO / "build/profile/sluice"))
-    ap.add_argument("--wrap", choices=("callgrind", "strace", "none"), default="callgrind")
+    ap.add_argument("--wrap", choices=("callgrind", "strace", "perf", "none"), default="callgrind")
     ap.add_argument("--case", choices=pb.CASES, default="json")
     ap.add_argument("--duration", type=int, default=10, help="seconds of wrk load")
     ap.add_argument("--connections", type=int, default=8)
@@ -40,8 +41,12 @@ def main() -> int:
     ap.add_argument("--stream-upstream", choices=("chunked", "length"), default="chunked")
     ap.add_argument("--keys", action="store_true",
                     help="with keys, limits and the ledger on, as keys_bench.py runs it")
+    ap.add_argument("--ledger", action="store_true",
+                    help="with a data_dir (the usage ledger) only, as keys_bench.py's ledger run")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="workers (1 keeps callgrind's counts reproducible; perf can see two "
+                         "contend)")
     args = ap.parse_args()
-    args.workers = 1
     args.threads = 1
     args.timeout = "10s"
 
@@ -63,10 +68,13 @@ def main() -> int:
         wrapper = {
             "callgrind": ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"],
             "strace": ["strace", "-f", "-c", "-o", str(out)],
+            "perf": ["perf", "record", "-g", "-o", str(out), "--"],
             "none": [],
         }[args.wrap]
         real = args.sluice
         extra, model_extra, secret = pb.keys_setup(real, tmp) if args.keys else ("", "", "")
+        if args.ledger and not args.keys:
+            extra = f"data_dir: {tmp / 'data'}\n"
         # start_sluice runs args.sluice with its own arguments; run the wrapper through sh.
         script = tmp / "run-sluice.sh"
         script.write_text("#!/bin/sh\nexec " + " ".join(wrapper + [real]) + ' "$@"\n')

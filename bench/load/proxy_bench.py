@@ -663,9 +663,9 @@ def med(xs):
     return statistics.median(xs) if xs else float("nan")
 
 
-def paired_rounds(args, servers: dict, names: tuple[str, str], cases,
+def paired_rounds(args, servers: dict, names: tuple[str, ...], cases,
                   runs: list[dict] | None = None) -> list[dict]:
-    """Runs every case on both `names` in alternating order, round after round, appending each
+    """Runs every case on each of `names`, in order and reversed in alternate rounds, appending each
     run to `runs` as it finishes (so an interrupted benchmark keeps what it measured)."""
     runs = [] if runs is None else runs
     for rnd in range(1, args.rounds + 1):
@@ -680,7 +680,7 @@ def paired_rounds(args, servers: dict, names: tuple[str, str], cases,
     return runs
 
 
-def print_pair_table(runs: list[dict], names: tuple[str, str], cases) -> bool:
+def print_pair_table(runs: list[dict], names: tuple[str, ...], cases) -> bool:
     """A Markdown table of names[1]/names[0] per case: medians of the per-round ratios of CPU
     time per request and of requests per second. Returns whether any request failed."""
     a, b = names
@@ -692,7 +692,7 @@ def print_pair_table(runs: list[dict], names: tuple[str, str], cases) -> bool:
         for r in runs:
             if r["case"] == case:
                 by_round.setdefault(r["round"], {})[r["proxy"]] = r
-        pairs = [v for _, v in sorted(by_round.items()) if len(v) == 2]
+        pairs = [v for _, v in sorted(by_round.items()) if a in v and b in v]
         cpu = [p[b]["cpu_us_per_req"] / p[a]["cpu_us_per_req"] for p in pairs]
         rps = [p[b]["rps"] / p[a]["rps"] for p in pairs]
         errors = sum(r["error_total"] for r in runs if r["case"] == case)
