@@ -1,4 +1,4 @@
-// Micro benchmarks of the metrics registry (src/admin/metrics_registry.h): what recording costs
+// Micro benchmarks of the metrics registry (src/metrics/metrics_registry.h): what recording costs
 // a request (a labelled counter found in the worker's map, a histogram observation, a handle's
 // add) and what a scrape of 1,000 series from two workers costs. Run with
 // `build/release/bench/sluice_micro_bench --benchmark_filter=BM_Metrics`.
@@ -9,14 +9,14 @@
 #include <cstdint>
 #include <string>
 
-#include "admin/metrics_registry.h"
+#include "metrics/metrics_registry.h"
 
 namespace {
 
 using namespace sluice;
-using admin::LabelValues;
-using admin::MetricsRegistry;
-using admin::SeriesKey;
+using metrics::LabelValues;
+using metrics::MetricsRegistry;
+using metrics::SeriesKey;
 
 // 64 label sets (4 endpoints x 16 statuses), visited in a scattered order, as a mix of requests
 // would; all registered before timing, so every add is a hit in the worker's map.
@@ -26,8 +26,8 @@ std::array<SeriesKey, kKeys> scattered_keys() {
   std::array<SeriesKey, kKeys> keys{};
   for (std::size_t i = 0; i < kKeys; ++i) {
     const std::size_t j = (i * 37) % kKeys;  // 37 is coprime with 64: a permutation
-    keys[i] =
-        admin::pack_key(static_cast<std::uint16_t>(j % 4), static_cast<std::uint16_t>(200 + j / 4));
+    keys[i] = metrics::pack_key(static_cast<std::uint16_t>(j % 4),
+                                static_cast<std::uint16_t>(200 + j / 4));
   }
   return keys;
 }
@@ -39,7 +39,7 @@ LabelValues labels_of(SeriesKey key) {
 void BM_MetricsLabelledCounterAdd(benchmark::State& state) {
   MetricsRegistry registry;
   auto family = registry.add_counter("sluice_requests_total", "Requests.", {"endpoint", "status"});
-  admin::WorkerMetrics& worker = registry.add_worker();
+  metrics::WorkerMetrics& worker = registry.add_worker();
   const auto keys = scattered_keys();
   for (SeriesKey key : keys) worker.add(family, key, [key] { return labels_of(key); });
   std::size_t i = 0;
@@ -54,8 +54,8 @@ BENCHMARK(BM_MetricsLabelledCounterAdd);
 void BM_MetricsHistogramObserve(benchmark::State& state) {
   MetricsRegistry registry;
   auto family = registry.add_histogram("sluice_request_duration_seconds", "Latency.",
-                                       {"endpoint", "status"}, admin::latency_bounds());
-  admin::WorkerMetrics& worker = registry.add_worker();
+                                       {"endpoint", "status"}, metrics::latency_bounds());
+  metrics::WorkerMetrics& worker = registry.add_worker();
   const auto keys = scattered_keys();
   // Latencies from 0.2 ms to 3 s, so the bucket search stops at different bounds.
   std::array<std::chrono::nanoseconds, 16> latencies{};
@@ -80,7 +80,7 @@ BENCHMARK(BM_MetricsHistogramObserve);
 void BM_MetricsHandleAdd(benchmark::State& state) {
   MetricsRegistry registry;
   auto handle = registry.handle(registry.add_counter("sluice_bytes_total", "Bytes."));
-  admin::WorkerMetrics& worker = registry.add_worker();
+  metrics::WorkerMetrics& worker = registry.add_worker();
   for (auto _ : state) worker.add(handle, 512);
   benchmark::DoNotOptimize(worker.read(handle.slot));
 }
@@ -92,14 +92,14 @@ void BM_MetricsScrape(benchmark::State& state) {
   MetricsRegistry registry;
   auto requests = registry.add_counter("sluice_requests_total", "Requests.", {"model", "status"});
   auto latency = registry.add_histogram("sluice_request_duration_seconds", "Latency.", {"model"},
-                                        admin::latency_bounds());
-  admin::WorkerMetrics& a = registry.add_worker();
-  admin::WorkerMetrics& b = registry.add_worker();
-  for (admin::WorkerMetrics* worker : {&a, &b}) {
+                                        metrics::latency_bounds());
+  metrics::WorkerMetrics& a = registry.add_worker();
+  metrics::WorkerMetrics& b = registry.add_worker();
+  for (metrics::WorkerMetrics* worker : {&a, &b}) {
     for (std::uint16_t model = 0; model < 30; ++model) {
       for (std::uint16_t status = 0; status < 30; ++status) {
         worker->add(
-            requests, admin::pack_key(model, status),
+            requests, metrics::pack_key(model, status),
             [&] {
               return LabelValues{"model-" + std::to_string(model), std::to_string(200 + status)};
             },

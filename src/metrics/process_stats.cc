@@ -1,4 +1,4 @@
-#include "admin/process_stats.h"
+#include "metrics/process_stats.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -7,7 +7,7 @@
 #include <charconv>
 #include <string>
 
-namespace sluice::admin {
+namespace sluice::metrics {
 
 namespace {
 
@@ -136,4 +136,4 @@ void write_process_stats(SampleWriter& writer) {
   writer.sample(stats->start_time_seconds);
 }
 
-}  // namespace sluice::admin
+}  // namespace sluice::metrics

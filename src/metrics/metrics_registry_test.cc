@@ -1,4 +1,4 @@
-#include "admin/metrics_registry.h"
+#include "metrics/metrics_registry.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -15,9 +15,9 @@
 #include <thread>
 #include <vector>
 
-#include "admin/process_stats.h"
+#include "metrics/process_stats.h"
 
-namespace sluice::admin {
+namespace sluice::metrics {
 namespace {
 
 using namespace std::chrono_literals;
@@ -82,6 +82,19 @@ TEST(MetricsRegistryTest, FamiliesWithoutSeriesStillHaveHelpAndType) {
             "# TYPE sluice_retries_total counter\n"
             "# HELP sluice_ttft_seconds Time to first token.\n"
             "# TYPE sluice_ttft_seconds histogram\n");
+}
+
+TEST(MetricsRegistryTest, AScaledCounterAddsIntegersAndShowsTheirWorth) {
+  MetricsRegistry registry;
+  auto cost = registry.add_counter("sluice_cost_usd_total", "Cost.", {}, 1e-9);
+  WorkerMetrics& w = registry.add_worker();
+  w.add(cost, 0, no_labels, 1'500'000'000);  // $1.50 in nano-dollars
+  w.add(cost, 0, no_labels, 250'000'000);
+  EXPECT_EQ(registry.scrape(),
+            "# HELP sluice_cost_usd_total Cost.\n"
+            "# TYPE sluice_cost_usd_total counter\n"
+            "sluice_cost_usd_total 1.75\n");
+  EXPECT_THROW(registry.add_counter("sluice_x_total", "X.", {}, 0), std::invalid_argument);
 }
 
 TEST(MetricsRegistryTest, SeriesInOrderOfLabelValuesNotOfArrival) {
@@ -411,4 +424,4 @@ TEST(MetricsRegistryTest, PromtoolAcceptsTheExposition) {
 }
 
 }  // namespace
-}  // namespace sluice::admin
+}  // namespace sluice::metrics

@@ -1,4 +1,4 @@
-#include "admin/process_stats.h"
+#include "metrics/process_stats.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -8,7 +8,7 @@
 #include <ctime>
 #include <string>
 
-namespace sluice::admin {
+namespace sluice::metrics {
 namespace {
 
 TEST(ProcessStatsTest, ParsesStatPastAnOddCommandName) {
@@ -63,4 +63,4 @@ TEST(ProcessStatsTest, WritesFourFamilies) {
 }
 
 }  // namespace
-}  // namespace sluice::admin
+}  // namespace sluice::metrics

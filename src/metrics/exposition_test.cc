@@ -1,4 +1,4 @@
-#include "admin/exposition.h"
+#include "metrics/exposition.h"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include <limits>
 #include <string>
 
-namespace sluice::admin {
+namespace sluice::metrics {
 namespace {
 
 std::string number(auto value) {
@@ -88,4 +88,4 @@ TEST(ExpositionTest, SampleWriter) {
 }
 
 }  // namespace
-}  // namespace sluice::admin
+}  // namespace sluice::metrics

@@ -1,6 +1,6 @@
 // The process's own metrics, as Prometheus's client libraries export them (process_*) but with
 // the project's prefix: resident memory, CPU time, open file descriptors, start time. Read from
-// /proc when scraped: registry.add_collector(admin::write_process_stats).
+// /proc when scraped: registry.add_collector(metrics::write_process_stats).
 //
 // A scrape reads two small /proc files and lists /proc/self/fd, whose cost grows with the open
 // descriptors (connections); all of it is procfs, in memory, so nothing waits on a disk.
@@ -12,9 +12,9 @@
 #include <optional>
 #include <string_view>
 
-#include "admin/exposition.h"
+#include "metrics/exposition.h"
 
-namespace sluice::admin {
+namespace sluice::metrics {
 
 struct ProcessStats {
   std::uint64_t resident_bytes = 0;
@@ -40,4 +40,4 @@ struct ProcStat {
 };
 std::optional<ProcStat> parse_proc_stat(std::string_view line);
 
-}  // namespace sluice::admin
+}  // namespace sluice::metrics

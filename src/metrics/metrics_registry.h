@@ -53,9 +53,9 @@
 #include <string_view>
 #include <vector>
 
-#include "admin/exposition.h"
+#include "metrics/exposition.h"
 
-namespace sluice::admin {
+namespace sluice::metrics {
 
 class MetricsRegistry;
 
@@ -239,8 +239,10 @@ class MetricsRegistry {
   // (family_name_error, label_name_error), a name declared twice, or bad bounds (not strictly
   // increasing once in the unit, not positive, not whole numbers for kInteger, more than
   // kMaxBounds). Families are exported in the order they are declared.
+  // `scale` is what one unit recorded is worth in the exported value: a counter of dollars kept
+  // as whole nano-dollars (so the worker adds integers) is declared with scale 1e-9.
   CounterFamily add_counter(std::string name, std::string help,
-                            std::vector<std::string> label_names = {});
+                            std::vector<std::string> label_names = {}, double scale = 1);
   GaugeFamily add_gauge(std::string name, std::string help,
                         std::vector<std::string> label_names = {});
   HistogramFamily add_histogram(std::string name, std::string help,
@@ -290,6 +292,7 @@ class MetricsRegistry {
     std::vector<std::uint64_t> bounds;
     std::vector<std::string> le;
     HistogramUnit unit = HistogramUnit::kInteger;
+    double scale = 1;                      // counters: the exported value of one recorded unit
     std::map<LabelValues, Series> series;  // sorted by label values: the export order
   };
 
@@ -313,4 +316,4 @@ class MetricsRegistry {
   std::map<std::string, std::uint32_t, std::less<>> name_ids_;
 };
 
-}  // namespace sluice::admin
+}  // namespace sluice::metrics

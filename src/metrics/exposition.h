@@ -16,7 +16,7 @@
 #include <string_view>
 #include <type_traits>
 
-namespace sluice::admin {
+namespace sluice::metrics {
 
 enum class MetricType { kCounter, kGauge, kHistogram };
 
@@ -82,4 +82,4 @@ class SampleWriter {
   std::string name_;
 };
 
-}  // namespace sluice::admin
+}  // namespace sluice::metrics

@@ -1,11 +1,11 @@
-#include "admin/exposition.h"
+#include "metrics/exposition.h"
 
 #include <algorithm>
 #include <cassert>
 #include <charconv>
 #include <cmath>
 
-namespace sluice::admin {
+namespace sluice::metrics {
 
 namespace {
 
@@ -157,4 +157,4 @@ void SampleWriter::begin_sample(std::initializer_list<Label> labels) {
   out_ += ' ';
 }
 
-}  // namespace sluice::admin
+}  // namespace sluice::metrics

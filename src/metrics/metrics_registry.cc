@@ -1,11 +1,11 @@
-#include "admin/metrics_registry.h"
+#include "metrics/metrics_registry.h"
 
 #include <spdlog/spdlog.h>
 
 #include <cmath>
 #include <stdexcept>
 
-namespace sluice::admin {
+namespace sluice::metrics {
 
 namespace {
 
@@ -123,11 +123,13 @@ std::uint32_t MetricsRegistry::declare(Family family) {
 }
 
 CounterFamily MetricsRegistry::add_counter(std::string name, std::string help,
-                                           std::vector<std::string> label_names) {
+                                           std::vector<std::string> label_names, double scale) {
+  if (!(scale > 0)) throw std::invalid_argument(name + ": a counter's scale must be positive");
   return {declare(Family{.name = std::move(name),
                          .help = std::move(help),
                          .type = MetricType::kCounter,
-                         .label_names = std::move(label_names)})};
+                         .label_names = std::move(label_names),
+                         .scale = scale})};
 }
 
 GaugeFamily MetricsRegistry::add_gauge(std::string name, std::string help,
@@ -296,7 +298,11 @@ void MetricsRegistry::scrape(std::string& out) const {
       switch (family.type) {
         case MetricType::kCounter:
           begin_line(out, family.name, {}, series->labels);
-          append_number(out, total(series->slot));
+          if (family.scale == 1) {
+            append_number(out, total(series->slot));
+          } else {
+            append_number(out, static_cast<double>(total(series->slot)) * family.scale);
+          }
           break;
         case MetricType::kGauge:
           begin_line(out, family.name, {}, series->labels);
@@ -342,4 +348,4 @@ std::string MetricsRegistry::scrape() const {
   return out;
 }
 
-}  // namespace sluice::admin
+}  // namespace sluice::metrics
