@@ -15,11 +15,13 @@
 #include "core/log.h"
 #include "gateway/access_log.h"
 #include "gateway/gateway.h"
+#include "gateway/gateway_metrics.h"
 #include "gateway/runtime.h"
 #include "gateway/tenants.h"
 #include "http/server.h"
 #include "limit/budget.h"
 #include "limit/limiter.h"
+#include "metrics/metrics_registry.h"
 #include "net/listener.h"
 #include "store/control_plane.h"
 #include "store/database.h"
@@ -123,6 +125,11 @@ int serve(const ServeOptions& opts) {
   bool token_limits = shared_cfg->rate_limits.global.tpm != 0;
   for (const config::Model& m : shared_cfg->models) token_limits |= m.limits.tpm != 0;
 
+  // Metrics (docs/observability.md): one registry, the gateway's families and collectors.
+  metrics::MetricsRegistry metrics_registry;
+  gateway::GatewayMetrics gateway_metrics(metrics_registry, runtime);
+  if (cache) gateway_metrics.add_cache_collector(*cache);
+
   admin::AdminApi admin(cache.get(), coalescer.get(), control_plane.get());
   gateway::Services services{access_log.get(), cache.get(), coalescer.get(), &admin};
   services.clock = &clock;
@@ -130,9 +137,15 @@ int serve(const ServeOptions& opts) {
   services.budgets = &budgets;
   services.tenants = tenants.get();
   services.control_plane = control_plane.get();
+  services.metrics = &gateway_metrics;
   services.accounting = control_plane != nullptr || token_limits;
   http::Server server(options, [&](net::Worker& worker) {
     return std::make_unique<gateway::Gateway>(worker, runtime, services);
+  });
+  metrics_registry.add_collector([&server](metrics::SampleWriter& out) {
+    out.family("sluice_open_connections", "Client connections open now.",
+               metrics::MetricType::kGauge);
+    out.sample(server.active_connections());
   });
   server.start();
   spdlog::info("sluice {} listening on http://{}:{} ({} workers, config {}, {} models)",

@@ -9,6 +9,7 @@
 #include "cache/tiered_cache.h"
 #include "gateway/access_log.h"
 #include "gateway/auth_stage.h"
+#include "gateway/gateway_metrics.h"
 #include "gateway/pipeline.h"
 #include "gateway/record_stage.h"
 #include "gateway/respond.h"
@@ -36,6 +37,7 @@ Gateway::Gateway(net::Worker& worker, std::shared_ptr<const Runtime> runtime, Se
       executor_(worker.executor()) {
   state_.services = services;
   if (services.tenants != nullptr) state_.tenants.emplace(*services.tenants);
+  if (services.metrics != nullptr) state_.metrics = &services.metrics->registry().add_worker();
   state_.limiter =
       std::make_unique<limit::Limiter>(*services.limits, runtime_->config().rate_limits, executor_);
   state_.limiter->start();
@@ -54,6 +56,15 @@ Gateway::Gateway(net::Worker& worker, std::shared_ptr<const Runtime> runtime, Se
 asio::awaitable<void> Gateway::handle(http::ServerSession& session) {
   RequestContext ctx(session, runtime_, state_);
   const std::string_view path = session.path();
+  GatewayMetrics* recorder = state_.services.metrics;
+  struct InFlight {
+    GatewayMetrics* recorder;
+    metrics::WorkerMetrics* worker;
+    ~InFlight() {
+      if (recorder != nullptr) recorder->end(*worker);
+    }
+  } in_flight{recorder, state_.metrics};
+  if (recorder != nullptr) recorder->begin(*state_.metrics);
   static constexpr http::Header kAllowPost[] = {{"allow", "POST"}};
   static constexpr http::Header kAllowGet[] = {{"allow", "GET, HEAD"}};
 
@@ -90,6 +101,14 @@ asio::awaitable<void> Gateway::handle(http::ServerSession& session) {
     }
   } else if (path.starts_with("/admin/") && state_.services.admin != nullptr) {
     co_await state_.services.admin->handle(ctx);
+  } else if (path == "/metrics" && recorder != nullptr) {
+    if (is_get(session)) {
+      std::string text;
+      recorder->registry().scrape(text);
+      co_await session.respond(200, metrics::kExpositionContentType, text);
+    } else {
+      co_await respond_error(ctx, wrong_method(session), kAllowGet);
+    }
   } else if (path == "/healthz") {
     if (is_get(session)) {
       co_await session.respond(200, kJson, R"({"status":"ok"})");
@@ -104,6 +123,7 @@ asio::awaitable<void> Gateway::handle(http::ServerSession& session) {
   }
   ctx.status = session.status();
   if (state_.services.access_log) state_.services.access_log->log(ctx);
+  if (recorder != nullptr) recorder->record(*state_.metrics, ctx);
 }
 
 http::ErrorPage Gateway::render_error(const core::Error& error) {

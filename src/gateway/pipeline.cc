@@ -123,7 +123,8 @@ asio::awaitable<void> run_inference(RequestContext& ctx) {
   }
 
   ctx.route = route;
-  ctx.count_usage = ctx.worker.services.accounting || ctx.worker.services.access_log != nullptr;
+  ctx.count_usage = ctx.worker.services.accounting || ctx.worker.services.access_log != nullptr ||
+                    ctx.worker.services.metrics != nullptr;
 
   // 5. Admit: the key's models, budget and concurrency, and the rate limits.
   AdmitStage admit(ctx, *route);
@@ -157,7 +158,9 @@ asio::awaitable<void> run_inference(RequestContext& ctx) {
   } else {
     session.watch_client();
   }
+  ctx.upstream_started = std::chrono::steady_clock::now();
   provider::Exchange exchange = co_await routing.run(sink);
+  ctx.upstream_finished = std::chrono::steady_clock::now();
   session.unwatch_client();
   coalesce.end_call();
   ctx.upstream_first_byte = exchange.first_byte_at;

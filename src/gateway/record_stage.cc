@@ -43,6 +43,8 @@ void record_usage(RequestContext& ctx) {
       cost = cost_of(*ctx.usage, *ctx.deployment_config);
     }
   }
+  ctx.cost_usd = cost;
+  ctx.saved_usd = saved;
   std::int64_t now_ms = services.clock->unix_ms();
   if (ctx.tenant != nullptr && cost > 0) services.budgets->add(ctx.tenant->key.id, cost, now_ms);
 

@@ -1,6 +1,6 @@
 // The state of one request as it moves through the gateway: what was asked, where it went, what
-// came back and how long each part took. Stages fill it in; the access log and (later) metrics
-// read it at the end.
+// came back and how long each part took. Stages fill it in; the access log and the metrics read
+// it at the end.
 //
 // Thread safety: lives on one worker, inside the request's coroutine.
 #pragma once
@@ -60,9 +60,12 @@ struct RequestContext {
   std::string_view deployment;               // its id ("provider/model"), for x-sluice-deployment
   const route::ModelRoute* route = nullptr;  // the model the client asked for
   const config::Deployment* deployment_config = nullptr;  // the deployment that answered
-  int upstream_status = 0;          // the answering upstream's status; 0 when none answered
+  int upstream_status = 0;  // the answering upstream's status; 0 when none answered
+  // The routing stage's span (balance, attempts, retries, the answer's streaming), for metrics.
+  std::chrono::steady_clock::time_point upstream_started{}, upstream_finished{};
   std::optional<api::Usage> usage;  // as the answer (or the cached or joined one) reported it
   bool count_usage = false;  // someone reads `usage`: the ledger, a token limit, the access log
+  double cost_usd = 0, saved_usd = 0;  // stage 12: what the call cost, or what a hit saved
   std::string upstream_model;
   int attempts = 0;  // upstream attempts made, retries and hedges included
   bool stream = false;

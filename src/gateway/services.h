@@ -27,6 +27,7 @@ class ControlPlane;
 namespace sluice::gateway {
 
 class AccessLog;
+class GatewayMetrics;
 class TenantDirectory;
 struct RequestContext;
 
@@ -47,6 +48,7 @@ struct Services {
   limit::BudgetBook* budgets = nullptr;
   TenantDirectory* tenants = nullptr;            // null when auth is off
   store::ControlPlane* control_plane = nullptr;  // null without a data_dir
+  GatewayMetrics* metrics = nullptr;             // null: no /metrics, nothing recorded
   // Whether usage is counted (a ledger or a token limit needs it): streams are then asked for
   // their usage chunk.
   bool accounting = false;

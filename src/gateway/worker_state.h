@@ -17,6 +17,7 @@
 #include "gateway/token_estimate.h"
 #include "http/upstream.h"
 #include "limit/limiter.h"
+#include "metrics/metrics_registry.h"
 #include "provider/provider.h"
 #include "route/worker_balancers.h"
 
@@ -31,7 +32,8 @@ struct WorkerState {
   route::WorkerBalancers balancers;
   std::optional<TenantDirectory::Reader> tenants;  // when auth is on
   std::unique_ptr<limit::Limiter> limiter;
-  PromptTokenMemo prompt_tokens;  // counts of recently seen prompts
+  PromptTokenMemo prompt_tokens;              // counts of recently seen prompts
+  metrics::WorkerMetrics* metrics = nullptr;  // this worker's recorder, when metrics are on
   explicit WorkerState(std::uint64_t seed) : balancers(seed) {}
 
   provider::WorkerResources resources() { return provider::WorkerResources{&pools}; }

@@ -30,6 +30,8 @@
 #include <thread>
 #include <vector>
 
+#include "support/free_port.h"
+
 namespace sluice::testing {
 
 // A RESP reply.
@@ -192,21 +194,6 @@ class RedisServer {
   }
 
  private:
-  static std::uint16_t free_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-      if (fd >= 0) ::close(fd);
-      throw std::runtime_error("cannot find a free port");
-    }
-    ::close(fd);
-    return ntohs(addr.sin_port);
-  }
-
   static std::string encode(const std::vector<std::string>& args) {
     std::string s = "*" + std::to_string(args.size()) + "\r\n";
     for (const auto& a : args) s += "$" + std::to_string(a.size()) + "\r\n" + a + "\r\n";

@@ -1,0 +1,281 @@
+#include "gateway/gateway_metrics.h"
+
+#include <boost/json.hpp>
+
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <string>
+
+#include "cache/tiered_cache.h"
+#include "gateway/request_context.h"
+#include "gateway/runtime.h"
+#include "http/server_session.h"
+#include "metrics/process_stats.h"
+#include "route/model_registry.h"
+
+namespace sluice::gateway {
+
+namespace {
+
+using metrics::LabelValues;
+using metrics::MetricType;
+using metrics::pack_key;
+using Clock = std::chrono::steady_clock;
+
+// What a request was, as a small number and its label: the four inference endpoints, then the
+// other routes. Paths outside these are "other", so a scanner cannot mint label values.
+constexpr std::array<std::string_view, 10> kEndpoints = {
+    "",      "chat_completions", "completions", "embeddings", "image_generations", "models",
+    "admin", "metrics",          "health",      "other"};
+
+std::uint16_t endpoint_of(const RequestContext& ctx) {
+  if (ctx.endpoint) return static_cast<std::uint16_t>(static_cast<int>(*ctx.endpoint) + 1);
+  std::string_view path = ctx.session.path();
+  if (path == "/v1/models" || path.starts_with("/v1/models/")) return 5;
+  if (path.starts_with("/admin/")) return 6;
+  if (path == "/metrics") return 7;
+  if (path == "/healthz") return 8;
+  return 9;
+}
+
+constexpr std::array<std::string_view, 5> kCacheResults = {"", "hit", "miss", "bypass",
+                                                           "coalesced"};
+
+std::uint16_t cache_of(std::string_view result) {
+  for (std::uint16_t i = 1; i < kCacheResults.size(); ++i) {
+    if (result == kCacheResults[i]) return i;
+  }
+  return 0;
+}
+
+// The route as a key component (0: none) and as a label (the alias, or the pattern, as
+// configured: never the name a client made up).
+std::uint16_t route_of(const RequestContext& ctx) {
+  return ctx.route ? static_cast<std::uint16_t>(ctx.route->index + 1) : 0;
+}
+std::string model_label(const RequestContext& ctx) { return ctx.route ? ctx.route->name : ""; }
+
+constexpr double kNanoDollars = 1e9;
+
+std::uint64_t nano_dollars(double usd) {
+  return usd > 0 ? static_cast<std::uint64_t>(std::llround(usd * kNanoDollars)) : 0;
+}
+
+std::uint64_t json_uint(const boost::json::object& o, std::string_view key) {
+  const boost::json::value* v = o.if_contains(key);
+  if (v == nullptr) return 0;
+  if (v->is_uint64()) return v->as_uint64();
+  if (v->is_int64() && v->as_int64() > 0) return static_cast<std::uint64_t>(v->as_int64());
+  return 0;
+}
+
+}  // namespace
+
+GatewayMetrics::GatewayMetrics(metrics::MetricsRegistry& registry,
+                               std::shared_ptr<const Runtime> runtime)
+    : registry_(registry), runtime_(std::move(runtime)) {
+  requests_ = registry.add_counter(
+      "sluice_requests_total",
+      "Requests answered, by endpoint, model alias, HTTP status and cache result.",
+      {"endpoint", "model", "status", "cache"});
+  in_flight_ = registry.add_gauge("sluice_requests_in_flight", "Requests being served now.");
+  duration_ = registry.add_histogram(
+      "sluice_request_duration_seconds",
+      "Time from a request's arrival to the end of its answer, by endpoint and model alias.",
+      {"endpoint", "model"}, metrics::latency_bounds());
+  ttft_ = registry.add_histogram(
+      "sluice_time_to_first_token_seconds",
+      "Streams: time from the request's arrival to the first byte of the upstream's stream.",
+      {"model"}, metrics::latency_bounds());
+  upstream_ = registry.add_histogram(
+      "sluice_upstream_duration_seconds",
+      "Time spent in the routing stage waiting on the deployment that answered, attempts and "
+      "retries included, by deployment.",
+      {"deployment"}, metrics::latency_bounds());
+  overhead_ = registry.add_histogram(
+      "sluice_gateway_overhead_seconds",
+      "A request's time outside the upstream exchange (parsing, auth, limits, cache, writing "
+      "the answer), by endpoint.",
+      {"endpoint"}, metrics::latency_bounds());
+  tokens_ = registry.add_counter(
+      "sluice_tokens_total",
+      "Tokens the answers reported, by model alias and kind (prompt, completion, cached).",
+      {"model", "kind"});
+  cost_ = registry.add_counter("sluice_cost_usd_total",
+                               "What the upstream calls cost, in US dollars, by model alias.",
+                               {"model"}, 1 / kNanoDollars);
+  saved_ = registry.add_counter(
+      "sluice_saved_usd_total",
+      "What cache hits and coalesced requests would have cost, in US dollars, by model alias.",
+      {"model"}, 1 / kNanoDollars);
+  coalesced_ = registry.add_counter(
+      "sluice_coalesced_requests_total",
+      "Requests answered by joining an identical request in flight, by model alias.", {"model"});
+  retries_ = registry.add_counter("sluice_retries_total",
+                                  "Upstream attempts beyond each request's first, by model alias.",
+                                  {"model"});
+  rate_limited_ = registry.add_counter(
+      "sluice_rate_limited_requests_total",
+      "Requests Sluice refused with 429 (rate limits, concurrency or budget), by model alias.",
+      {"model"});
+
+  registry.add_collector(metrics::write_process_stats);
+
+  // Deployments: what /admin/deployments shows, as gauges and counters.
+  registry.add_collector([rt = runtime_](metrics::SampleWriter& out) {
+    const auto now = core::SteadyClock::instance().now();
+    struct Row {
+      const route::ModelRoute* route;
+      std::size_t index;
+      route::HealthGroup::MemberState health;
+    };
+    std::vector<Row> rows;
+    for (const route::ModelRoute& route : rt->models().routes()) {
+      for (std::size_t i = 0; i < route.deployments.size(); ++i) {
+        rows.push_back({&route, i, route.health->state(i, now)});
+      }
+    }
+    auto each = [&](std::string_view name, std::string_view help, MetricType type, auto value) {
+      out.family(name, help, type);
+      for (const Row& r : rows) {
+        out.sample({{"model", r.route->name}, {"deployment", r.route->deployments[r.index].id}},
+                   value(r));
+      }
+    };
+    each("sluice_deployment_up",
+         "1 when the deployment takes traffic (not ejected, probed down or behind an open "
+         "breaker), else 0.",
+         MetricType::kGauge, [](const Row& r) { return r.health.available ? 1 : 0; });
+    each("sluice_deployment_breaker_state",
+         "The deployment's circuit breaker: 0 closed, 1 half-open, 2 open.", MetricType::kGauge,
+         [](const Row& r) {
+           switch (r.health.breaker) {
+             case route::BreakerState::kClosed:
+               return 0;
+             case route::BreakerState::kHalfOpen:
+               return 1;
+             case route::BreakerState::kOpen:
+               return 2;
+           }
+           return 0;
+         });
+    each("sluice_deployment_in_flight", "Attempts in flight on the deployment.", MetricType::kGauge,
+         [](const Row& r) { return r.route->deployments[r.index].load->in_flight(); });
+    each("sluice_deployment_requests_total", "Attempts the deployment answered or failed.",
+         MetricType::kCounter,
+         [](const Row& r) { return r.route->deployments[r.index].load->requests(); });
+    each("sluice_deployment_failures_total", "Attempts on the deployment that failed.",
+         MetricType::kCounter,
+         [](const Row& r) { return r.route->deployments[r.index].load->failures(); });
+    each("sluice_deployment_ejections_total",
+         "Times outlier detection took the deployment out of rotation.", MetricType::kCounter,
+         [](const Row& r) { return static_cast<std::uint64_t>(r.health.times_ejected); });
+  });
+}
+
+void GatewayMetrics::add_cache_collector(const cache::TieredCache& cache) {
+  registry_.add_collector([&cache](metrics::SampleWriter& out) {
+    // Read from the same figures /admin/cache shows, so the two never disagree.
+    boost::json::object stats = cache.stats();
+    const boost::json::object* tiers = stats.contains("tiers") && stats.at("tiers").is_object()
+                                           ? &stats.at("tiers").as_object()
+                                           : nullptr;
+    struct Figure {
+      std::string_view name, help, field;
+      MetricType type;
+    };
+    static constexpr Figure kFigures[] = {
+        {"sluice_cache_hits_total", "Lookups a cache tier answered.", "hits", MetricType::kCounter},
+        {"sluice_cache_misses_total", "Lookups a cache tier could not answer.", "misses",
+         MetricType::kCounter},
+        {"sluice_cache_evictions_total", "Entries a cache tier pushed out to make room.",
+         "evictions", MetricType::kCounter},
+        {"sluice_cache_entries", "Entries a cache tier holds now.", "entries", MetricType::kGauge},
+        {"sluice_cache_bytes", "Bytes a cache tier holds now.", "bytes", MetricType::kGauge},
+    };
+    for (const Figure& f : kFigures) {
+      out.family(f.name, f.help, f.type);
+      if (tiers == nullptr) continue;
+      for (const auto& [tier, value] : *tiers) {
+        if (!value.is_object() || !value.as_object().contains(f.field)) continue;
+        out.sample({{"tier", tier}}, json_uint(value.as_object(), f.field));
+      }
+    }
+  });
+}
+
+void GatewayMetrics::begin(metrics::WorkerMetrics& w) {
+  w.add(in_flight_, 0, metrics::no_labels, 1);
+}
+
+void GatewayMetrics::end(metrics::WorkerMetrics& w) {
+  w.add(in_flight_, 0, metrics::no_labels, -1);
+}
+
+void GatewayMetrics::record(metrics::WorkerMetrics& w, const RequestContext& ctx) {
+  const std::uint16_t endpoint = endpoint_of(ctx);
+  const std::uint16_t route = route_of(ctx);
+  const std::uint16_t cache = cache_of(ctx.cache_result);
+  const auto status = static_cast<std::uint16_t>(ctx.status);
+  w.add(requests_, pack_key(endpoint, route, status, cache), [&] {
+    return LabelValues{std::string(kEndpoints[endpoint]), model_label(ctx),
+                       std::to_string(ctx.status), std::string(kCacheResults[cache])};
+  });
+
+  const auto now = Clock::now();
+  const auto total = now - ctx.session.started();
+  w.observe(
+      duration_, pack_key(endpoint, route),
+      [&] {
+        return LabelValues{std::string(kEndpoints[endpoint]), model_label(ctx)};
+      },
+      total);
+  auto upstream = Clock::duration::zero();
+  if (ctx.deployment_config != nullptr && ctx.upstream_finished > ctx.upstream_started &&
+      ctx.upstream_started != Clock::time_point{}) {
+    upstream = ctx.upstream_finished - ctx.upstream_started;
+    // A deployment belongs to one runtime for its life: its address names it.
+    w.observe(
+        upstream_, reinterpret_cast<std::uintptr_t>(ctx.deployment_config),
+        [&] { return LabelValues{std::string(ctx.deployment)}; }, upstream);
+  }
+  if (ctx.endpoint) {
+    w.observe(
+        overhead_, endpoint, [&] { return LabelValues{std::string(kEndpoints[endpoint])}; },
+        total - upstream);
+  }
+  if (ctx.stream && ctx.upstream_first_byte != Clock::time_point{}) {
+    w.observe(
+        ttft_, route, [&] { return LabelValues{model_label(ctx)}; },
+        ctx.upstream_first_byte - ctx.session.started());
+  }
+  if (!ctx.endpoint) return;
+
+  auto model = [&] { return LabelValues{model_label(ctx)}; };
+  const bool saved_call = cache == 1 || cache == 4;  // a hit or a joiner spent no tokens
+  if (ctx.usage && !saved_call) {
+    const api::Usage& u = *ctx.usage;
+    auto kind = [&](std::uint16_t k, std::string_view name, std::uint64_t n) {
+      if (n == 0) return;
+      w.add(
+          tokens_, pack_key(route, k),
+          [&] {
+            return LabelValues{model_label(ctx), std::string(name)};
+          },
+          n);
+    };
+    kind(1, "prompt", u.prompt_tokens);
+    kind(2, "completion", u.completion_tokens);
+    kind(3, "cached", u.cached_tokens);
+  }
+  if (std::uint64_t c = nano_dollars(ctx.cost_usd); c != 0) w.add(cost_, route, model, c);
+  if (std::uint64_t s = nano_dollars(ctx.saved_usd); s != 0) w.add(saved_, route, model, s);
+  if (cache == 4) w.add(coalesced_, route, model);
+  if (ctx.attempts > 1) {
+    w.add(retries_, route, model, static_cast<std::uint64_t>(ctx.attempts - 1));
+  }
+  if (ctx.status == 429 && ctx.upstream_status != 429) w.add(rate_limited_, route, model);
+}
+
+}  // namespace sluice::gateway

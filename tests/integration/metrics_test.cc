@@ -1,0 +1,211 @@
+// GET /metrics end to end (docs/observability.md): a real `sluice serve` in front of a real
+// `sluice mock`, mixed traffic (misses, hits, a stream, an unknown model, a bad body), then a
+// scrape whose counters must equal what the client saw, whose histograms must count every
+// request, and which Prometheus's own `promtool check metrics` accepts; and a real Prometheus
+// server, started here, that scrapes the gateway and answers a query for the request counter.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include <cstdio>
+#include <map>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "support/free_port.h"
+#include "support/http_client.h"
+#include "support/process.h"
+
+namespace sluice::testing {
+namespace {
+
+namespace json = boost::json;
+using Clock = std::chrono::steady_clock;
+
+// Every sample of a scrape: "name{labels}" -> value (labels as the exposition wrote them).
+std::map<std::string, double> samples(const std::string& text) {
+  std::map<std::string, double> out;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    std::size_t space = line.rfind(' ');
+    out[line.substr(0, space)] = std::stod(line.substr(space + 1));
+  }
+  return out;
+}
+
+std::string chat(const std::string& content, bool stream = false) {
+  std::string body = R"({"model":"fast","messages":[{"role":"user","content":")" + content +
+                     R"("}],"max_tokens":8)";
+  if (stream) body += R"(,"stream":true,"stream_options":{"include_usage":true})";
+  return body + "}";
+}
+
+// Runs a command and returns its exit status and what it printed (stdout and stderr).
+std::pair<int, std::string> run(const std::string& command) {
+  std::string out;
+  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
+  if (p == nullptr) return {-1, ""};
+  char buf[4096];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  int status = ::pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+class MetricsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    mock_ = start_mock(dir_);
+    gateway_ = start_gateway(dir_, R"(
+cache: {enabled: true}
+coalesce: {enabled: false}
+providers:
+  - name: local
+    kind: openai
+    base_url: )" + mock_.base_url() + R"(
+models:
+  - name: fast
+    deployments:
+      - provider: local
+        model: llama-3.1-8b
+        input_cost_per_mtok: 1000
+        output_cost_per_mtok: 2000
+)");
+    ASSERT_NE(gateway_.port, 0) << gateway_.process->log();
+  }
+
+  // Sends the mixed traffic and tallies what the client saw.
+  void send_traffic() {
+    auto send = [&](const std::string& body) {
+      auto r = request(gateway_.port, "POST", "/v1/chat/completions", body);
+      ASSERT_TRUE(r);
+      std::string cache = r->header("x-sluice-cache");
+      ++seen_[std::to_string(r->status) + "/" + cache];
+      if (r->status == 200 && cache != "hit") {
+        // The usage the client was told, from the JSON answer or the stream's usage chunk.
+        std::smatch m;
+        std::regex prompt(R"re("prompt_tokens":(\d+))re"),
+            completion(R"re("completion_tokens":(\d+))re");
+        if (std::regex_search(r->body, m, prompt)) prompt_tokens_ += std::stoull(m[1]);
+        if (std::regex_search(r->body, m, completion)) completion_tokens_ += std::stoull(m[1]);
+        ++upstream_calls_;
+      }
+    };
+    started_ = Clock::now();
+    for (int i = 0; i < 3; ++i) send(chat("same question"));  // a miss, then two hits
+    send(chat("another question"));
+    send(chat("a third question"));
+    send(chat("a streamed question", true));
+    auto unknown = request(gateway_.port, "POST", "/v1/chat/completions",
+                           R"({"model":"nope","messages":[{"role":"user","content":"x"}]})");
+    ASSERT_TRUE(unknown);
+    EXPECT_EQ(unknown->status, 404);
+    auto bad = request(gateway_.port, "POST", "/v1/chat/completions", "{not json");
+    ASSERT_TRUE(bad);
+    EXPECT_EQ(bad->status, 400);
+    elapsed_ = Clock::now() - started_;
+  }
+
+  std::string scrape() {
+    auto r = request(gateway_.port, "GET", "/metrics");
+    EXPECT_TRUE(r);
+    if (!r) return "";
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->header("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+    return r->body;
+  }
+
+  TempDir dir_;
+  MockUpstream mock_;
+  Gateway gateway_;
+  std::map<std::string, int> seen_;  // "status/x-sluice-cache" -> requests
+  std::uint64_t prompt_tokens_ = 0, completion_tokens_ = 0;
+  int upstream_calls_ = 0;
+  Clock::time_point started_;
+  Clock::duration elapsed_{};
+};
+
+TEST_F(MetricsTest, TheCountersAndHistogramsMatchTheTraffic) {
+  send_traffic();
+  ASSERT_EQ(seen_["200/miss"], 4);
+  ASSERT_EQ(seen_["200/hit"], 2);
+  std::map<std::string, double> s = samples(scrape());
+
+  const std::string fast = R"(endpoint="chat_completions",model="fast")";
+  EXPECT_EQ(s["sluice_requests_total{" + fast + R"(,status="200",cache="miss"})"], 4);
+  EXPECT_EQ(s["sluice_requests_total{" + fast + R"(,status="200",cache="hit"})"], 2);
+  // The unknown model is counted without its made-up name; the bad body before any model.
+  EXPECT_EQ(
+      s[R"(sluice_requests_total{endpoint="chat_completions",model="",status="404",cache=""})"], 1);
+  EXPECT_EQ(
+      s[R"(sluice_requests_total{endpoint="chat_completions",model="",status="400",cache=""})"], 1);
+
+  // Every answered request is in the duration histogram, and the sum is real time.
+  EXPECT_EQ(s["sluice_request_duration_seconds_count{" + fast + "}"], 6);
+  EXPECT_EQ(s["sluice_request_duration_seconds_bucket{" + fast + R"(,le="+Inf"})"], 6);
+  double sum = s["sluice_request_duration_seconds_sum{" + fast + "}"];
+  EXPECT_GT(sum, 0);
+  EXPECT_LE(sum, std::chrono::duration<double>(elapsed_).count());
+  EXPECT_EQ(s[R"(sluice_time_to_first_token_seconds_count{model="fast"})"], 1);
+  EXPECT_EQ(s[R"(sluice_upstream_duration_seconds_count{deployment="local/llama-3.1-8b"})"],
+            upstream_calls_);
+  EXPECT_EQ(s[R"(sluice_gateway_overhead_seconds_count{endpoint="chat_completions"})"], 8);
+
+  // Tokens the upstream reported (hits spent none), and their cost at the configured prices.
+  ASSERT_GT(prompt_tokens_, 0u);
+  EXPECT_EQ(s[R"(sluice_tokens_total{model="fast",kind="prompt"})"], prompt_tokens_);
+  EXPECT_EQ(s[R"(sluice_tokens_total{model="fast",kind="completion"})"], completion_tokens_);
+  double cost = (prompt_tokens_ * 1000.0 + completion_tokens_ * 2000.0) / 1e6;
+  EXPECT_NEAR(s[R"(sluice_cost_usd_total{model="fast"})"], cost, 1e-6);
+  EXPECT_GT(s[R"(sluice_saved_usd_total{model="fast"})"], 0);
+
+  EXPECT_EQ(s[R"(sluice_cache_hits_total{tier="memory"})"], 2);
+  EXPECT_EQ(s[R"(sluice_deployment_up{model="fast",deployment="local/llama-3.1-8b"})"], 1);
+  EXPECT_EQ(s[R"(sluice_deployment_requests_total{model="fast",deployment="local/llama-3.1-8b"})"],
+            upstream_calls_);
+  EXPECT_EQ(s["sluice_requests_in_flight"], 1);  // the scrape itself
+  EXPECT_GT(s["sluice_process_resident_memory_bytes"], 0);
+  EXPECT_GE(s["sluice_open_connections"], 1);
+}
+
+TEST_F(MetricsTest, PromtoolAcceptsTheScrape) {
+  send_traffic();
+  std::string path = dir_.write("scrape.txt", scrape());
+  auto [status, out] = run("promtool check metrics < " + path);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_EQ(out, "") << "promtool's linter complained";
+}
+
+TEST_F(MetricsTest, APrometheusServerScrapesTheGateway) {
+  send_traffic();
+  std::uint16_t port = free_port();
+  std::string config = dir_.write("prometheus.yml", R"(
+global: {scrape_interval: 1s, scrape_timeout: 1s}
+scrape_configs:
+  - job_name: sluice
+    static_configs: [{targets: ["127.0.0.1:)" + std::to_string(gateway_.port) +
+                                                        R"("]}]
+)");
+  auto prometheus = Process::start({"/usr/bin/prometheus", "--config.file=" + config,
+                                    "--storage.tsdb.path=" + dir_.file("tsdb").string(),
+                                    "--web.listen-address=127.0.0.1:" + std::to_string(port)},
+                                   dir_.file("prometheus.log").string());
+  // Prometheus has scraped once it knows the series; the query API then answers with its value.
+  const std::string query =
+      "/api/v1/query?query=sum(sluice_requests_total%7Bmodel%3D%22fast%22%7D)";
+  double value = -1;
+  for (auto deadline = Clock::now() + 30s; Clock::now() < deadline && value != 6;) {
+    std::this_thread::sleep_for(250ms);
+    auto r = request(port, "GET", query);
+    if (!r || r->status != 200) continue;
+    json::object o = json::parse(r->body).as_object();
+    const json::array& result = o.at("data").at("result").as_array();
+    if (result.empty()) continue;
+    value = std::stod(std::string(result[0].at("value").as_array()[1].as_string()));
+  }
+  EXPECT_EQ(value, 6) << prometheus->log();
+}
+
+}  // namespace
+}  // namespace sluice::testing
