@@ -7,6 +7,7 @@
 #include "cache/stream_assembly.h"
 #include "cache/tiered_cache.h"
 #include "gateway/runtime.h"
+#include "gateway/server_timing.h"
 #include "gateway/tenants.h"
 #include "gateway/worker_state.h"
 #include "http/server_session.h"
@@ -100,6 +101,8 @@ asio::awaitable<bool> CacheStage::serve_hit(std::span<const http::Header> extra)
   headers.push_back({"x-sluice-cache", "hit"});
   headers.push_back({"x-sluice-cache-tier", cache::tier_name(hit->tier)});
   headers.push_back({"age", age});
+  std::string timing = server_timing(ctx_, std::chrono::steady_clock::now(), true);
+  headers.push_back({"server-timing", timing});
   ctx_.cache_result = "hit";
   if (ctx_.stream) {
     headers.push_back({"cache-control", "no-cache"});

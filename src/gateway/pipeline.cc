@@ -10,6 +10,7 @@
 #include "gateway/respond.h"
 #include "gateway/route_stage.h"
 #include "gateway/runtime.h"
+#include "gateway/server_timing.h"
 #include "gateway/worker_state.h"
 #include "http/server_session.h"
 
@@ -22,8 +23,10 @@ namespace {
 
 // The headers of an answer: the upstream's that are passed on (or, for our own errors, a
 // Retry-After), then the limits', the cache's and the routing's.
-HeaderList answer_headers(const provider::Exchange& exchange, const AdmitStage& admit,
-                          const CacheStage& cache, const RouteStage& route) {
+// `timing` holds the server-timing value the list points to.
+HeaderList answer_headers(const RequestContext& ctx, const provider::Exchange& exchange,
+                          const AdmitStage& admit, const CacheStage& cache, const RouteStage& route,
+                          std::string& timing) {
   HeaderList out;
   for (const auto& [name, value] : exchange.headers) {
     // The gateway's own limits speak for this answer, not the provider's.
@@ -33,6 +36,8 @@ HeaderList answer_headers(const provider::Exchange& exchange, const AdmitStage& 
   out.insert(out.end(), admit.headers().begin(), admit.headers().end());
   out.insert(out.end(), cache.headers().begin(), cache.headers().end());
   out.insert(out.end(), route.headers().begin(), route.headers().end());
+  timing = server_timing(ctx, std::chrono::steady_clock::now());
+  out.push_back({"server-timing", timing});
   return out;
 }
 
@@ -74,7 +79,7 @@ class ClientSink final : public provider::StreamSink {
     }
     if (!session_.client_gone()) {
       if (first) {
-        HeaderList headers = answer_headers(head, admit_, cache_, route_);
+        HeaderList headers = answer_headers(ctx_, head, admit_, cache_, route_, timing_);
         headers.push_back({"cache-control", "no-cache"});
         delivered =
             co_await session_.begin_stream(head.status, "text/event-stream", headers, data, last);
@@ -95,6 +100,7 @@ class ClientSink final : public provider::StreamSink {
   CacheStage& cache_;
   CoalesceStage& coalesce_;
   const RouteStage& route_;
+  std::string timing_;  // the head's server-timing value
   api::StreamUsageTap usage_;
   bool opened_ = false;
 };
@@ -183,9 +189,10 @@ asio::awaitable<void> run_inference(RequestContext& ctx) {
   coalesce.finish();
 
   // 11. Respond.
+  std::string timing;  // what the head's server-timing points to
   switch (exchange.kind) {
     case provider::Exchange::Kind::kReply: {
-      HeaderList headers = answer_headers(exchange, admit, cache, routing);
+      HeaderList headers = answer_headers(ctx, exchange, admit, cache, routing, timing);
       if (exchange.status >= 400) {
         std::string body = api::normalize_upstream_error(exchange.status, exchange.body);
         co_await session.respond(exchange.status, "application/json", body, headers);
@@ -211,8 +218,8 @@ asio::awaitable<void> run_inference(RequestContext& ctx) {
         break;
       }
       {
-        HeaderList headers =
-            answer_headers(exchange, admit, cache, routing);  // a full queue's Retry-After
+        // A full queue's Retry-After, among others.
+        HeaderList headers = answer_headers(ctx, exchange, admit, cache, routing, timing);
         co_await respond_error(ctx, exchange.error, headers);
       }
       break;

@@ -5,6 +5,7 @@
 
 #include "core/strings.h"
 #include "http/sse.h"
+#include "http/trace_context.h"
 
 namespace sluice::provider {
 
@@ -31,7 +32,9 @@ bool never_forwarded(std::string_view name) {
                                                 "expect",
                                                 "content-type",
                                                 "trailer",
-                                                "x-request-id"};
+                                                "x-request-id",
+                                                "traceparent",
+                                                "tracestate"};
   for (auto n : kNames) {
     if (core::iequals(name, n)) return true;
   }
@@ -94,6 +97,13 @@ asio::awaitable<Exchange> OpenAIProvider::exchange(const Call& call, StreamSink&
   boost::container::small_vector<http::Header, 8> headers;
   if (!authorization_.empty()) headers.push_back({"authorization", authorization_});
   headers.push_back({"x-request-id", call.request_id});
+  // W3C trace context, so the provider's side of a trace joins the client's.
+  if (std::string_view trace = call.client.fields().get("traceparent");
+      !trace.empty() && http::valid_traceparent(trace)) {
+    headers.push_back({"traceparent", trace});
+    std::string_view state = call.client.fields().get("tracestate");
+    if (!state.empty() && state.size() <= 512) headers.push_back({"tracestate", state});
+  }
   for (const auto& [name, value] : static_headers_) headers.push_back({name, value});
   if (!forward_headers_.empty()) {
     for (auto field : call.client.fields()) {
