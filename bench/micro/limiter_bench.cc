@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <random>
 #include <span>
@@ -88,9 +89,11 @@ BENCHMARK(BM_GcraAcquire)->Threads(1)->Threads(2)->UseRealTime();
 // key's rpm among 10,000 keys, the model's rpm among 4 models, the global rpm), with the local
 // backend, on one worker and on two (every worker shares the model and global buckets, as in the
 // gateway). BM_LimiterAcquire goes through the coroutine (`co_await limiter.acquire(...)`, what
-// the pipeline does), BM_LimiterAcquireLocal calls the plain function it returns at once,
-// BM_LimiterAcquireLocalRefused measures the refused path. The Charge strings are built once, as
-// the caller's own cost. Run with
+// the pipeline does), BM_LimiterAcquireLocal calls the plain function it returns at once with
+// charges by name (a lookup under a shard lock each), BM_LimiterAcquireLocalBuckets with the
+// buckets resolved once (Charge::bucket, as the admit stage charges them: a compare-and-swap
+// each, no lookup, no lock), BM_LimiterAcquireLocalRefused measures the refused path. The Charge
+// strings and buckets are resolved once, as the caller's own cost. Run with
 // `build/release/bench/sluice_micro_bench --benchmark_filter=BM_Limiter`.
 
 namespace facade {
@@ -115,6 +118,14 @@ struct Requests {
       charges.push_back({limit::Charge{names[i], kRate, 1}, limit::Charge{kModels[i % 4], model, 1},
                          limit::Charge{"global:rpm", global, 1}});
     }
+    // The same charges on the same state, each with its bucket, as tenants and runtimes hold them.
+    for (const auto& request : charges) {
+      auto& with = bucket_charges.emplace_back(request);
+      for (limit::Charge& c : with) {
+        held.push_back(shared.local().bucket(c.key));
+        c.bucket = held.back().get();
+      }
+    }
     order.resize(4 * kKeys + 17);
     std::mt19937_64 rng(42);
     for (auto& i : order) i = static_cast<std::uint32_t>(rng() % kKeys);
@@ -125,6 +136,8 @@ struct Requests {
   limit::SharedLimits shared{clock};
   std::vector<std::string> names;  // the keys' buckets, which the charges view
   std::vector<std::array<limit::Charge, 3>> charges;
+  std::vector<std::array<limit::Charge, 3>> bucket_charges;
+  std::vector<std::shared_ptr<limit::GcraBucket>> held;  // what bucket_charges point to
   std::vector<std::uint32_t> order;
   std::atomic<std::int64_t> horizon_ns{0};
 };
@@ -134,9 +147,10 @@ Requests& requests() {
   return r;
 }
 
-// Runs `body(limiter, charges)` once per iteration and reports the allowed share.
+// Runs `body(limiter, charges)` once per iteration and reports the allowed share; with
+// `buckets`, the charges carry their buckets.
 template <class Body>
-void run(benchmark::State& state, Body body) {
+void run(benchmark::State& state, Body body, bool buckets = false) {
   Requests& r = requests();
   asio::io_context io{1};
   limit::Limiter limiter(r.shared, config::RateLimits{}, io.get_executor());
@@ -147,7 +161,8 @@ void run(benchmark::State& state, Body body) {
       state, io, limiter,
       [&]() -> std::span<const limit::Charge> {
         t_now += kStep;
-        return r.charges[r.order[i++ % r.order.size()]];
+        const std::size_t k = r.order[i++ % r.order.size()];
+        return buckets ? r.bucket_charges[k] : r.charges[k];
       },
       allowed);
   const std::int64_t end_ns = (t_now - kStart + std::chrono::minutes(1)).count();
@@ -173,6 +188,21 @@ void BM_LimiterAcquireLocal(benchmark::State& state) {
   });
 }
 BENCHMARK(BM_LimiterAcquireLocal)->Threads(1)->Threads(2)->UseRealTime();
+
+void BM_LimiterAcquireLocalBuckets(benchmark::State& state) {
+  facade::run(
+      state,
+      [](benchmark::State& st, asio::io_context&, limit::Limiter& limiter, auto next,
+         std::int64_t& allowed) {
+        for (auto _ : st) {
+          const limit::Verdict v = limiter.acquire_local(next());
+          allowed += v.outcome == limit::Verdict::Outcome::kAllowed;
+          benchmark::DoNotOptimize(v);
+        }
+      },
+      /*buckets=*/true);
+}
+BENCHMARK(BM_LimiterAcquireLocalBuckets)->Threads(1)->Threads(2)->UseRealTime();
 
 void BM_LimiterAcquire(benchmark::State& state) {
   facade::run(state, [](benchmark::State& st, asio::io_context& io, limit::Limiter& limiter,

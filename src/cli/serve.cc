@@ -60,14 +60,16 @@ int serve(const ServeOptions& opts) {
   core::setup_logging(cfg.log_level);
 
   auto shared_cfg = std::make_shared<const config::Config>(std::move(cfg));
-  auto runtime = gateway::Runtime::build(shared_cfg);
+  const core::Clock& clock = core::SteadyClock::instance();
+  // Before the runtime and the tenants: both hold buckets of its local limiter.
+  limit::SharedLimits limits(clock);
+  auto runtime = gateway::Runtime::build(shared_cfg, &limits.local());
   std::unique_ptr<gateway::AccessLog> access_log;
   if (shared_cfg->access_log.enabled) {
     access_log = std::make_unique<gateway::AccessLog>(shared_cfg->access_log.path);
   }
   std::unique_ptr<cache::TieredCache> cache;
   if (shared_cfg->cache.enabled) {
-    const core::Clock& clock = core::SteadyClock::instance();
     std::vector<std::unique_ptr<cache::LowerTier>> lower;  // below memory, fastest first
     if (!shared_cfg->cache.disk.path.empty()) {
       lower.push_back(cache::make_disk_tier(shared_cfg->cache, clock));  // throws if it cannot open
@@ -93,13 +95,11 @@ int serve(const ServeOptions& opts) {
     coalescer = std::make_unique<cache::Coalescer>(shared_cfg->limits.max_response_bytes);
   }
   // Keys, budgets and the usage ledger (docs/keys-and-limits.md).
-  const core::Clock& clock = core::SteadyClock::instance();
   std::unique_ptr<gateway::TenantDirectory> tenants;
   if (shared_cfg->auth.mode == config::Auth::Mode::kKeys) {
-    tenants = std::make_unique<gateway::TenantDirectory>();
+    tenants = std::make_unique<gateway::TenantDirectory>(&limits.local());
   }
   limit::BudgetBook budgets;
-  limit::SharedLimits limits(clock);
   std::unique_ptr<store::ControlPlane> control_plane;
   if (!shared_cfg->data_dir.empty()) {
     store::ControlPlane::Options cp;

@@ -33,7 +33,9 @@ class Admission {
  private:
   friend class AdmitStage;
   limit::Limiter* limiter_ = nullptr;
-  std::vector<limit::Charge> token_charges_;  // cost = reserved_
+  // cost = reserved_. The names and buckets they view are the tenant's and the runtime's, which
+  // the RequestContext holds for longer than it holds this.
+  std::vector<limit::Charge> token_charges_;
   std::uint64_t reserved_ = 0;
   std::atomic<int>* in_flight_ = nullptr;  // the key's slot, when it has max_concurrency
   bool settled_ = false;

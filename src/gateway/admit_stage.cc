@@ -129,20 +129,27 @@ asio::awaitable<bool> AdmitStage::run() {
   boost::container::small_vector<limit::Charge, 6> charges;
   const config::RateLimit& model = route_.config->limits;
   const config::RateLimit& global = config.rate_limits.global;
-  // The buckets' names live in the tenant and the route, which the request keeps alive.
-  auto add = [&](std::uint64_t per_minute, std::string_view key, std::uint64_t cost) {
-    if (per_minute != 0) charges.push_back(limit::Charge{key, limit::Rate{per_minute, 0}, cost});
+  // The buckets' names and local states live in the tenant and the runtime (the route is the
+  // runtime's), which the request keeps alive (ctx_.tenants, ctx_.runtime) until it is settled.
+  // A bucket that was not resolved (a runtime built without a limiter) goes by its name.
+  const RouteBuckets* model_buckets = ctx_.runtime->buckets(route_.index);
+  const RouteBuckets& global_buckets = ctx_.runtime->global_buckets();
+  auto add = [&](std::uint64_t per_minute, std::string_view key, std::uint64_t cost,
+                 limit::GcraBucket* bucket) {
+    if (per_minute != 0) {
+      charges.push_back(limit::Charge{key, limit::Rate{per_minute, 0}, cost, bucket});
+    }
   };
-  if (tenant != nullptr) add(tenant->key.rpm, tenant->rpm_key, 1);
-  add(model.rpm, route_.rpm_bucket, 1);
-  add(global.rpm, "g:r", 1);
+  if (tenant != nullptr) add(tenant->key.rpm, tenant->rpm_key, 1, tenant->rpm_bucket.get());
+  add(model.rpm, route_.rpm_bucket, 1, model_buckets ? model_buckets->rpm.get() : nullptr);
+  add(global.rpm, kGlobalRpmBucket, 1, global_buckets.rpm.get());
   std::size_t request_charges = charges.size();
   bool tokens_limited =
       (tenant != nullptr && tenant->key.tpm != 0) || model.tpm != 0 || global.tpm != 0;
   std::uint64_t estimate = tokens_limited ? estimate_tokens() : 0;
-  if (tenant != nullptr) add(tenant->key.tpm, tenant->tpm_key, estimate);
-  add(model.tpm, route_.tpm_bucket, estimate);
-  add(global.tpm, "g:t", estimate);
+  if (tenant != nullptr) add(tenant->key.tpm, tenant->tpm_key, estimate, tenant->tpm_bucket.get());
+  add(model.tpm, route_.tpm_bucket, estimate, model_buckets ? model_buckets->tpm.get() : nullptr);
+  add(global.tpm, kGlobalTpmBucket, estimate, global_buckets.tpm.get());
   if (charges.empty()) co_return true;
 
   limit::Limiter& limiter = *ctx_.worker.limiter;
@@ -192,6 +199,7 @@ asio::awaitable<bool> AdmitStage::run() {
   if (estimate != 0) {
     ctx_.admission.limiter_ = &limiter;
     ctx_.admission.reserved_ = estimate;
+    // With their buckets: settle() reconciles the same local state without a lookup.
     for (std::size_t i = request_charges; i < charges.size(); ++i) {
       ctx_.admission.token_charges_.push_back(charges[i]);
     }

@@ -23,7 +23,8 @@ json::object model_object(const route::ModelRoute& route, std::int64_t created) 
 
 }  // namespace
 
-std::shared_ptr<const Runtime> Runtime::build(std::shared_ptr<const config::Config> config) {
+std::shared_ptr<const Runtime> Runtime::build(std::shared_ptr<const config::Config> config,
+                                              limit::GcraLimiter* limiter) {
   std::shared_ptr<Runtime> rt(new Runtime());
   rt->config_ = std::move(config);
   rt->created_ = static_cast<std::int64_t>(std::time(nullptr));
@@ -45,6 +46,21 @@ std::shared_ptr<const Runtime> Runtime::build(std::shared_ptr<const config::Conf
     }
   }
   rt->models_ = std::make_unique<route::ModelRegistry>(cfg, rt->providers_);
+  if (limiter != nullptr) {
+    // Only where a limit is set: a held bucket is never swept, and an unlimited one is never
+    // charged. The names are the ones the admit stage charges (and Redis knows).
+    auto resolve = [&](std::uint64_t per_minute, std::string_view name) {
+      return per_minute != 0 ? limiter->bucket(name) : nullptr;
+    };
+    for (const route::ModelRoute& route : rt->models_->routes()) {
+      const config::RateLimit& limits = route.config->limits;
+      rt->route_buckets_.push_back(
+          {resolve(limits.rpm, route.rpm_bucket), resolve(limits.tpm, route.tpm_bucket)});
+    }
+    const config::RateLimit& global = cfg.rate_limits.global;
+    rt->global_buckets_ = {resolve(global.rpm, kGlobalRpmBucket),
+                           resolve(global.tpm, kGlobalTpmBucket)};
+  }
 
   json::array data;
   for (const auto& route : rt->models_->routes()) {

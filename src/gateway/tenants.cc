@@ -22,7 +22,8 @@ TenantDirectory::Found status_at(const Tenant* t, std::int64_t now_unix_ms) {
 
 }  // namespace
 
-TenantDirectory::TenantDirectory() : snapshot_(std::make_shared<const Snapshot>()) {}
+TenantDirectory::TenantDirectory(limit::GcraLimiter* limiter)
+    : limiter_(limiter), snapshot_(std::make_shared<const Snapshot>()) {}
 
 void TenantDirectory::replace(std::vector<store::KeyRecord> keys) {
   auto next = std::make_shared<Snapshot>();
@@ -37,6 +38,12 @@ void TenantDirectory::replace(std::vector<store::KeyRecord> keys) {
     t->cache_namespace = key.cache_namespace.empty() ? "key:" + key.id : key.cache_namespace;
     t->rpm_key = "k:" + key.id + ":r";
     t->tpm_key = "k:" + key.id + ":t";
+    if (limiter_ != nullptr) {
+      // By name, as Redis and the operations by name find them: the bucket an earlier snapshot
+      // held, or the one a key that was never held (or just had its limit set) left in the map.
+      if (key.rpm != 0) t->rpm_bucket = limiter_->bucket(t->rpm_key);
+      if (key.tpm != 0) t->tpm_bucket = limiter_->bucket(t->tpm_key);
+    }
     t->budget = limit::Budget{key.budget_daily, key.budget_monthly, key.budget_total};
     t->key = std::move(key);
     next->by_hash_prefix[prefix_of(t->key.hash)].push_back(t.get());

@@ -1,7 +1,8 @@
 // The keys a running gateway accepts (DESIGN.md, stage 3, "Authenticate"): each active virtual
 // key as a Tenant, with what the later stages need precomputed (its cache namespace, its limiter
-// keys, its budget) and its live state (requests in flight), which survives a refresh of the key
-// list so a revocation or an edit never resets a counter.
+// keys and local buckets, its budget) and its live state (requests in flight), which survives a
+// refresh of the key list so a revocation or an edit never resets a counter. The buckets are
+// looked up by name at every refresh, so a key keeps its rate-limit state across refreshes too.
 //
 // The control plane calls replace() on its own thread whenever the keys change (within its poll
 // interval, so revocations take effect within a second, even when another process made them).
@@ -18,7 +19,8 @@
 // recognised from it. Unknown secrets are not remembered.
 //
 // Thread safety: replace() and version() from any thread; a Reader on one thread only; Tenants
-// are immutable except for `live`, whose members are atomics.
+// are immutable except for what `live` and the buckets point to, which is atomics (GcraBucket's
+// operations are lock-free and safe from any worker).
 #pragma once
 
 #include <array>
@@ -32,6 +34,7 @@
 #include <vector>
 
 #include "limit/budget.h"
+#include "limit/gcra.h"
 #include "store/keys.h"
 
 namespace sluice::gateway {
@@ -45,6 +48,10 @@ struct Tenant {
   std::string cache_namespace;  // the key's own ("key:<id>") unless it names a shared one
   std::string rpm_key;          // the limiter's keys for this tenant's requests and tokens
   std::string tpm_key;
+  // The local limiter's buckets by those names, resolved once per refresh so the admit stage
+  // charges them without a lookup. Null where the key sets no such limit, or without a limiter.
+  std::shared_ptr<limit::GcraBucket> rpm_bucket;
+  std::shared_ptr<limit::GcraBucket> tpm_bucket;
   limit::Budget budget;
   std::shared_ptr<Live> live;
 };
@@ -90,7 +97,9 @@ class TenantDirectory {
     std::array<Remembered, 64> memo_;
   };
 
-  TenantDirectory();
+  // `limiter`, when given, is the local limiter whose buckets the tenants hold (it must outlive
+  // replace() calls; the buckets themselves are shared, so they outlive nothing).
+  explicit TenantDirectory(limit::GcraLimiter* limiter = nullptr);
 
   // Every key that is not revoked (expired ones included: they answer "expired", not "unknown").
   void replace(std::vector<store::KeyRecord> keys);
@@ -103,6 +112,7 @@ class TenantDirectory {
  private:
   std::shared_ptr<const Snapshot> load() const;
 
+  limit::GcraLimiter* const limiter_;
   mutable std::mutex mutex_;
   std::shared_ptr<const Snapshot> snapshot_;
   // Live state by key id, carried from one snapshot to the next.

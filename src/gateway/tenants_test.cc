@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
 namespace sluice::gateway {
 namespace {
 
@@ -66,6 +71,59 @@ TEST_F(TenantReaderTest, ARememberedKeyStillExpires) {
   EXPECT_EQ(reader_.find(a_, 999).status, Status::kOk);
   EXPECT_EQ(reader_.find(a_, 999).status, Status::kOk);
   EXPECT_EQ(reader_.find(a_, 1000).status, Status::kExpired);
+}
+
+// A key's local buckets are resolved by name at every refresh: the same objects from one snapshot
+// to the next (an edit or another key's change resets no limit), shared with the limiter's name;
+// none where the key sets no limit; and let go with the key, so an idle one can be swept.
+TEST(TenantBuckets, ARefreshKeepsAKeysBuckets) {
+  const core::Clock::time_point t0 = core::Clock::time_point{} + std::chrono::hours(1);
+  limit::GcraLimiter limiter;
+  TenantDirectory directory(&limiter);
+  const std::string a = store::new_secret();
+  const std::string b = store::new_secret();
+  store::KeyRecord ka = key("key_a", a);
+  ka.rpm = 60;
+  ka.tpm = 1000;
+  directory.replace({ka, key("key_b", b)});
+  // The tenant `id` of the current snapshot, which `keep` keeps alive.
+  std::vector<std::shared_ptr<const TenantSnapshot>> keep;
+  auto tenant = [&](std::string_view id) -> const Tenant* {
+    TenantDirectory::Reader reader(directory);
+    keep.push_back(reader.current());
+    for (const auto& t : keep.back()->tenants) {
+      if (t->key.id == id) return t.get();
+    }
+    return nullptr;
+  };
+  const Tenant* first = tenant("key_a");
+  ASSERT_NE(first, nullptr);
+  ASSERT_NE(first->rpm_bucket, nullptr);
+  ASSERT_NE(first->tpm_bucket, nullptr);
+  EXPECT_EQ(first->rpm_bucket, limiter.bucket(first->rpm_key));
+  EXPECT_EQ(first->tpm_bucket, limiter.bucket(first->tpm_key));
+  EXPECT_EQ(tenant("key_b")->rpm_bucket, nullptr);  // no limits: nothing held
+  EXPECT_EQ(tenant("key_b")->tpm_bucket, nullptr);
+  std::shared_ptr<limit::GcraBucket> rpm = first->rpm_bucket;
+  ASSERT_TRUE(limit::GcraLimiter::acquire(*rpm, limit::Rate{.per_minute = 60}, 10, t0).allowed);
+
+  // Edited (a higher rpm) while another key is revoked: the same bucket, with what it took.
+  ka.rpm = 120;
+  ka.name = "renamed";
+  directory.replace({ka});
+  const Tenant* second = tenant("key_a");
+  ASSERT_NE(second, nullptr);
+  EXPECT_NE(second, first);
+  EXPECT_EQ(second->rpm_bucket, rpm);
+  EXPECT_EQ(limiter.peek(second->rpm_key, limit::Rate{.per_minute = 60}, 0, t0).remaining, 50);
+
+  // Revoked: the directory lets go, and once full again the bucket is swept like any idle one.
+  const std::size_t held = limiter.size();
+  rpm.reset();
+  keep.clear();
+  directory.replace({});
+  EXPECT_EQ(limiter.sweep(t0 + std::chrono::minutes(1)), held);
+  EXPECT_EQ(limiter.size(), 0u);
 }
 
 }  // namespace

@@ -11,6 +11,31 @@ namespace {
 
 bool limited(const Charge& c) { return c.rate.per_minute != 0; }
 
+// A charge on the local limiter: on the bucket its caller resolved, else by its name.
+Decision acquire_one(GcraLimiter& local, const Charge& c, core::Clock::time_point now) {
+  return c.bucket != nullptr ? GcraLimiter::acquire(*c.bucket, c.rate, c.cost, now)
+                             : local.acquire(c.key, c.rate, c.cost, now);
+}
+Decision peek_one(const GcraLimiter& local, const Charge& c, std::uint64_t cost,
+                  core::Clock::time_point now) {
+  return c.bucket != nullptr ? GcraLimiter::peek(*c.bucket, c.rate, cost, now)
+                             : local.peek(c.key, c.rate, cost, now);
+}
+void release_one(GcraLimiter& local, const Charge& c, core::Clock::time_point now) {
+  if (c.bucket != nullptr) {
+    GcraLimiter::release(*c.bucket, c.rate, c.cost, now);
+  } else {
+    local.release(c.key, c.rate, c.cost, now);
+  }
+}
+void consume_one(GcraLimiter& local, const Charge& c, core::Clock::time_point now) {
+  if (c.bucket != nullptr) {
+    GcraLimiter::consume(*c.bucket, c.rate, c.cost, now);
+  } else {
+    local.consume(c.key, c.rate, c.cost, now);
+  }
+}
+
 // The outcome of per-charge decisions (in v.decisions), with the unlimited ones marked as such.
 Verdict finish(Verdict v, std::span<const Charge> charges) {
   for (std::size_t i = 0; i < charges.size(); ++i) {
@@ -91,21 +116,18 @@ Verdict Limiter::acquire_local(std::span<const Charge> charges) {
   std::size_t refused = 0;
   for (; refused < charges.size(); ++refused) {
     const Charge& c = charges[refused];
-    decisions[refused] = local.acquire(c.key, c.rate, c.cost, now);
+    decisions[refused] = acquire_one(local, c, now);
     if (!decisions[refused].allowed) break;
   }
   if (refused < charges.size()) {
-    for (std::size_t i = 0; i < refused; ++i) {
-      const Charge& c = charges[i];
-      local.release(c.key, c.rate, c.cost, now);
-    }
+    for (std::size_t i = 0; i < refused; ++i) release_one(local, charges[i], now);
     // As gcra_untaken() reports them for Redis: nothing was taken, so a charge allowed by itself
     // shows its bucket as it stands.
     for (std::size_t i = 0; i < charges.size(); ++i) {
       if (i == refused) continue;
       const Charge& c = charges[i];
-      decisions[i] = local.peek(c.key, c.rate, c.cost, now);
-      if (decisions[i].allowed) decisions[i] = local.peek(c.key, c.rate, 0, now);
+      decisions[i] = peek_one(local, c, c.cost, now);
+      if (decisions[i].allowed) decisions[i] = peek_one(local, c, 0, now);
     }
   }
   return finish(std::move(v), charges);
@@ -118,7 +140,7 @@ void Limiter::release(std::span<const Charge> charges) {
   }
   if (redis_ && !fail_open_) return;
   const auto now = shared_.clock().now();
-  for (const Charge& c : charges) shared_.local().release(c.key, c.rate, c.cost, now);
+  for (const Charge& c : charges) release_one(shared_.local(), c, now);
 }
 
 void Limiter::consume(std::span<const Charge> charges) {
@@ -128,7 +150,7 @@ void Limiter::consume(std::span<const Charge> charges) {
   }
   if (redis_ && !fail_open_) return;
   const auto now = shared_.clock().now();
-  for (const Charge& c : charges) shared_.local().consume(c.key, c.rate, c.cost, now);
+  for (const Charge& c : charges) consume_one(shared_.local(), c, now);
 }
 
 }  // namespace sluice::limit

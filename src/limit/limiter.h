@@ -17,7 +17,9 @@
 //
 // Local all-or-nothing takes the charges one by one and gives back the ones taken when a later one
 // is refused: another worker may, for that instant, see a unit taken that is then given back.
-// Redis's is atomic (one script).
+// Redis's is atomic (one script). Locally, a charge whose caller resolved its bucket
+// (Charge::bucket) is decided on it without a lookup or a lock; one without goes by its name.
+// Redis always goes by the name.
 //
 // release() and consume() (reconciling a token reservation with the real usage) go to Redis when
 // its connection is up, else to the local limiter (fail-open only: nothing local decides when

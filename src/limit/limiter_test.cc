@@ -115,6 +115,44 @@ TEST_F(LocalLimiterTest, ReservationsAreReconciled) {
   EXPECT_EQ(v.decisions[0].retry_after, 6s);
 }
 
+// Charges whose caller resolved their buckets (as the admit stage does) decide the same, all or
+// nothing, on the very state the names reach.
+TEST_F(LocalLimiterTest, ChargesOnResolvedBucketsDecideOnTheNamedState) {
+  std::shared_ptr<GcraBucket> key = shared_.local().bucket("key:rpm:k1");
+  std::shared_ptr<GcraBucket> model = shared_.local().bucket("model:rpm:m");
+  Charge charges[] = {key_rpm(3), model_rpm(100), global_unlimited()};
+  charges[0].bucket = key.get();
+  charges[1].bucket = model.get();
+  for (int i = 0; i < 3; ++i) {
+    const Verdict v = limiter_.acquire_local(charges);
+    ASSERT_EQ(v.outcome, Outcome::kAllowed) << i;
+    EXPECT_EQ(v.decisions[0].remaining, 2 - i);
+    EXPECT_EQ(v.decisions[1].remaining, 99 - i);
+    EXPECT_EQ(v.decisions[2].remaining, kNoLimit);
+  }
+  const Verdict refused = limiter_.acquire_local(charges);
+  EXPECT_EQ(refused.outcome, Outcome::kRefused);
+  EXPECT_EQ(refused.decisions[0].retry_after, 20s);
+  EXPECT_EQ(refused.decisions[1].remaining, 97);  // given back
+  EXPECT_EQ(refused.decisions[1].reset_after, 1800ms);
+  // The same buckets by name: a charge without a bucket sees what the ones with it took.
+  const Charge model_by_name[] = {model_rpm(100)};
+  EXPECT_EQ(limiter_.acquire_local(model_by_name).decisions[0].remaining, 96);
+  EXPECT_EQ(GcraLimiter::peek(*model, Rate{.per_minute = 100}, 0, clock_.now()).remaining, 96);
+
+  // Reconciliation goes to the bucket too.
+  const Rate tpm{.per_minute = 60'000};
+  std::shared_ptr<GcraBucket> tokens = shared_.local().bucket("key:tpm:k1");
+  Charge reserve[] = {Charge{"key:tpm:k1", tpm, 1000, tokens.get()}};
+  ASSERT_EQ(limiter_.acquire_local(reserve).decisions[0].remaining, 59'000);
+  reserve[0].cost = 700;
+  limiter_.release(reserve);
+  EXPECT_EQ(shared_.local().peek("key:tpm:k1", tpm, 0, clock_.now()).remaining, 59'700);
+  reserve[0].cost = 5000;
+  limiter_.consume(reserve);
+  EXPECT_EQ(GcraLimiter::peek(*tokens, tpm, 0, clock_.now()).remaining, 54'700);
+}
+
 TEST_F(LocalLimiterTest, IdleBucketsAreSweptBySomeLaterDecision) {
   for (int i = 0; i < 10; ++i) {
     const std::string key = "k" + std::to_string(i);
