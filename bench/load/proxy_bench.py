@@ -680,6 +680,78 @@ def paired_rounds(args, servers: dict, names: tuple[str, ...], cases,
     return runs
 
 
+def sluice_bench_parser(doc: str) -> argparse.ArgumentParser:
+    """The options of the benchmarks that compare Sluice configurations with each other
+    (keys_bench.py, routing_bench.py); each adds its own."""
+    default_workers = max(1, min(2, os.cpu_count() or 1))
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    ap.add_argument("--sluice", default=str(REPO / "build/release/sluice"))
+    ap.add_argument("--workers", type=int, default=default_workers)
+    ap.add_argument("--duration", type=int, default=10, help="seconds per run (default 10)")
+    ap.add_argument("--rounds", type=int, default=5, help="paired rounds (default 5)")
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--timeout", default="2s")
+    ap.add_argument("--cases", default="json,stream")
+    ap.add_argument("--stream-upstream", choices=("chunked", "length"), default="chunked")
+    return ap
+
+
+def run_sluice_bench(ap: argparse.ArgumentParser, args, prefix: str, start, report) -> int:
+    """The frame those benchmarks share: checks the cases and tools, starts the upstream nginx
+    in a temporary directory, then `start(args, upstream_port, tmp)`, which starts the Sluice
+    processes and returns ({name: (server, port)} in run order, {name: client key}); runs the
+    paired rounds, and `report(runs, command, cases)`, which prints the tables and returns
+    whether any request failed. Every process is stopped and the directory removed at the end,
+    Ctrl-C and SIGTERM included."""
+    cases = [c for c in args.cases.split(",") if c]
+    if not cases or not set(cases) <= {"json", "stream"}:
+        ap.error("bad --cases")
+    for tool in ("nginx", "wrk"):
+        if not shutil.which(tool):
+            ap.error(f"{tool} is not on PATH")
+    args.sluice = os.path.abspath(args.sluice)
+    command = shlex.join(["python3", os.path.relpath(sys.argv[0])] + sys.argv[1:])
+
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+
+    tmp = Path(tempfile.mkdtemp(prefix=f"sluice-{prefix}-bench-"))
+    for d in ("upstream-tmp", "proxy-tmp", "www"):
+        (tmp / d).mkdir()
+    started: list[Server] = []
+    user = "user root;" if os.geteuid() == 0 else ""
+    try:
+        (tmp / "www/stream.sse").write_text(upstream_chat_sse())
+        upstream_port = free_port()
+        upstream = start_nginx("upstream", render("upstream.conf.in", {
+            "USER": user, "DIR": tmp, "PORT": upstream_port,
+            "CHAT_JSON": nginx_quote(upstream_chat_json())}), tmp)
+        started.append(upstream)
+        wait_port(upstream_port, upstream.proc, "upstream nginx", tmp / "upstream-error.log")
+        sluices, keys = start(args, upstream_port, tmp, started)
+        servers = {"upstream": upstream, "upstream_port": upstream_port,
+                   "procs": {n: {c: srv for c in cases} for n, (srv, _) in sluices.items()},
+                   "ports": {n: {c: port for c in cases} for n, (_, port) in sluices.items()},
+                   "keys": keys}
+        time.sleep(0.5)
+        runs = paired_rounds(args, servers, tuple(sluices), cases)
+        return 1 if report(runs, command, cases) else 0
+    except KeyboardInterrupt as e:
+        log(f"interrupted ({e.args[0] if e.args else 'Ctrl-C'}): stopping")
+        return 130
+    finally:
+        for srv in reversed(started):
+            try:
+                srv.stop()
+            except Exception as e:
+                log(f"stopping {srv.name}: {e}")
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def print_pair_table(runs: list[dict], names: tuple[str, ...], cases) -> bool:
     """A Markdown table of names[1]/names[0] per case: medians of the per-round ratios of CPU
     time per request and of requests per second. Returns whether any request failed."""

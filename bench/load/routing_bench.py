@@ -17,91 +17,34 @@ in a temporary directory; every process is stopped on exit. See bench/load/READM
 
 from __future__ import annotations
 
-import argparse
-import os
-import shlex
-import shutil
-import signal
 import sys
-import tempfile
-import time
-from pathlib import Path
 
 import proxy_bench as pb
 
 
 def main() -> int:
-    default_workers = max(1, min(2, os.cpu_count() or 1))
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sluice", default=str(pb.REPO / "build/release/sluice"))
-    ap.add_argument("--workers", type=int, default=default_workers)
-    ap.add_argument("--duration", type=int, default=10, help="seconds per run (default 10)")
-    ap.add_argument("--rounds", type=int, default=5, help="paired rounds (default 5)")
-    ap.add_argument("--connections", type=int, default=32)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--warmup", type=int, default=1)
-    ap.add_argument("--timeout", default="2s")
-    ap.add_argument("--cases", default="json,stream")
+    ap = pb.sluice_bench_parser(__doc__)
     ap.add_argument("--deployments", type=int, default=3)
-    ap.add_argument("--stream-upstream", choices=("chunked", "length"), default="chunked")
     args = ap.parse_args()
-    cases = [c for c in args.cases.split(",") if c]
-    if not set(cases) <= {"json", "stream"} or args.deployments < 2:
-        ap.error("bad --cases or --deployments")
-    for tool in ("nginx", "wrk"):
-        if not shutil.which(tool):
-            ap.error(f"{tool} is not on PATH")
-    args.sluice = os.path.abspath(args.sluice)
-    command = shlex.join(["python3", os.path.relpath(sys.argv[0])] + sys.argv[1:])
-
-    def on_signal(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-
-    tmp = Path(tempfile.mkdtemp(prefix="sluice-routing-bench-"))
-    for d in ("upstream-tmp", "proxy-tmp"):
-        (tmp / d).mkdir()
-    started: list[pb.Server] = []
-    user = "user root;" if os.geteuid() == 0 else ""
+    if args.deployments < 2:
+        ap.error("bad --deployments")
     names = ("one", f"{args.deployments}x")
-    try:
-        (tmp / "www").mkdir()
-        (tmp / "www/stream.sse").write_text(pb.upstream_chat_sse())
-        upstream_port = pb.free_port()
-        upstream = pb.start_nginx("upstream", pb.render("upstream.conf.in", {
-            "USER": user, "DIR": tmp, "PORT": upstream_port,
-            "CHAT_JSON": pb.nginx_quote(pb.upstream_chat_json())}), tmp)
-        started.append(upstream)
-        pb.wait_port(upstream_port, upstream.proc, "upstream nginx", tmp / "upstream-error.log")
+
+    def start(args, upstream_port, tmp, started):
         one, one_port = pb.start_sluice(args, upstream_port, tmp, "sluice-one")
         started.append(one)
         many, many_port = pb.start_sluice(args, upstream_port, tmp, "sluice-many",
                                           deployments=args.deployments)
         started.append(many)
-        servers = {"upstream": upstream, "upstream_port": upstream_port,
-                   "procs": {names[0]: {c: one for c in cases},
-                             names[1]: {c: many for c in cases}},
-                   "ports": {names[0]: {c: one_port for c in cases},
-                             names[1]: {c: many_port for c in cases}}}
-        time.sleep(0.5)
-        runs = pb.paired_rounds(args, servers, names, cases)
+        return {names[0]: (one, one_port), names[1]: (many, many_port)}, {}
 
+    def report(runs, command, cases):
         print(f"\n## Balancer cost: {args.deployments} deployments behind p2c-ewma vs one\n")
         print(f"`{command}` — {args.rounds} paired rounds of {args.duration} s, "
               f"{args.workers} workers, wrk -t{args.threads} -c{args.connections}.\n")
-        failed = pb.print_pair_table(runs, names, cases)
-        return 1 if failed else 0
-    except KeyboardInterrupt as e:
-        pb.log(f"interrupted ({e.args[0] if e.args else 'Ctrl-C'}): stopping")
-        return 130
-    finally:
-        for s in reversed(started):
-            try:
-                s.stop()
-            except Exception as e:
-                pb.log(f"stopping {s.name}: {e}")
-        shutil.rmtree(tmp, ignore_errors=True)
+        return pb.print_pair_table(runs, names, cases)
+
+    return pb.run_sluice_bench(ap, args, "routing", start, report)
 
 
 if __name__ == "__main__":
