@@ -195,4 +195,25 @@ std::string normalize_upstream_error(int status, std::string_view body) {
   return json::serialize(error_object(message, type, "", ""));
 }
 
+std::string_view json_type_name(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::null:
+      return "null";
+    case json::kind::bool_:
+      return "a boolean";
+    case json::kind::int64:
+    case json::kind::uint64:
+      return "an integer";
+    case json::kind::double_:
+      return "a decimal";
+    case json::kind::string:
+      return "a string";
+    case json::kind::array:
+      return "an array";
+    case json::kind::object:
+      return "an object";
+  }
+  return "a value";
+}
+
 }  // namespace sluice::api

@@ -11,6 +11,10 @@
 
 #include "core/error.h"
 
+namespace boost::json {
+class value;
+}
+
 namespace sluice::api {
 
 int http_status(const core::Error& e);
@@ -32,5 +36,9 @@ std::string error_event(const core::Error& e);
 // {"message": ...} or {"detail": ...} body is wrapped; anything else becomes a message that
 // quotes the start of the body.
 std::string normalize_upstream_error(int status, std::string_view body);
+
+// A JSON value's type as OpenAI's messages word it: "a string", "an integer", "a decimal",
+// "an array", "an object", "a boolean", "null".
+std::string_view json_type_name(const boost::json::value& v);
 
 }  // namespace sluice::api

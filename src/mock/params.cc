@@ -125,7 +125,7 @@ core::Error wrong_type(std::string_view param, std::string_view expected, const 
   message += "': expected ";
   message += expected;
   message += ", but got ";
-  message += json_type_name(got);
+  message += api::json_type_name(got);
   message += " instead.";
   return invalid_param(std::move(message), std::string(param));
 }
@@ -139,30 +139,9 @@ core::Result<json::value> parse_body(std::string_view body) {
   if (!v.is_object()) {
     return core::fail(core::Errc::kInvalidRequest,
                       "Invalid type for request body: expected an object, but got " +
-                          std::string(json_type_name(v)) + " instead.");
+                          std::string(api::json_type_name(v)) + " instead.");
   }
   return v;
-}
-
-std::string_view json_type_name(const json::value& v) {
-  switch (v.kind()) {
-    case json::kind::null:
-      return "null";
-    case json::kind::bool_:
-      return "a boolean";
-    case json::kind::int64:
-    case json::kind::uint64:
-      return "an integer";
-    case json::kind::double_:
-      return "a decimal";
-    case json::kind::string:
-      return "a string";
-    case json::kind::array:
-      return "an array";
-    case json::kind::object:
-      return "an object";
-  }
-  return "a value";
 }
 
 const json::value* find(const json::object& obj, std::string_view key) {

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "api/errors.h"
 #include "core/asio.h"
 #include "core/error.h"
 
@@ -27,9 +28,6 @@ core::Error wrong_type(std::string_view param, std::string_view expected, const 
 
 // A request body that must be a JSON object; 400s worded as OpenAI's otherwise.
 core::Result<json::value> parse_body(std::string_view body);
-
-// "a string", "an integer", "an array", ... as OpenAI words it.
-std::string_view json_type_name(const json::value& v);
 
 // The field, or nullptr when it is absent or null: OpenAI treats an explicit null as "not set".
 const json::value* find(const json::object& obj, std::string_view key);

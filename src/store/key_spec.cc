@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <limits>
 
+#include "api/errors.h"
 #include "core/asio.h"
 #include "store/keys.h"
 
@@ -19,26 +20,6 @@ constexpr std::uint64_t kMaxTokenLimit = std::numeric_limits<std::int64_t>::max(
 
 core::Error invalid(std::string message, std::string param) {
   return core::Error(core::Errc::kInvalidRequest, std::move(message), std::move(param));
-}
-
-std::string_view kind_name(const json::value& v) {
-  switch (v.kind()) {
-    case json::kind::null:
-      return "null";
-    case json::kind::bool_:
-      return "a boolean";
-    case json::kind::int64:
-    case json::kind::uint64:
-    case json::kind::double_:
-      return "a number";
-    case json::kind::string:
-      return "a string";
-    case json::kind::array:
-      return "an array";
-    case json::kind::object:
-      return "an object";
-  }
-  return "a value";
 }
 
 std::string number_text(double d) {
@@ -71,12 +52,14 @@ core::Result<std::uint64_t> whole_number(const json::value& v, const std::string
     if (d > static_cast<double>(max)) return too_large();
     return static_cast<std::uint64_t>(d);
   }
-  return invalid(field + " must be a whole number, not " + std::string(kind_name(v)), field);
+  return invalid(field + " must be a whole number, not " + std::string(api::json_type_name(v)),
+                 field);
 }
 
 core::Result<double> usd(const json::value& v, const std::string& field) {
   if (!v.is_number()) {
-    return invalid(field + " must be a number of USD, not " + std::string(kind_name(v)), field);
+    return invalid(field + " must be a number of USD, not " + std::string(api::json_type_name(v)),
+                   field);
   }
   double d = v.to_number<double>();
   if (d < 0) return invalid(field + " must not be negative", field);
@@ -92,7 +75,7 @@ bool has_control_chars(std::string_view s) {
 
 core::Result<std::string> parse_name(const json::value& v) {
   if (!v.is_string())
-    return invalid("name must be a string, not " + std::string(kind_name(v)), "name");
+    return invalid("name must be a string, not " + std::string(api::json_type_name(v)), "name");
   std::string_view name = v.get_string();
   if (name.empty()) return invalid("name must not be empty", "name");
   if (name.size() > kMaxNameBytes) {
@@ -104,9 +87,9 @@ core::Result<std::string> parse_name(const json::value& v) {
 
 core::Result<std::vector<std::string>> parse_models(const json::value& v) {
   if (!v.is_array()) {
-    return invalid(
-        "models must be an array of model names or globs, not " + std::string(kind_name(v)),
-        "models");
+    return invalid("models must be an array of model names or globs, not " +
+                       std::string(api::json_type_name(v)),
+                   "models");
   }
   const json::array& a = v.get_array();
   if (a.size() > kMaxModelPatterns) {
@@ -118,7 +101,8 @@ core::Result<std::vector<std::string>> parse_models(const json::value& v) {
   for (std::size_t i = 0; i < a.size(); ++i) {
     std::string at = "models[" + std::to_string(i) + "]";
     if (!a[i].is_string()) {
-      return invalid(at + " must be a string, not " + std::string(kind_name(a[i])), "models");
+      return invalid(at + " must be a string, not " + std::string(api::json_type_name(a[i])),
+                     "models");
     }
     std::string_view p = a[i].get_string();
     if (p.empty()) return invalid(at + " must not be empty", "models");
@@ -150,9 +134,9 @@ core::Result<std::string> parse_namespace(const json::value& v) {
   const std::string field = "cache_namespace";
   if (v.is_null()) return std::string();
   if (!v.is_string()) {
-    return invalid(
-        field + " must be a string (or null for the key's own), not " + std::string(kind_name(v)),
-        field);
+    return invalid(field + " must be a string (or null for the key's own), not " +
+                       std::string(api::json_type_name(v)),
+                   field);
   }
   std::string_view ns = v.get_string();
   if (ns.size() > kMaxNamespaceBytes) {
@@ -177,7 +161,7 @@ core::Result<std::int64_t> parse_expiry(const json::value& v) {
   const std::string field = "expires_at";
   if (v.is_null()) return std::int64_t{0};
   const std::string what = field + " must be a unix time in seconds (or null for never)";
-  if (!v.is_number()) return invalid(what + ", not " + std::string(kind_name(v)), field);
+  if (!v.is_number()) return invalid(what + ", not " + std::string(api::json_type_name(v)), field);
   if (v.to_number<double>() <= 0) return invalid(what + ", greater than 0", field);
   auto s = whole_number(v, field, kMaxUnixSeconds);
   if (!s) return s.error();
@@ -187,7 +171,7 @@ core::Result<std::int64_t> parse_expiry(const json::value& v) {
 core::Result<void> parse_budget(const json::value& v, KeySpec& spec) {
   if (!v.is_object()) {
     return invalid("budget must be an object with daily, monthly and total (USD), not " +
-                       std::string(kind_name(v)),
+                       std::string(api::json_type_name(v)),
                    "budget");
   }
   for (const auto& member : v.get_object()) {
@@ -225,8 +209,9 @@ json::value seconds_or_null(std::int64_t ms) {
 
 core::Result<KeySpec> parse_key_spec(const json::value& body, SpecMode mode) {
   if (!body.is_object()) {
-    return invalid("the request body must be a JSON object, not " + std::string(kind_name(body)),
-                   "");
+    return invalid(
+        "the request body must be a JSON object, not " + std::string(api::json_type_name(body)),
+        "");
   }
   KeySpec spec;
   for (const auto& member : body.get_object()) {
@@ -260,7 +245,8 @@ core::Result<KeySpec> parse_key_spec(const json::value& body, SpecMode mode) {
       spec.expires_at_ms = *at;
     } else if (field == "metadata") {
       if (!v.is_object()) {
-        return invalid("metadata must be an object, not " + std::string(kind_name(v)), field);
+        return invalid("metadata must be an object, not " + std::string(api::json_type_name(v)),
+                       field);
       }
       if (json::serialize(v).size() > kMaxMetadataBytes) {
         return invalid(
