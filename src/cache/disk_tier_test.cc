@@ -23,6 +23,8 @@
 #include <thread>
 
 #include "cache/entry_codec.h"
+#include "support/await.h"
+#include "support/temp_dir.h"
 
 namespace sluice::cache {
 namespace {
@@ -31,33 +33,8 @@ using namespace std::chrono_literals;
 
 constexpr std::int64_t kHour = 3'600'000;
 
-// A fresh directory under the system temp dir, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "sluice-disk-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string path() const { return path_.string(); }
-  std::string db() const { return (path_ / "db").string(); }
-
- private:
-  std::filesystem::path path_;
-};
-
-// Runs a coroutine to completion on a private event loop.
-template <class T>
-T await(asio::awaitable<T> a) {
-  asio::io_context ioc;
-  auto f = asio::co_spawn(ioc, std::move(a), asio::use_future);
-  ioc.run();
-  return f.get();
-}
+using sluice::testing::await;
+using sluice::testing::TempDir;
 
 std::uint64_t mix(std::uint64_t x) {
   x += 0x9e3779b97f4a7c15ULL;
@@ -95,7 +72,7 @@ std::shared_ptr<Entry> random_entry(const core::Clock& clock, std::mt19937_64& r
 
 DiskTier::Options options_for(const TempDir& dir) {
   DiskTier::Options o;
-  o.path = dir.db();
+  o.path = dir.file("db").string();
   o.max_bytes = 64ull * 1024 * 1024;
   return o;
 }
@@ -279,10 +256,10 @@ TEST(DiskTier, ASecondOpenOfTheSamePathFailsClearly) {
     DiskTier second(options_for(dir), clock);
     FAIL() << "opened twice";
   } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find(dir.db()), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(dir.file("db").string()), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("cannot open the disk cache"), std::string::npos);
   }
-  std::filesystem::path file = std::filesystem::path(dir.path()) / "plain-file";
+  std::filesystem::path file = dir.path() / "plain-file";
   { std::ofstream(file) << "x"; }
   DiskTier::Options o = options_for(dir);
   o.path = file.string();
@@ -294,7 +271,7 @@ TEST(DiskTier, ADatabaseDamagedBeyondOpeningIsStartedEmpty) {
   core::ManualClock clock;
   { DiskTier tier(options_for(dir), clock); }
   int manifests = 0;
-  for (const auto& f : std::filesystem::directory_iterator(dir.db())) {
+  for (const auto& f : std::filesystem::directory_iterator(dir.file("db").string())) {
     if (f.path().filename().string().rfind("MANIFEST-", 0) != 0) continue;
     std::ofstream(f.path(), std::ios::binary | std::ios::trunc) << std::string(300, '\x5a');
     ++manifests;

@@ -1,21 +1,20 @@
 #include "metrics/metrics_registry.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <charconv>
 #include <chrono>
 #include <cstdint>
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "metrics/process_stats.h"
+#include "support/command.h"
+#include "support/temp_dir.h"
 
 namespace sluice::metrics {
 namespace {
@@ -408,19 +407,11 @@ TEST(MetricsRegistryTest, PromtoolAcceptsTheExposition) {
       latency, 0, [] { return labels("gpt-4o"); }, 42ms);
   worker.observe(sizes, 0, no_labels, std::uint64_t{1000});
 
-  const std::filesystem::path file =
-      std::filesystem::temp_directory_path() / ("sluice-metrics-" + std::to_string(::getpid()));
-  std::ofstream(file) << registry.scrape();
-  const std::string command = "/usr/bin/promtool check metrics < " + file.string() + " 2>&1";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string output;
-  char buf[512];
-  while (std::fgets(buf, sizeof buf, pipe)) output += buf;
-  const int status = ::pclose(pipe);
-  std::filesystem::remove(file);
-  EXPECT_EQ(status, 0) << output;
-  EXPECT_EQ(output, "");
+  sluice::testing::TempDir dir;
+  const std::string file = dir.write("scrape.txt", registry.scrape());
+  const auto checked = sluice::testing::run_command("/usr/bin/promtool check metrics < " + file);
+  EXPECT_EQ(checked.status, 0) << checked.output;
+  EXPECT_EQ(checked.output, "");
 }
 
 }  // namespace

@@ -84,7 +84,7 @@ bool eventually(Pred pred, std::chrono::milliseconds timeout) {
 
 ControlPlane::Options options(const TempDir& dir) {
   ControlPlane::Options o;
-  o.path = dir.db();
+  o.path = testing::db_path(dir);
   o.poll_interval = 50ms;
   o.flush_interval = 50ms;
   return o;
@@ -93,7 +93,7 @@ ControlPlane::Options options(const TempDir& dir) {
 TEST(ControlPlaneTest, OpenHandsOverTheActiveKeysBeforeReturning) {
   TempDir dir;
   {
-    auto db = Database::open(dir.db());
+    auto db = Database::open(testing::db_path(dir));
     ASSERT_TRUE(db);
     KeyStore keys(**db);
     KeySpec a, b;
@@ -118,7 +118,7 @@ TEST(ControlPlaneTest, OpenHandsOverTheActiveKeysBeforeReturning) {
 TEST(ControlPlaneTest, OpenFailsWithTheDatabasesReason) {
   TempDir dir;
   {
-    auto db = Database::open(dir.db());
+    auto db = Database::open(testing::db_path(dir));
     ASSERT_TRUE(db);
     std::string sql = "PRAGMA user_version = " + std::to_string(latest_schema_version() + 1);
     ASSERT_TRUE((*db)->exec(sql.c_str()));
@@ -132,7 +132,7 @@ TEST(ControlPlaneTest, OpenFailsWithTheDatabasesReason) {
 
 TEST(ControlPlaneTest, ARevocationByAnotherConnectionIsSeenWithinThePollInterval) {
   TempDir dir;
-  auto cli = Database::open(dir.db());  // as `sluice keys revoke` in another process
+  auto cli = Database::open(testing::db_path(dir));  // as `sluice keys revoke` in another process
   ASSERT_TRUE(cli);
   KeyStore keys(**cli);
   KeySpec spec;
@@ -199,7 +199,7 @@ TEST(ControlPlaneTest, RecordPastTheBoundDropsAndCounts) {
   await((*cp)->flush());
   EXPECT_EQ((*cp)->rows_written(), 10u);
   EXPECT_EQ((*cp)->rows_queued(), 0u);
-  EXPECT_EQ(count_rows(dir.db()), 10);
+  EXPECT_EQ(count_rows(testing::db_path(dir)), 10);
   // There is room again.
   EXPECT_TRUE((*cp)->record(usage_row(99)));
 }
@@ -211,7 +211,7 @@ TEST(ControlPlaneTest, BatchesAreWrittenOnTheIntervalWithoutAFlush) {
   ASSERT_TRUE(cp) << cp.error().message;
   for (int i = 0; i < 20; ++i) ASSERT_TRUE((*cp)->record(usage_row(i)));
   ASSERT_TRUE(eventually([&] { return (*cp)->rows_written() == 20; }, 5s));
-  EXPECT_EQ(count_rows(dir.db()), 20);
+  EXPECT_EQ(count_rows(testing::db_path(dir)), 20);
 }
 
 TEST(ControlPlaneTest, ManyWaitingRowsAreWrittenBeforeTheInterval) {
@@ -232,7 +232,7 @@ TEST(ControlPlaneTest, ALockedDatabaseNeverBlocksRecordAndRowsWaitForTheLock) {
   KeysSeen seen;
   auto cp = ControlPlane::open(options(dir), seen.listener());
   ASSERT_TRUE(cp) << cp.error().message;
-  auto other = Database::open(dir.db());
+  auto other = Database::open(testing::db_path(dir));
   ASSERT_TRUE(other);
   ASSERT_TRUE((*other)->exec("BEGIN EXCLUSIVE"));
 
@@ -254,7 +254,7 @@ TEST(ControlPlaneTest, ALockedDatabaseNeverBlocksRecordAndRowsWaitForTheLock) {
   ASSERT_TRUE(eventually([&] { return (*cp)->rows_written() == 101; }, 5s));
   EXPECT_EQ((*cp)->rows_queued(), 0u);
   EXPECT_EQ((*cp)->rows_dropped(), 0u);
-  EXPECT_EQ(count_rows(dir.db()), 101);
+  EXPECT_EQ(count_rows(testing::db_path(dir)), 101);
 }
 
 TEST(ControlPlaneTest, ALockedDatabaseStillLetsKeyChangesThrough) {
@@ -262,13 +262,13 @@ TEST(ControlPlaneTest, ALockedDatabaseStillLetsKeyChangesThrough) {
   KeysSeen seen;
   auto cp = ControlPlane::open(options(dir), seen.listener());
   ASSERT_TRUE(cp) << cp.error().message;
-  auto cli = Database::open(dir.db());
+  auto cli = Database::open(testing::db_path(dir));
   ASSERT_TRUE(cli);
   KeySpec spec;
   spec.name = "new";
   ASSERT_TRUE(KeyStore(**cli).create(spec, kNow));
   // The writer's lock does not stop the gateway's reads (WAL).
-  auto locker = Database::open(dir.db());
+  auto locker = Database::open(testing::db_path(dir));
   ASSERT_TRUE(locker);
   ASSERT_TRUE((*locker)->exec("BEGIN EXCLUSIVE"));
   EXPECT_TRUE(seen.wait_for(
@@ -286,7 +286,7 @@ TEST(ControlPlaneTest, DestroyingItWritesWhatIsQueued) {
     ASSERT_TRUE(cp) << cp.error().message;
     for (int i = 0; i < 7; ++i) ASSERT_TRUE((*cp)->record(usage_row(i)));
   }
-  EXPECT_EQ(count_rows(dir.db()), 7);
+  EXPECT_EQ(count_rows(testing::db_path(dir)), 7);
 }
 
 TEST(ControlPlaneTest, RecordFromManyThreadsLosesNothing) {
@@ -303,7 +303,7 @@ TEST(ControlPlaneTest, RecordFromManyThreadsLosesNothing) {
   for (auto& t : threads) t.join();
   await((*cp)->flush());
   EXPECT_EQ((*cp)->rows_written(), 8000u);
-  EXPECT_EQ(count_rows(dir.db()), 8000);
+  EXPECT_EQ(count_rows(testing::db_path(dir)), 8000);
 }
 
 }  // namespace

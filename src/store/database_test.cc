@@ -52,12 +52,12 @@ TEST(DatabaseTest, AFreshFileGetsTheWholeSchemaInWalMode) {
 TEST(DatabaseTest, ReopeningMigratesNothingAndKeepsTheData) {
   TempDir dir;
   {
-    auto db = Database::open(dir.db());
+    auto db = Database::open(testing::db_path(dir));
     ASSERT_TRUE(db) << db.error().message;
     ASSERT_TRUE((*db)->exec("INSERT INTO meta (name, value) VALUES ('probe', 42)"));
   }
   for (int i = 0; i < 2; ++i) {
-    auto db = Database::open(dir.db());
+    auto db = Database::open(testing::db_path(dir));
     ASSERT_TRUE(db) << db.error().message;
     EXPECT_EQ((*db)->schema_version(), latest_schema_version());
     EXPECT_EQ(int_of(**db, "SELECT value FROM meta WHERE name = 'probe'"), 42);
@@ -69,22 +69,24 @@ TEST(DatabaseTest, ReopeningMigratesNothingAndKeepsTheData) {
 TEST(DatabaseTest, ADatabaseFromANewerSluiceIsRefused) {
   TempDir dir;
   {
-    auto db = Database::open(dir.db());
+    auto db = Database::open(testing::db_path(dir));
     ASSERT_TRUE(db);
     std::string sql = "PRAGMA user_version = " + std::to_string(latest_schema_version() + 1);
     ASSERT_TRUE((*db)->exec(sql.c_str()));
   }
-  auto db = Database::open(dir.db());
+  auto db = Database::open(testing::db_path(dir));
   ASSERT_FALSE(db);
   EXPECT_NE(db.error().message.find("newer than this Sluice"), std::string::npos)
       << db.error().message;
-  EXPECT_NE(db.error().message.find(dir.db()), std::string::npos) << db.error().message;
+  EXPECT_NE(db.error().message.find(testing::db_path(dir)), std::string::npos)
+      << db.error().message;
 }
 
 TEST(DatabaseTest, AFileThatIsNotADatabaseIsReported) {
   TempDir dir;
-  std::ofstream(dir.db()) << "this is not a database, it is a text file that is long enough\n";
-  auto db = Database::open(dir.db());
+  std::ofstream(testing::db_path(dir))
+      << "this is not a database, it is a text file that is long enough\n";
+  auto db = Database::open(testing::db_path(dir));
   ASSERT_FALSE(db);
   EXPECT_NE(db.error().message.find("not a database"), std::string::npos) << db.error().message;
 }
@@ -103,7 +105,7 @@ TEST(DatabaseTest, TheFileIsSluiceDbInTheDataDirectory) {
 
 TEST(DatabaseTest, StatementsBindAndReadEveryType) {
   TempDir dir;
-  auto db = Database::open(dir.db());
+  auto db = Database::open(testing::db_path(dir));
   ASSERT_TRUE(db);
   ASSERT_TRUE((*db)->exec("CREATE TABLE t (i INTEGER, r REAL, s TEXT, b BLOB)"));
   auto insert = (*db)->prepare("INSERT INTO t VALUES (?1, ?2, ?3, ?4)");
@@ -134,7 +136,7 @@ TEST(DatabaseTest, StatementsBindAndReadEveryType) {
 
 TEST(DatabaseTest, ABadBindIsReportedByStep) {
   TempDir dir;
-  auto db = Database::open(dir.db());
+  auto db = Database::open(testing::db_path(dir));
   ASSERT_TRUE(db);
   auto stmt = (*db)->prepare("SELECT ?1");
   ASSERT_TRUE(stmt);
@@ -146,7 +148,7 @@ TEST(DatabaseTest, ABadBindIsReportedByStep) {
 
 TEST(DatabaseTest, ATransactionRollsBackUnlessCommitted) {
   TempDir dir;
-  auto db = Database::open(dir.db());
+  auto db = Database::open(testing::db_path(dir));
   ASSERT_TRUE(db);
   {
     auto tx = Transaction::begin(**db, Transaction::Kind::kWrite);
@@ -165,8 +167,8 @@ TEST(DatabaseTest, ATransactionRollsBackUnlessCommitted) {
 
 TEST(DatabaseTest, ALockedDatabaseFailsFastAsUnavailableAndReadsGoOn) {
   TempDir dir;
-  auto mine = Database::open(dir.db());
-  auto other = Database::open(dir.db());
+  auto mine = Database::open(testing::db_path(dir));
+  auto other = Database::open(testing::db_path(dir));
   ASSERT_TRUE(mine && other);
   ASSERT_TRUE((*other)->exec("BEGIN EXCLUSIVE"));
   auto began = std::chrono::steady_clock::now();

@@ -14,7 +14,7 @@ using testing::TempDir;
 constexpr std::int64_t kNow = 1767225600000;  // 2026-01-01T00:00:00Z
 
 std::unique_ptr<Database> open_db(const TempDir& dir) {
-  auto db = Database::open(dir.db());
+  auto db = Database::open(testing::db_path(dir));
   EXPECT_TRUE(db) << db.error().message;
   return std::move(*db);
 }

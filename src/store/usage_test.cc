@@ -94,7 +94,7 @@ TEST(UsageQueryTest, ParsesGroupsAndTimesAndNamesTheBadParameter) {
 class UsageStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = Database::open(dir_.db());
+    auto db = Database::open(testing::db_path(dir_));
     ASSERT_TRUE(db) << db.error().message;
     db_ = std::move(*db);
   }

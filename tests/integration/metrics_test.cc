@@ -7,12 +7,12 @@
 
 #include <boost/json.hpp>
 
-#include <cstdio>
 #include <map>
 #include <regex>
 #include <sstream>
 #include <thread>
 
+#include "support/command.h"
 #include "support/free_port.h"
 #include "support/http_client.h"
 #include "support/process.h"
@@ -40,17 +40,6 @@ std::string chat(const std::string& content, bool stream = false) {
                      R"("}],"max_tokens":8)";
   if (stream) body += R"(,"stream":true,"stream_options":{"include_usage":true})";
   return body + "}";
-}
-
-// Runs a command and returns its exit status and what it printed (stdout and stderr).
-std::pair<int, std::string> run(const std::string& command) {
-  std::string out;
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  if (p == nullptr) return {-1, ""};
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  int status = ::pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
 class MetricsTest : public ::testing::Test {
@@ -172,9 +161,9 @@ TEST_F(MetricsTest, TheCountersAndHistogramsMatchTheTraffic) {
 TEST_F(MetricsTest, PromtoolAcceptsTheScrape) {
   send_traffic();
   std::string path = dir_.write("scrape.txt", scrape());
-  auto [status, out] = run("promtool check metrics < " + path);
-  EXPECT_EQ(status, 0) << out;
-  EXPECT_EQ(out, "") << "promtool's linter complained";
+  CommandResult checked = run_command("promtool check metrics < " + path);
+  EXPECT_EQ(checked.status, 0) << checked.output;
+  EXPECT_EQ(checked.output, "") << "promtool's linter complained";
 }
 
 TEST_F(MetricsTest, APrometheusServerScrapesTheGateway) {

@@ -23,31 +23,6 @@ namespace sluice::testing {
 
 namespace fs = std::filesystem;
 
-TempDir::TempDir() {
-  std::random_device rd;
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    auto candidate = fs::temp_directory_path() / ("sluice-test-" + std::to_string(rd()));
-    std::error_code ec;
-    if (fs::create_directory(candidate, ec)) {
-      path_ = candidate;
-      return;
-    }
-  }
-  throw std::runtime_error("cannot create a temporary directory");
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  fs::remove_all(path_, ec);
-}
-
-std::string TempDir::write(const std::string& name, const std::string& content) const {
-  auto p = path_ / name;
-  std::ofstream out(p, std::ios::binary);
-  out << content;
-  return p.string();
-}
-
 std::unique_ptr<Process> Process::start(const std::vector<std::string>& argv,
                                         const std::string& log_file,
                                         const std::map<std::string, std::string>& env) {

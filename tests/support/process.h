@@ -21,23 +21,11 @@
 #include <string>
 #include <vector>
 
+#include "support/temp_dir.h"
+
 namespace sluice::testing {
 
 using namespace std::chrono_literals;
-
-// A fresh directory under the system temp dir, removed when the object dies.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path file(const std::string& name) const { return path_ / name; }
-  // Writes `content` to `name` in this directory and returns the full path.
-  std::string write(const std::string& name, const std::string& content) const;
-
- private:
-  std::filesystem::path path_;
-};
 
 class Process {
  public:
