@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "cache/entry_codec.h"
+#include "support/await.h"
 #include "support/redis_server.h"
 
 namespace sluice::cache {
@@ -39,16 +40,9 @@ class RedisTierTest : public ::testing::Test {
     ASSERT_TRUE(run_until([&] { return stat("connected") == 1; })) << tier_->stats();
   }
 
-  // Runs the loop until `done()`; false when `limit` passed first.
   template <class F>
   bool run_until(F done, std::chrono::milliseconds limit = 5s) {
-    auto deadline = SteadyTime::now() + limit;
-    while (!done()) {
-      if (SteadyTime::now() >= deadline) return false;
-      if (io_.stopped()) io_.restart();
-      io_.run_one_for(5ms);
-    }
-    return true;
+    return sluice::testing::run_until(io_, done, limit);
   }
   void run_for(std::chrono::milliseconds d) {
     auto deadline = SteadyTime::now() + d;

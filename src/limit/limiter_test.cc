@@ -16,6 +16,7 @@
 #include <optional>
 #include <thread>
 
+#include "support/await.h"
 #include "support/redis_server.h"
 
 namespace sluice::limit {
@@ -225,13 +226,7 @@ class RedisLimiterTest : public ::testing::Test {
 
   template <class F>
   bool run_until(F done, std::chrono::milliseconds limit = 10s) {
-    auto deadline = SteadyTime::now() + limit;
-    while (!done()) {
-      if (SteadyTime::now() >= deadline) return false;
-      if (io_.stopped()) io_.restart();
-      io_.run_one_for(5ms);
-    }
-    return true;
+    return sluice::testing::run_until(io_, done, limit);
   }
   Verdict acquire(std::span<const Charge> charges) {
     std::optional<Verdict> result;

@@ -19,6 +19,7 @@
 
 #include "limit/limiter.h"
 #include "limit/redis_gcra_script.h"
+#include "support/await.h"
 #include "support/redis_server.h"
 
 namespace sluice::limit {
@@ -57,13 +58,7 @@ struct Worker {
 
   template <class F>
   bool run_until(F done, std::chrono::milliseconds limit = 5s) {
-    auto deadline = SteadyTime::now() + limit;
-    while (!done()) {
-      if (SteadyTime::now() >= deadline) return false;
-      if (io.stopped()) io.restart();
-      io.run_one_for(5ms);
-    }
-    return true;
+    return sluice::testing::run_until(io, done, limit);
   }
   bool connect() {
     return run_until([&] { return connection->ready(); });

@@ -28,6 +28,15 @@ namespace {
 
 namespace json = boost::json;
 
+// The smallest configuration a command can load: one model on the in-process mock.
+const std::string kModels = R"(providers:
+  - name: sim
+    kind: mock
+models:
+  - name: m
+    deployments: [{provider: sim}]
+)";
+
 struct CliRun {
   int code = -1;
   std::string out, err;
@@ -207,28 +216,14 @@ TEST_F(KeysCliTest, MisusingTheCommandLineExitsTwo) {
 }
 
 TEST_F(KeysCliTest, TheDatabaseIsFoundThroughTheConfigurationOrNotAtAll) {
-  std::string with_dir = dir_.write("with.yaml", "data_dir: " + data_dir() + R"(
-providers:
-  - name: sim
-    kind: mock
-models:
-  - name: m
-    deployments: [{provider: sim}]
-)");
+  std::string with_dir = dir_.write("with.yaml", "data_dir: " + data_dir() + "\n" + kModels);
   auto created = sluice(dir_, {"keys", "create", "-c", with_dir, "--name", "via-config"});
   ASSERT_EQ(created.code, 0) << created.err;
   EXPECT_TRUE(std::filesystem::exists(db_path()));
   auto listed = sluice(dir_, {"keys", "list", "--config", with_dir});
   EXPECT_TRUE(contains(listed.out, "via-config")) << listed.out << listed.err;
 
-  std::string without = dir_.write("without.yaml", R"(
-providers:
-  - name: sim
-    kind: mock
-models:
-  - name: m
-    deployments: [{provider: sim}]
-)");
+  std::string without = dir_.write("without.yaml", kModels);
   auto r = sluice(dir_, {"keys", "list", "-c", without});
   EXPECT_EQ(r.code, 1);
   EXPECT_TRUE(contains(r.err, "sets no data_dir")) << r.err;

@@ -1,12 +1,14 @@
-// Test support: runs a coroutine to completion on a private event loop, for unit tests of code
-// that returns asio::awaitable.
+// Test support for unit tests of code that runs on an event loop: a coroutine run to completion
+// on a private loop, and a test's own loop turned until something has happened.
 //
-// Thread safety: each call has its own loop.
+// Thread safety: await has its own loop; run_until turns the caller's, on the caller's thread.
 #pragma once
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
+
+#include <chrono>
 
 #include "core/asio.h"
 
@@ -18,6 +20,18 @@ T await(asio::awaitable<T> a) {
   auto f = asio::co_spawn(ioc, std::move(a), asio::use_future);
   ioc.run();
   return f.get();
+}
+
+// Runs `io` a little at a time until `done()`; false when `limit` passed first.
+template <class F>
+bool run_until(asio::io_context& io, F done, std::chrono::milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    if (io.stopped()) io.restart();
+    io.run_one_for(std::chrono::milliseconds(5));
+  }
+  return true;
 }
 
 }  // namespace sluice::testing
