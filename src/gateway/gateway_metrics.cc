@@ -23,20 +23,28 @@ using metrics::MetricType;
 using metrics::pack_key;
 using Clock = std::chrono::steady_clock;
 
-// What a request was, as a small number and its label: the four inference endpoints, then the
-// other routes. Paths outside these are "other", so a scanner cannot mint label values.
-constexpr std::array<std::string_view, 10> kEndpoints = {
-    "",      "chat_completions", "completions", "embeddings", "image_generations", "models",
-    "admin", "metrics",          "health",      "other"};
+// What a request was, as a small number (for the series key) and its label: the inference
+// endpoints by api::endpoint_name (as the ledger and the access log name them), then the other
+// routes. Paths outside these are "other", so a scanner cannot mint label values.
+struct EndpointLabel {
+  std::uint16_t id;
+  std::string_view name;
+};
 
-std::uint16_t endpoint_of(const RequestContext& ctx) {
-  if (ctx.endpoint) return static_cast<std::uint16_t>(static_cast<int>(*ctx.endpoint) + 1);
+EndpointLabel endpoint_of(const RequestContext& ctx) {
   std::string_view path = ctx.session.path();
-  if (path == "/v1/models" || path.starts_with("/v1/models/")) return 5;
-  if (path.starts_with("/admin/")) return 6;
-  if (path == "/metrics") return 7;
-  if (path == "/healthz") return 8;
-  return 9;
+  // Unset when the request was refused before stage 4 (a missing key): the path still says.
+  std::optional<api::Endpoint> inference =
+      ctx.endpoint ? ctx.endpoint : api::endpoint_for_path(path);
+  if (inference) {
+    return {static_cast<std::uint16_t>(static_cast<int>(*inference) + 1),
+            api::endpoint_name(*inference)};
+  }
+  if (path == "/v1/models" || path.starts_with("/v1/models/")) return {100, "models"};
+  if (path.starts_with("/admin/")) return {101, "admin"};
+  if (path == "/metrics") return {102, "metrics"};
+  if (path == "/healthz") return {103, "health"};
+  return {104, "other"};
 }
 
 constexpr std::array<std::string_view, 5> kCacheResults = {"", "hit", "miss", "bypass",
@@ -214,21 +222,21 @@ void GatewayMetrics::end(metrics::WorkerMetrics& w) {
 }
 
 void GatewayMetrics::record(metrics::WorkerMetrics& w, const RequestContext& ctx) {
-  const std::uint16_t endpoint = endpoint_of(ctx);
+  const EndpointLabel endpoint = endpoint_of(ctx);
   const std::uint16_t route = route_of(ctx);
   const std::uint16_t cache = cache_of(ctx.cache_result);
   const auto status = static_cast<std::uint16_t>(ctx.status);
-  w.add(requests_, pack_key(endpoint, route, status, cache), [&] {
-    return LabelValues{std::string(kEndpoints[endpoint]), model_label(ctx),
-                       std::to_string(ctx.status), std::string(kCacheResults[cache])};
+  w.add(requests_, pack_key(endpoint.id, route, status, cache), [&] {
+    return LabelValues{std::string(endpoint.name), model_label(ctx), std::to_string(ctx.status),
+                       std::string(kCacheResults[cache])};
   });
 
   const auto now = Clock::now();
   const auto total = now - ctx.session.started();
   w.observe(
-      duration_, pack_key(endpoint, route),
+      duration_, pack_key(endpoint.id, route),
       [&] {
-        return LabelValues{std::string(kEndpoints[endpoint]), model_label(ctx)};
+        return LabelValues{std::string(endpoint.name), model_label(ctx)};
       },
       total);
   auto upstream = Clock::duration::zero();
@@ -242,7 +250,7 @@ void GatewayMetrics::record(metrics::WorkerMetrics& w, const RequestContext& ctx
   }
   if (ctx.endpoint) {
     w.observe(
-        overhead_, endpoint, [&] { return LabelValues{std::string(kEndpoints[endpoint])}; },
+        overhead_, endpoint.id, [&] { return LabelValues{std::string(endpoint.name)}; },
         total - upstream);
   }
   if (ctx.stream && ctx.upstream_first_byte != Clock::time_point{}) {

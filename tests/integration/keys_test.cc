@@ -108,6 +108,13 @@ TEST_F(KeysTest, NoWrongOrRevokedKeyIs401AndAGoodOneIsServed) {
   ASSERT_TRUE(models);
   EXPECT_EQ(models->status, 401);
   EXPECT_EQ(mock_.requests(), 0);
+  // Refused before the body is read, they are still counted as the chat requests they were.
+  auto scrape = request(gateway_.port, "GET", "/metrics");
+  ASSERT_TRUE(scrape);
+  EXPECT_NE(scrape->body.find(
+                R"(sluice_requests_total{endpoint="chat",model="",status="401",cache=""} 3)"),
+            std::string::npos)
+      << scrape->body;
 
   auto [id, secret] = create_key(R"({"name":"team-a"})");
   ASSERT_FALSE(secret.empty());

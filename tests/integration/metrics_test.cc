@@ -121,14 +121,14 @@ TEST_F(MetricsTest, TheCountersAndHistogramsMatchTheTraffic) {
   ASSERT_EQ(seen_["200/hit"], 2);
   std::map<std::string, double> s = samples(scrape());
 
-  const std::string fast = R"(endpoint="chat_completions",model="fast")";
+  const std::string fast = R"(endpoint="chat",model="fast")";
   EXPECT_EQ(s["sluice_requests_total{" + fast + R"(,status="200",cache="miss"})"], 4);
   EXPECT_EQ(s["sluice_requests_total{" + fast + R"(,status="200",cache="hit"})"], 2);
   // The unknown model is counted without its made-up name; the bad body before any model.
   EXPECT_EQ(
-      s[R"(sluice_requests_total{endpoint="chat_completions",model="",status="404",cache=""})"], 1);
+      s[R"(sluice_requests_total{endpoint="chat",model="",status="404",cache=""})"], 1);
   EXPECT_EQ(
-      s[R"(sluice_requests_total{endpoint="chat_completions",model="",status="400",cache=""})"], 1);
+      s[R"(sluice_requests_total{endpoint="chat",model="",status="400",cache=""})"], 1);
 
   // Every answered request is in the duration histogram, and the sum is real time.
   EXPECT_EQ(s["sluice_request_duration_seconds_count{" + fast + "}"], 6);
@@ -139,7 +139,7 @@ TEST_F(MetricsTest, TheCountersAndHistogramsMatchTheTraffic) {
   EXPECT_EQ(s[R"(sluice_time_to_first_token_seconds_count{model="fast"})"], 1);
   EXPECT_EQ(s[R"(sluice_upstream_duration_seconds_count{deployment="local/llama-3.1-8b"})"],
             upstream_calls_);
-  EXPECT_EQ(s[R"(sluice_gateway_overhead_seconds_count{endpoint="chat_completions"})"], 8);
+  EXPECT_EQ(s[R"(sluice_gateway_overhead_seconds_count{endpoint="chat"})"], 8);
 
   // Tokens the upstream reported (hits spent none), and their cost at the configured prices.
   ASSERT_GT(prompt_tokens_, 0u);
