@@ -125,10 +125,8 @@ TEST_F(MetricsTest, TheCountersAndHistogramsMatchTheTraffic) {
   EXPECT_EQ(s["sluice_requests_total{" + fast + R"(,status="200",cache="miss"})"], 4);
   EXPECT_EQ(s["sluice_requests_total{" + fast + R"(,status="200",cache="hit"})"], 2);
   // The unknown model is counted without its made-up name; the bad body before any model.
-  EXPECT_EQ(
-      s[R"(sluice_requests_total{endpoint="chat",model="",status="404",cache=""})"], 1);
-  EXPECT_EQ(
-      s[R"(sluice_requests_total{endpoint="chat",model="",status="400",cache=""})"], 1);
+  EXPECT_EQ(s[R"(sluice_requests_total{endpoint="chat",model="",status="404",cache=""})"], 1);
+  EXPECT_EQ(s[R"(sluice_requests_total{endpoint="chat",model="",status="400",cache=""})"], 1);
 
   // Every answered request is in the duration histogram, and the sum is real time.
   EXPECT_EQ(s["sluice_request_duration_seconds_count{" + fast + "}"], 6);
