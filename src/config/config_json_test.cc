@@ -29,6 +29,54 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
+// The number of members of the aggregate T: how many values it can be brace-initialized with.
+struct AnyValue {
+  template <class T>
+  operator T() const;
+};
+template <class T, class... Values>
+constexpr std::size_t member_count() {
+  if constexpr (requires { T{Values{}..., AnyValue{}}; }) {
+    return member_count<T, Values..., AnyValue>();
+  } else {
+    return sizeof...(Values);
+  }
+}
+
+// When one of these fails, a member was added to (or removed from) config.h: write it in
+// to_json (config_json.cc), give it a value other than its default in rich_yaml below so the
+// round trip checks it, then update the count here.
+static_assert(member_count<Config>() == 15);
+static_assert(member_count<Listen>() == 2);
+static_assert(member_count<ServerLimits>() == 8);
+static_assert(member_count<RateLimits>() == 5);
+static_assert(member_count<RateLimits::Redis>() == 3);
+static_assert(member_count<Auth>() == 2);
+static_assert(member_count<AccessLog>() == 2);
+static_assert(member_count<Cache>() == 12);
+static_assert(member_count<Cache::Memory>() == 1);
+static_assert(member_count<Cache::Disk>() == 2);
+static_assert(member_count<Cache::Redis>() == 3);
+static_assert(member_count<Coalesce>() == 1);
+static_assert(member_count<Routing>() == 3);
+static_assert(member_count<Provider>() == 13);
+static_assert(member_count<Url>() == 5);
+static_assert(member_count<UpstreamTimeouts>() == 4);
+static_assert(member_count<MockSettings>() == 6);
+static_assert(member_count<Model>() == 13);
+static_assert(member_count<Deployment>() == 12);
+static_assert(member_count<AdaptiveConcurrency>() == 5);
+static_assert(member_count<HashKey>() == 4);
+static_assert(member_count<ModelTimeouts>() == 4);
+static_assert(member_count<Retries>() == 6);
+static_assert(member_count<Queue>() == 3);
+static_assert(member_count<Hedge>() == 3);
+static_assert(member_count<Health>() == 5);
+static_assert(member_count<OutlierDetection>() == 5);
+static_assert(member_count<CircuitBreaker>() == 6);
+static_assert(member_count<ActiveProbe>() == 6);
+static_assert(member_count<RateLimit>() == 2);
+
 // The configuration the loader makes of `c`'s JSON form, under the same source name.
 Config round_trip(const Config& c) { return load_yaml(to_text(to_json(c, false)), c.source); }
 
