@@ -2,7 +2,9 @@
 // default. A Config is immutable once loaded and shared as std::shared_ptr<const Config>; a
 // reload builds a new one (DESIGN.md, "Process model").
 //
-// Every field has a default that works; docs/configuration.md documents each key.
+// Every field has a default that works; docs/configuration.md documents each key. Each struct
+// compares with == member by member (Mark excepted, see there), so a test can check that a
+// configuration survives a round trip (config_json.h).
 #pragma once
 
 #include <chrono>
@@ -19,9 +21,13 @@ using Duration = std::chrono::milliseconds;
 using namespace std::chrono_literals;
 
 // Where a value came from, for messages ("sluice.yaml:12:5").
+// Marks always compare equal: they say where a value was written, not what it is, so two
+// configurations with the same values are equal however their files were laid out.
 struct Mark {
   int line = 0;    // 1-based; 0 when the value was not read from a file
   int column = 0;  // 1-based
+
+  bool operator==(const Mark&) const { return true; }
 };
 
 enum class ProviderKind {
@@ -36,6 +42,8 @@ struct Url {
   std::uint16_t port = 0;  // explicit or the scheme's default
   std::string base_path;   // path prefix without a trailing slash, e.g. "/v1"
   std::string text;        // as written, for messages
+
+  bool operator==(const Url&) const = default;
 };
 
 struct UpstreamTimeouts {
@@ -43,6 +51,8 @@ struct UpstreamTimeouts {
   Duration first_byte = 300s;  // request sent -> response headers received
   Duration idle = 120s;        // between two reads of the response body (stream events)
   Duration total = 600s;       // the whole exchange
+
+  bool operator==(const UpstreamTimeouts&) const = default;
 };
 
 struct MockSettings {
@@ -52,6 +62,8 @@ struct MockSettings {
   std::uint64_t seed = 0;            // seeds the fault sequence
   int max_tokens = 64;               // answer length when the request sets no max_tokens
   int embedding_dimensions = 256;    // when the request sets no `dimensions`
+
+  bool operator==(const MockSettings&) const = default;
 };
 
 struct Provider {
@@ -70,6 +82,8 @@ struct Provider {
   int max_idle_connections = 64;  // idle keep-alive connections kept per worker
   Duration pool_idle_timeout = 30s;
   MockSettings mock;  // kMock only
+
+  bool operator==(const Provider&) const = default;
 };
 
 // A gradient concurrency limit (docs/routing.md, "Adaptive concurrency"): the limit moves with
@@ -80,6 +94,8 @@ struct AdaptiveConcurrency {
   int min_limit = 1;
   int max_limit = 1000;
   double tolerance = 1.5;  // recent latency may be this many times the long-run one, unpunished
+
+  bool operator==(const AdaptiveConcurrency&) const = default;
 };
 
 struct Deployment {
@@ -97,6 +113,8 @@ struct Deployment {
   double cached_input_cost_per_mtok = 0;  // prompt tokens the provider served from its cache
   double output_cost_per_mtok = 0;
   AdaptiveConcurrency adaptive;
+
+  bool operator==(const Deployment&) const = default;
 };
 
 enum class Strategy {
@@ -126,6 +144,8 @@ struct HashKey {
   std::string header;             // kHeader: lower-case header name
   std::size_t prefix_bytes = 0;   // kPrefix: the first N bytes of the prompt (messages / input)
   double load_factor = 1.25;      // no deployment takes more than this x the mean load
+
+  bool operator==(const HashKey&) const = default;
 };
 
 // Passive health: consecutive failures eject a deployment for base_ejection x (times ejected),
@@ -137,6 +157,8 @@ struct OutlierDetection {
   Duration max_ejection = 300s;
   // At most this share of a model's deployments is ejected at once (at least one always may be).
   int max_ejection_percent = 10;
+
+  bool operator==(const OutlierDetection&) const = default;
 };
 
 // Per deployment: closed -> open when the failure ratio over `window` reaches `failure_ratio`
@@ -149,6 +171,8 @@ struct CircuitBreaker {
   Duration window = 10s;
   Duration open_for = 30s;
   int half_open_probes = 3;
+
+  bool operator==(const CircuitBreaker&) const = default;
 };
 
 // Active health checks: GET <base_url><path> every `interval`.
@@ -159,6 +183,8 @@ struct ActiveProbe {
   Duration timeout = 2s;
   int unhealthy_after = 2;  // consecutive failed probes mark the deployment down
   int healthy_after = 1;    // consecutive good probes bring it back
+
+  bool operator==(const ActiveProbe&) const = default;
 };
 
 struct Health {
@@ -169,6 +195,8 @@ struct Health {
   // longer than max_cooldown.
   Duration cooldown = 5s;
   Duration max_cooldown = 300s;
+
+  bool operator==(const Health&) const = default;
 };
 
 // Retries of one request (docs/routing.md, "Retries"), only before the client got a byte.
@@ -183,6 +211,8 @@ struct Retries {
   // budget), but min_concurrency retries are always allowed.
   double budget = 0.2;
   int min_concurrency = 3;
+
+  bool operator==(const Retries&) const = default;
 };
 
 // When every deployment is at max_concurrency.
@@ -190,6 +220,8 @@ struct Queue {
   int max_size = 100;  // waiting requests per model; 0 refuses at once
   Duration timeout = 10s;
   int status = 429;  // 429 or 503, with Retry-After
+
+  bool operator==(const Queue&) const = default;
 };
 
 // A second attempt on another deployment when the first has not answered in time (non-stream
@@ -198,6 +230,8 @@ struct Hedge {
   bool enabled = false;
   Duration delay = 0ms;       // 0: the model's observed p95 latency
   Duration min_delay = 10ms;  // never hedge sooner than this
+
+  bool operator==(const Hedge&) const = default;
 };
 
 // Per-model timeouts; a field left out keeps the provider's.
@@ -206,12 +240,16 @@ struct ModelTimeouts {
   Duration first_byte = 0ms;
   Duration idle = 0ms;
   Duration total = 0ms;  // one deadline for every attempt, retries and fallbacks included
+
+  bool operator==(const ModelTimeouts&) const = default;
 };
 
 // Requests and tokens per minute; 0 means unlimited (docs/keys-and-limits.md).
 struct RateLimit {
   std::uint64_t rpm = 0;
   std::uint64_t tpm = 0;
+
+  bool operator==(const RateLimit&) const = default;
 };
 
 struct Model {
@@ -230,6 +268,8 @@ struct Model {
   Hedge hedge;
   Health health;
   RateLimit limits;  // shared by every caller of this model name, across keys
+
+  bool operator==(const Model&) const = default;
 };
 
 // Defaults for every model's retries, queue and health (`routing:` at the top level).
@@ -237,11 +277,15 @@ struct Routing {
   Retries retries;
   Queue queue;
   Health health;
+
+  bool operator==(const Routing&) const = default;
 };
 
 struct Listen {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;  // 0 picks a free port (logged at startup)
+
+  bool operator==(const Listen&) const = default;
 };
 
 struct ServerLimits {
@@ -253,6 +297,8 @@ struct ServerLimits {
   Duration idle_timeout = 75s;    // keep-alive: waiting for the next request
   Duration send_timeout = 60s;    // a write to the client that makes no progress
   int max_connections = 10000;    // per process; further connections wait in the backlog
+
+  bool operator==(const ServerLimits&) const = default;
 };
 
 // Who may call (docs/keys-and-limits.md).
@@ -262,6 +308,8 @@ struct Auth {
   // Guards /admin/ and the dashboard; the SLUICE_ADMIN_KEY environment variable when left out.
   // Without one, the admin API answers loopback clients only.
   std::string admin_key;
+
+  bool operator==(const Auth&) const = default;
 };
 
 // Rate limiting across keys and instances, beside the request limits above (YAML: `limits:`).
@@ -272,6 +320,8 @@ struct RateLimits {
     std::string url;          // redis://[:password@]host[:port][/db]
     Duration timeout = 20ms;  // a decision slower than this uses the local limiter
     std::string key_prefix = "sluice:rl:";
+
+    bool operator==(const Redis&) const = default;
   } redis;
   // When Redis cannot answer: true lets requests through under this instance's local limits;
   // false refuses them with 503.
@@ -280,11 +330,15 @@ struct RateLimits {
   // A request without max_tokens reserves this many output tokens against tpm until its real
   // usage is known.
   std::uint64_t reserve_output_tokens = 1024;
+
+  bool operator==(const RateLimits&) const = default;
 };
 
 struct AccessLog {
   bool enabled = false;
   std::string path = "stdout";  // "stdout", "stderr" or a file path
+
+  bool operator==(const AccessLog&) const = default;
 };
 
 // The response cache (docs/caching.md). Off unless enabled: serving a stored answer to a
@@ -305,23 +359,33 @@ struct Cache {
   std::string default_namespace = "default";
   struct Memory {
     std::uint64_t max_bytes = 256ull * 1024 * 1024;
+
+    bool operator==(const Memory&) const = default;
   } memory;
   // The disk tier (RocksDB), on when `path` is set; it survives restarts.
   struct Disk {
     std::string path;
     std::uint64_t max_bytes = 1024ull * 1024 * 1024;
+
+    bool operator==(const Disk&) const = default;
   } disk;
   // The Redis tier, on when `url` is set; shared by every instance that uses the same Redis.
   struct Redis {
     std::string url;          // redis://[:password@]host[:port][/db]
     Duration timeout = 50ms;  // a lookup slower than this is a miss
     std::string key_prefix = "sluice:";
+
+    bool operator==(const Redis&) const = default;
   } redis;
+
+  bool operator==(const Cache&) const = default;
 };
 
 // Joining identical requests that are in flight at the same time (docs/caching.md).
 struct Coalesce {
   bool enabled = true;
+
+  bool operator==(const Coalesce&) const = default;
 };
 
 struct Config {
@@ -344,6 +408,9 @@ struct Config {
   std::vector<Model> models;
 
   const Provider* find_provider(std::string_view name) const;
+
+  // Every member takes part, `source` too: compare configurations loaded under the same name.
+  bool operator==(const Config&) const = default;
 };
 
 }  // namespace sluice::config

@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "config/loader.h"
+#include "config/prices.h"
 
 namespace sluice::config {
 
@@ -22,6 +23,13 @@ Model single_deployment_model(std::string_view name, std::string_view provider) 
   m.name = std::string(name);
   Deployment d;
   d.provider = std::string(provider);  // model stays empty: send the name the client used
+  // As the loader prices a deployment that sets no prices, so that costs are recorded and the
+  // default configuration loads back equal from its JSON form (config_json.h).
+  if (auto price = list_price(name); price && !name.ends_with('*')) {
+    d.input_cost_per_mtok = price->input;
+    d.cached_input_cost_per_mtok = price->cached_input;
+    d.output_cost_per_mtok = price->output;
+  }
   m.deployments.push_back(std::move(d));
   return m;
 }

@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "support/scoped_env.h"
+
 namespace sluice::config {
 namespace {
 
@@ -92,31 +94,7 @@ std::string with_base_url(std::string_view url) {
          std::string(kModelsForP);
 }
 
-// Sets (or unsets) an environment variable for the life of the object, then restores it.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value != nullptr) {
-      ::setenv(name, value, 1);
-    } else {
-      ::unsetenv(name);
-    }
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      ::setenv(name_.c_str(), old_->c_str(), 1);
-    } else {
-      ::unsetenv(name_.c_str());
-    }
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  std::string name_;
-  std::optional<std::string> old_;
-};
+using sluice::testing::ScopedEnv;
 
 // A fresh directory under the test temp dir, removed with everything in it at the end.
 class TempDir {
@@ -1429,22 +1407,22 @@ TEST(RoutingConfigTest, BadValuesSayWhereAndWhy) {
       probe: {path: models}
     deployments: [{provider: b}]
 )");
-  EXPECT_THAT(errs, testing::Contains(AllOf(StartsWith("test.yaml:8:"),
-                                            HasSubstr("unknown strategy \"p2c-ewm\""),
-                                            HasSubstr("did you mean \"p2c-ewma\""))));
+  EXPECT_THAT(errs, ::testing::Contains(AllOf(StartsWith("test.yaml:8:"),
+                                              HasSubstr("unknown strategy \"p2c-ewm\""),
+                                              HasSubstr("did you mean \"p2c-ewma\""))));
   EXPECT_THAT(errs,
-              testing::Contains(AllOf(StartsWith("test.yaml:9:"), HasSubstr("prefix:BYTES"))));
-  EXPECT_THAT(errs, testing::Contains(HasSubstr("cannot fall back to itself")));
-  EXPECT_THAT(errs, testing::Contains(HasSubstr("unknown model \"nope\"")));
-  EXPECT_THAT(errs, testing::Contains(HasSubstr("\"y\" is listed twice")));
-  EXPECT_THAT(errs, testing::Contains(HasSubstr("must be 429 or 503")));
-  EXPECT_THAT(errs, testing::Contains(AllOf(HasSubstr("max_attempts"), HasSubstr("between 1"))));
-  EXPECT_THAT(errs, testing::Contains(AllOf(HasSubstr("budget"), HasSubstr("between 0 and 1"))));
-  EXPECT_THAT(errs, testing::Contains(AllOf(HasSubstr("weight"), HasSubstr("between 1"))));
-  EXPECT_THAT(errs, testing::Contains(HasSubstr("min_limit must not be greater than max_limit")));
+              ::testing::Contains(AllOf(StartsWith("test.yaml:9:"), HasSubstr("prefix:BYTES"))));
+  EXPECT_THAT(errs, ::testing::Contains(HasSubstr("cannot fall back to itself")));
+  EXPECT_THAT(errs, ::testing::Contains(HasSubstr("unknown model \"nope\"")));
+  EXPECT_THAT(errs, ::testing::Contains(HasSubstr("\"y\" is listed twice")));
+  EXPECT_THAT(errs, ::testing::Contains(HasSubstr("must be 429 or 503")));
+  EXPECT_THAT(errs, ::testing::Contains(AllOf(HasSubstr("max_attempts"), HasSubstr("between 1"))));
+  EXPECT_THAT(errs, ::testing::Contains(AllOf(HasSubstr("budget"), HasSubstr("between 0 and 1"))));
+  EXPECT_THAT(errs, ::testing::Contains(AllOf(HasSubstr("weight"), HasSubstr("between 1"))));
+  EXPECT_THAT(errs, ::testing::Contains(HasSubstr("min_limit must not be greater than max_limit")));
   EXPECT_THAT(errs,
-              testing::Contains(HasSubstr("max_ejection must not be less than base_ejection")));
-  EXPECT_THAT(errs, testing::Contains(HasSubstr("expected a path starting with '/'")));
+              ::testing::Contains(HasSubstr("max_ejection must not be less than base_ejection")));
+  EXPECT_THAT(errs, ::testing::Contains(HasSubstr("expected a path starting with '/'")));
 }
 
 TEST(RoutingConfigTest, FallbackToAPatternIsRefused) {
