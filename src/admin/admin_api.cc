@@ -1,13 +1,13 @@
 #include "admin/admin_api.h"
 
 #include <boost/json/serialize.hpp>
-#include <boost/url/parse.hpp>
 
 #include <optional>
 #include <string>
 
 #include "admin/deployments_view.h"
 #include "admin/keys_api.h"
+#include "admin/query.h"
 #include "cache/coalescer.h"
 #include "cache/tiered_cache.h"
 #include "gateway/auth_stage.h"
@@ -24,16 +24,6 @@ using core::Errc;
 namespace {
 
 constexpr std::string_view kJson = "application/json";
-
-// The value of query parameter `name`, percent-decoded; nullopt when absent.
-std::optional<std::string> query_param(std::string_view target, std::string_view name) {
-  auto url = boost::urls::parse_origin_form(target);
-  if (!url) return std::nullopt;
-  auto params = url->params();
-  auto it = params.find(name);
-  if (it == params.end()) return std::nullopt;
-  return std::string((*it).value);
-}
 
 }  // namespace
 
