@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "admin/dashboard.h"
 #include "admin/deployments_view.h"
 #include "admin/keys_api.h"
 #include "admin/query.h"
@@ -29,6 +30,8 @@ constexpr std::string_view kJson = "application/json";
 
 asio::awaitable<void> AdminApi::handle(gateway::RequestContext& ctx) {
   http::ServerSession& session = ctx.session;
+  // The dashboard's page and assets hold no data: they have their own access rule.
+  if (is_dashboard_path(session.path())) co_return co_await serve_dashboard(ctx);
   const std::string& admin_key = ctx.runtime->config().auth.admin_key;
   if (!admin_key.empty()) {
     if (!gateway::admin_key_matches(gateway::presented_key(ctx), admin_key)) {
