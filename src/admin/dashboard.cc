@@ -26,7 +26,7 @@ constexpr std::string_view kPrefix = "/dashboard";
 // Only the gateway's own files and its own API: no inline script or style, no other origin, no
 // framing (the page shows operational data once it has the key).
 constexpr std::string_view kContentSecurityPolicy =
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; "
     "frame-ancestors 'none'";
 // The page must be revalidated on every load so that a new binary's page is seen at once; its
