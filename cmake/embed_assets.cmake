@@ -5,7 +5,7 @@
 #   cmake -DOUTPUT=out.cc -DWORK_DIR=dir -DASSETS="name=path|name=path|..." -P embed_assets.cmake
 #
 # Each asset gets its content type (from its extension), a strong ETag and a version, both from
-# the SHA-256 of its bytes. index.html refers to the other assets as "/dashboard/NAME"; each such
+# the SHA-256 of its bytes, and text a gzipped copy with its own tag. index.html refers to the other assets as "/dashboard/NAME"; each such
 # reference gains "?v=VERSION" here, so a browser may keep a versioned asset for a year (the
 # server says so only when the query matches) while the page itself always revalidates.
 cmake_minimum_required(VERSION 3.25)
@@ -90,9 +90,34 @@ foreach(name IN LISTS names)
   string(SUBSTRING "${hash_${name}}" 0 16 version)
   string(SUBSTRING "${hash_${name}}" 0 32 etag)
   string(APPEND arrays "// ${name}\nconst unsigned char kAsset${i}[] = {\n${bytes}\n};\n\n")
+
+  # Text over 1 KiB is also stored gzipped, when that saves a tenth or more. libarchive's "raw"
+  # format writes a bare gzip stream; its header's modification time (bytes 4 to 7) is zeroed so
+  # that the same sources always give the same bytes under the same tag.
+  set(gzip "{}, {}")
+  if(type MATCHES "^text/|svg" AND size GREATER 1024)
+    file(ARCHIVE_CREATE OUTPUT "${WORK_DIR}/${name}.gz" PATHS "${path_${name}}" FORMAT raw
+         COMPRESSION GZip COMPRESSION_LEVEL 9)
+    file(READ "${WORK_DIR}/${name}.gz" gz HEX)
+    string(SUBSTRING "${gz}" 0 8 gz_head)
+    string(SUBSTRING "${gz}" 16 -1 gz_tail)
+    set(gz "${gz_head}00000000${gz_tail}")
+    string(LENGTH "${gz}" gz_length)
+    math(EXPR gz_size "${gz_length} / 2")
+    math(EXPR gz_tenfold "${gz_size} * 10")
+    math(EXPR size_ninefold "${size} * 9")
+    if(gz_tenfold LESS_EQUAL size_ninefold)
+      string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," gz_bytes "${gz}")
+      string(REGEX REPLACE "(${line})" "\\1\n" gz_bytes "${gz_bytes}")
+      string(APPEND arrays "// ${name}, gzipped\nconst unsigned char kGzip${i}[] = {\n${gz_bytes}\n};\n\n")
+      set(gzip "R\"(\"${etag}-gzip\")\",\n     std::string_view(reinterpret_cast<const char*>(kGzip${i}), ${gz_size})")
+    endif()
+  endif()
+
   string(APPEND entries
          "    {\"${name}\", \"${type}\", R\"(\"${etag}\")\", \"${version}\",\n"
-         "     std::string_view(reinterpret_cast<const char*>(kAsset${i}), ${size})},\n")
+         "     std::string_view(reinterpret_cast<const char*>(kAsset${i}), ${size}),\n"
+         "     ${gzip}},\n")
   math(EXPR i "${i} + 1")
 endforeach()
 

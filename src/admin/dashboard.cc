@@ -4,11 +4,13 @@
 #include <boost/beast/http/verb.hpp>
 
 #include <optional>
+#include <span>
 #include <string>
 
 #include "admin/dashboard_assets.h"
 #include "admin/query.h"
 #include "core/error.h"
+#include "core/strings.h"
 #include "gateway/request_context.h"
 #include "gateway/respond.h"
 #include "gateway/runtime.h"
@@ -49,6 +51,22 @@ bool request_matches(const http::Fields& fields, std::string_view etag) {
   return false;
 }
 
+bool request_accepts_gzip(const http::Fields& fields) {
+  for (const http::Fields::Field f : fields) {
+    if (f.id == bhttp::field::accept_encoding && accepts_gzip(f.value)) return true;
+  }
+  return false;
+}
+
+// Whether a q parameter's value is zero ("0", "0.", "0.000"), which refuses the coding.
+bool zero_q(std::string_view q) {
+  if (q.empty() || q.front() != '0') return false;
+  q.remove_prefix(1);
+  if (q.empty()) return true;
+  if (q.front() != '.') return false;
+  return q.find_first_not_of('0', 1) == std::string_view::npos;
+}
+
 }  // namespace
 
 bool is_dashboard_path(std::string_view path) {
@@ -66,6 +84,35 @@ bool etag_matches(std::string_view if_none_match, std::string_view etag) {
     if_none_match.remove_prefix(comma + 1);
   }
   return false;
+}
+
+bool accepts_gzip(std::string_view accept_encoding) {
+  std::optional<bool> gzip;
+  std::optional<bool> any;
+  while (!accept_encoding.empty()) {
+    const std::size_t comma = accept_encoding.find(',');
+    std::string_view item = accept_encoding.substr(0, comma);
+    accept_encoding.remove_prefix(comma == std::string_view::npos ? accept_encoding.size()
+                                                                  : comma + 1);
+    const std::size_t semicolon = item.find(';');
+    const std::string_view coding = trim(item.substr(0, semicolon));
+    bool refused = false;
+    if (semicolon != std::string_view::npos) {
+      std::string_view params = item.substr(semicolon + 1);
+      while (!params.empty()) {
+        const std::size_t next = params.find(';');
+        std::string_view param = trim(params.substr(0, next));
+        if (param.size() >= 2 && (param[0] == 'q' || param[0] == 'Q') && param[1] == '=') {
+          refused = zero_q(trim(param.substr(2)));
+        }
+        params.remove_prefix(next == std::string_view::npos ? params.size() : next + 1);
+      }
+    }
+    if (core::iequals(coding, "gzip") || core::iequals(coding, "x-gzip")) gzip = !refused;
+    if (coding == "*") any = !refused;
+  }
+  // A coding named outright wins over "*".
+  return gzip ? *gzip : any.value_or(false);
 }
 
 asio::awaitable<void> serve_dashboard(gateway::RequestContext& ctx) {
@@ -95,18 +142,28 @@ asio::awaitable<void> serve_dashboard(gateway::RequestContext& ctx) {
     const std::optional<std::string> version = query_param(session.request().target(), "v");
     if (version && *version == asset->version) cache_control = kImmutable;
   }
+  const http::Fields& fields = session.request().fields();
+  const bool gzipped = !asset->gzip.empty() && request_accepts_gzip(fields);
+  const std::string_view etag = gzipped ? asset->gzip_etag : asset->etag;
   const http::Header headers[] = {
-      {"etag", asset->etag},
+      {"etag", etag},
       {"cache-control", cache_control},
       {"content-security-policy", kContentSecurityPolicy},
       {"x-content-type-options", "nosniff"},
       {"referrer-policy", "no-referrer"},
+      // The last two only for an asset with a gzipped copy: which form is sent depends on the
+      // request's accept-encoding, and the gzipped one says what it is.
+      {"vary", "accept-encoding"},
+      {"content-encoding", "gzip"},
   };
-  if (request_matches(session.request().fields(), asset->etag)) {
-    co_await session.respond(304, {}, {}, headers);
+  const std::size_t common = asset->gzip.empty() ? 5 : 6;
+  if (request_matches(fields, etag)) {
+    // A 304 carries the fields a 200 would have that describe the cached copy (RFC 9110, 15.4.5).
+    co_await session.respond(304, {}, {}, std::span(headers).first(common));
     co_return;
   }
-  co_await session.respond(200, asset->content_type, asset->body, headers);
+  co_await session.respond(200, asset->content_type, gzipped ? asset->gzip : asset->body,
+                           std::span(headers).first(common + (gzipped ? 1 : 0)));
 }
 
 const DashboardAsset* find_dashboard_asset(std::string_view name) {

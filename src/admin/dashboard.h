@@ -6,8 +6,8 @@
 // key when /admin/ answers 401 and sends it on its own requests. Without an admin key they are
 // served to loopback clients only, as /admin/ is. Every answer has a strong ETag and honours
 // If-None-Match with a 304; the page is `no-cache` (always revalidated), a versioned asset
-// (`?v=` matching its content) may be kept for a year. A content-security-policy allows only
-// the gateway's own scripts, styles and fetches.
+// (`?v=` matching its content) may be kept for a year. Text goes gzipped to a client that accepts
+// it. A content-security-policy allows only the gateway's own scripts, styles and fetches.
 //
 // Thread safety: stateless; runs on the request's worker.
 #pragma once
@@ -31,6 +31,9 @@ bool is_dashboard_path(std::string_view path);
 // RFC 9110 (13.1.2) prescribes for it: "*", or a comma-separated list in which `etag` appears
 // with or without "W/".
 bool etag_matches(std::string_view if_none_match, std::string_view etag);
+
+// Whether an Accept-Encoding value accepts gzip: "gzip" or "*" listed, without "q=0".
+bool accepts_gzip(std::string_view accept_encoding);
 
 // Answers a request for a dashboard path.
 asio::awaitable<void> serve_dashboard(gateway::RequestContext& ctx);

@@ -3,7 +3,9 @@
 // (docs/architecture.md, "The dashboard's assets"). Nothing is read from disk at run time.
 //
 // Each asset's ETag and version come from the SHA-256 of its bytes, computed at build time;
-// index.html refers to the others with "?v=<version>" (the build rewrites the references).
+// index.html refers to the others with "?v=<version>" (the build rewrites the references). Text
+// over 1 KiB is also stored gzipped when that saves a tenth or more, under its own tag (the
+// identity tag with "-gzip"), since a strong tag names one exact sequence of bytes.
 //
 // Thread safety: immutable static data.
 #pragma once
@@ -19,6 +21,8 @@ struct DashboardAsset {
   std::string_view etag;          // strong, quoted: "\"<32 hex digits>\""
   std::string_view version;       // 16 hex digits, the ?v= value the page uses
   std::string_view body;
+  std::string_view gzip_etag;  // empty when there is no gzipped copy
+  std::string_view gzip;       // `body` gzipped, or empty
 };
 
 // Every embedded asset, index.html among them. Defined in the generated source.

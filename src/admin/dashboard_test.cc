@@ -36,6 +36,24 @@ TEST(EtagMatches, ExactListWeakAndStar) {
   EXPECT_FALSE(etag_matches(",", kTag));
 }
 
+TEST(AcceptsGzip, NamedOrStarWithoutQZero) {
+  EXPECT_TRUE(accepts_gzip("gzip"));
+  EXPECT_TRUE(accepts_gzip("gzip, deflate, br, zstd"));  // Chromium's
+  EXPECT_TRUE(accepts_gzip("br;q=1.0, GZIP;q=0.5"));
+  EXPECT_TRUE(accepts_gzip("x-gzip"));
+  EXPECT_TRUE(accepts_gzip("*"));
+  EXPECT_TRUE(accepts_gzip("gzip;q=0.001"));
+  EXPECT_TRUE(accepts_gzip("*;q=0, gzip"));  // named outright wins over "*"
+  EXPECT_FALSE(accepts_gzip(""));
+  EXPECT_FALSE(accepts_gzip("identity"));
+  EXPECT_FALSE(accepts_gzip("br, deflate"));
+  EXPECT_FALSE(accepts_gzip("gzip;q=0"));
+  EXPECT_FALSE(accepts_gzip("gzip; q=0.000"));
+  EXPECT_FALSE(accepts_gzip("*;q=0"));
+  EXPECT_FALSE(accepts_gzip("gzip;q=0, *"));
+  EXPECT_FALSE(accepts_gzip("gzipx"));
+}
+
 // What the build embedded: the page, its scripts and styles, and uPlot with its license, each
 // with a content type a browser accepts under nosniff and a tag that changes with the bytes.
 TEST(DashboardAssets, ThePageAndUplotAreEmbedded) {
@@ -63,6 +81,32 @@ TEST(DashboardAssets, ThePageAndUplotAreEmbedded) {
   std::set<std::string_view> tags;
   for (const DashboardAsset& asset : dashboard_assets()) tags.insert(asset.etag);
   EXPECT_EQ(tags.size(), dashboard_assets().size());
+}
+
+// The large text assets have a gzipped copy, a real gzip stream with the header's time zeroed
+// (so a rebuild gives the same bytes), under a tag of its own.
+TEST(DashboardAssets, TextHasAGzippedCopy) {
+  for (std::string_view name : {"index.html", "dashboard.js", "uPlot.iife.min.js"}) {
+    const DashboardAsset* asset = find_dashboard_asset(name);
+    ASSERT_NE(asset, nullptr) << name;
+    ASSERT_FALSE(asset->gzip.empty()) << name;
+    EXPECT_LE(asset->gzip.size() * 10, asset->body.size() * 9) << name;
+    ASSERT_GE(asset->gzip.size(), 18u);
+    EXPECT_EQ(static_cast<unsigned char>(asset->gzip[0]), 0x1f);
+    EXPECT_EQ(static_cast<unsigned char>(asset->gzip[1]), 0x8b);
+    EXPECT_EQ(asset->gzip.substr(4, 4), std::string_view("\0\0\0\0", 4));
+    // The trailer ends with the uncompressed size, little-endian (mod 2^32).
+    const auto* tail =
+        reinterpret_cast<const unsigned char*>(asset->gzip.data()) + asset->gzip.size() - 4;
+    const std::uint32_t size =
+        tail[0] | tail[1] << 8 | tail[2] << 16 | static_cast<std::uint32_t>(tail[3]) << 24;
+    EXPECT_EQ(size, asset->body.size()) << name;
+    EXPECT_EQ(asset->gzip_etag,
+              std::string(asset->etag.substr(0, asset->etag.size() - 1)) + "-gzip\"");
+  }
+  // Too small to be worth it.
+  EXPECT_TRUE(find_dashboard_asset("favicon.svg")->gzip.empty());
+  EXPECT_TRUE(find_dashboard_asset("favicon.svg")->gzip_etag.empty());
 }
 
 // The page names each asset with its current version, so a cached copy is never stale.

@@ -33,7 +33,9 @@ models:
   - name: fast
     deployments: [{provider: good, model: llama-3.1-8b}]
   - name: pair
-    # Two failures in a row eject a deployment, for long enough that the test sees it.
+    # Each deployment in turn, so the failing one is tried; two failures in a row eject it, for
+    # long enough that the test sees it.
+    strategy: round-robin
     health: {outlier: {consecutive_failures: 2, base_ejection: 300s, max_ejection: 300s}}
     deployments:
       - {provider: good, model: llama-3.1-8b}
@@ -50,6 +52,10 @@ async function chat(base, model, content, headers = {}) {
   await res.arrayBuffer();
   return res;
 }
+
+// Asks for the files as they are, unless a test asks for gzip (fetch would ask for it itself).
+const IDENTITY = { "accept-encoding": "identity" };
+const plain = (url, init = {}) => fetch(url, { ...init, headers: { ...IDENTITY, ...init.headers } });
 
 async function json(url, headers = {}) {
   const res = await fetch(url, { headers });
@@ -212,7 +218,7 @@ describe("dashboard", () => {
   describe("over HTTP", () => {
     it("serves the page at /dashboard and /dashboard/, revalidated on every load", async () => {
       for (const path of ["/dashboard", "/dashboard/"]) {
-        const res = await fetch(`${base}${path}`);
+        const res = await plain(`${base}${path}`);
         assert.equal(res.status, 200);
         assert.equal(res.headers.get("content-type"), "text/html; charset=utf-8");
         assert.equal(res.headers.get("cache-control"), "no-cache");
@@ -229,11 +235,11 @@ describe("dashboard", () => {
     });
 
     it("answers If-None-Match with 304 and no body", async () => {
-      const first = await fetch(`${base}/dashboard/dashboard.css`);
+      const first = await plain(`${base}/dashboard/dashboard.css`);
       const etag = first.headers.get("etag");
       await first.arrayBuffer();
       for (const value of [etag, `W/${etag}`, `"other", ${etag}`, "*"]) {
-        const res = await fetch(`${base}/dashboard/dashboard.css`, {
+        const res = await plain(`${base}/dashboard/dashboard.css`, {
           headers: { "if-none-match": value },
         });
         assert.equal(res.status, 304, value);
@@ -241,7 +247,7 @@ describe("dashboard", () => {
         assert.equal(res.headers.get("content-length"), null);
         assert.equal((await res.arrayBuffer()).byteLength, 0);
       }
-      const changed = await fetch(`${base}/dashboard/dashboard.css`, {
+      const changed = await plain(`${base}/dashboard/dashboard.css`, {
         headers: { "if-none-match": '"0000"' },
       });
       assert.equal(changed.status, 200);
@@ -250,23 +256,60 @@ describe("dashboard", () => {
     });
 
     it("lets a browser keep an asset asked for by its current version", async () => {
-      const html = await (await fetch(`${base}/dashboard`)).text();
+      const html = await (await plain(`${base}/dashboard`)).text();
       const src = /"(\/dashboard\/uPlot\.iife\.min\.js\?v=[0-9a-f]{16})"/.exec(html)[1];
-      const versioned = await fetch(`${base}${src}`);
+      const versioned = await plain(`${base}${src}`);
       assert.equal(versioned.status, 200);
       assert.equal(versioned.headers.get("content-type"), "text/javascript; charset=utf-8");
       assert.equal(versioned.headers.get("cache-control"), "public, max-age=31536000, immutable");
       const body = await versioned.text();
       assert.match(body, /uPlot/);
       for (const other of ["/dashboard/uPlot.iife.min.js", "/dashboard/uPlot.iife.min.js?v=0"]) {
-        const res = await fetch(`${base}${other}`);
+        const res = await plain(`${base}${other}`);
         assert.equal(res.headers.get("cache-control"), "no-cache", other);
         assert.equal(await res.text(), body);
       }
     });
 
+    it("sends text gzipped to a client that accepts it, under its own tag", async () => {
+      const identity = await plain(`${base}/dashboard/uPlot.iife.min.js`);
+      const text = await identity.text();
+      assert.equal(identity.headers.get("content-encoding"), null);
+      assert.equal(identity.headers.get("vary"), "accept-encoding");
+      const tag = identity.headers.get("etag");
+      for (const accept of ["gzip", "gzip, deflate, br, zstd", "*"]) {
+        const res = await fetch(`${base}/dashboard/uPlot.iife.min.js`, {
+          headers: { "accept-encoding": accept },
+        });
+        assert.equal(res.headers.get("content-encoding"), "gzip", accept);
+        assert.equal(res.headers.get("vary"), "accept-encoding");
+        assert.equal(res.headers.get("etag"), tag.replace(/"$/, '-gzip"'));
+        // fetch undoes the gzip: the same script, in well under half the bytes.
+        assert.ok(Number(res.headers.get("content-length")) * 2 < text.length);
+        assert.equal(await res.text(), text);
+      }
+      const refused = await fetch(`${base}/dashboard/uPlot.iife.min.js`, {
+        headers: { "accept-encoding": "gzip;q=0, br" },
+      });
+      assert.equal(refused.headers.get("content-encoding"), null);
+      assert.equal(refused.headers.get("etag"), tag);
+      await refused.arrayBuffer();
+      // Each form revalidates against its own tag only.
+      const gzTag = tag.replace(/"$/, '-gzip"');
+      const same = await fetch(`${base}/dashboard/uPlot.iife.min.js`, {
+        headers: { "accept-encoding": "gzip", "if-none-match": gzTag },
+      });
+      assert.equal(same.status, 304);
+      assert.equal(same.headers.get("vary"), "accept-encoding");
+      const other = await fetch(`${base}/dashboard/uPlot.iife.min.js`, {
+        headers: { "accept-encoding": "gzip", "if-none-match": tag },
+      });
+      assert.equal(other.status, 200);
+      await other.arrayBuffer();
+    });
+
     it("serves uPlot's license", async () => {
-      const res = await fetch(`${base}/dashboard/uPlot.LICENSE.txt`);
+      const res = await plain(`${base}/dashboard/uPlot.LICENSE.txt`);
       assert.equal(res.status, 200);
       assert.equal(res.headers.get("content-type"), "text/plain; charset=utf-8");
       const text = await res.text();
@@ -275,9 +318,9 @@ describe("dashboard", () => {
     });
 
     it("HEAD gives the headers alone", async () => {
-      const get = await fetch(`${base}/dashboard/dashboard.js`);
+      const get = await plain(`${base}/dashboard/dashboard.js`);
       const length = (await get.arrayBuffer()).byteLength;
-      const head = await fetch(`${base}/dashboard/dashboard.js`, { method: "HEAD" });
+      const head = await plain(`${base}/dashboard/dashboard.js`, { method: "HEAD" });
       assert.equal(head.status, 200);
       assert.equal(head.headers.get("content-length"), String(length));
       assert.equal(head.headers.get("etag"), get.headers.get("etag"));
@@ -291,13 +334,13 @@ describe("dashboard", () => {
       const dir = await json(`${base}/dashboard/sub/dashboard.js`);
       assert.equal(dir.status, 404);
       for (const method of ["POST", "PUT", "DELETE"]) {
-        const res = await fetch(`${base}/dashboard`, { method });
+        const res = await plain(`${base}/dashboard`, { method });
         assert.equal(res.status, 405, method);
         assert.equal(res.headers.get("allow"), "GET, HEAD");
         const body = await res.json();
         assert.equal(body.error.code, "method_not_allowed");
       }
-      const prefix = await fetch(`${base}/dashboards`);
+      const prefix = await plain(`${base}/dashboards`);
       assert.equal(prefix.status, 404);
       await prefix.arrayBuffer();
     });
