@@ -110,12 +110,22 @@ describe("dashboard", () => {
           .waitFor({ timeout: UI_TIMEOUT_MS });
         await page.locator("#status.live").waitFor({ timeout: UI_TIMEOUT_MS });
         assert.equal(await page.locator("#deployments tbody tr[data-deployment]").count(), 3);
-        if (!statsPresent) {
+        if (statsPresent) {
+          // The headline cards and the six charts, drawn by uPlot.
+          await page.locator("#cards").waitFor({ state: "visible", timeout: UI_TIMEOUT_MS });
+          await page.waitForFunction(
+            () => document.querySelectorAll("#charts .uplot canvas").length === 6, null,
+            { timeout: UI_TIMEOUT_MS });
+          assert.equal(await page.locator("#stats-unavailable").isVisible(), false);
+        } else {
           await page.locator("#stats-unavailable", { hasText: "Not available" })
             .waitFor({ timeout: UI_TIMEOUT_MS });
           assert.equal(await page.locator("#cards").isHidden(), true);
         }
-        if (!alertsPresent) {
+        if (alertsPresent) {
+          await page.locator("#alerts li").first().waitFor({ timeout: UI_TIMEOUT_MS });
+          assert.equal(await page.locator("#alerts-unavailable").isVisible(), false);
+        } else {
           await page.locator("#alerts-unavailable", { hasText: "Not available" })
             .waitFor({ timeout: UI_TIMEOUT_MS });
         }
