@@ -1,13 +1,14 @@
 #include "admin/admin_api.h"
 
 #include <boost/json/serialize.hpp>
-#include <boost/url/parse.hpp>
 
 #include <optional>
 #include <string>
 
+#include "admin/dashboard.h"
 #include "admin/deployments_view.h"
 #include "admin/keys_api.h"
+#include "admin/query.h"
 #include "cache/coalescer.h"
 #include "cache/tiered_cache.h"
 #include "gateway/auth_stage.h"
@@ -25,20 +26,12 @@ namespace {
 
 constexpr std::string_view kJson = "application/json";
 
-// The value of query parameter `name`, percent-decoded; nullopt when absent.
-std::optional<std::string> query_param(std::string_view target, std::string_view name) {
-  auto url = boost::urls::parse_origin_form(target);
-  if (!url) return std::nullopt;
-  auto params = url->params();
-  auto it = params.find(name);
-  if (it == params.end()) return std::nullopt;
-  return std::string((*it).value);
-}
-
 }  // namespace
 
 asio::awaitable<void> AdminApi::handle(gateway::RequestContext& ctx) {
   http::ServerSession& session = ctx.session;
+  // The dashboard's page and assets hold no data: they have their own access rule.
+  if (is_dashboard_path(session.path())) co_return co_await serve_dashboard(ctx);
   const std::string& admin_key = ctx.runtime->config().auth.admin_key;
   if (!admin_key.empty()) {
     if (!gateway::admin_key_matches(gateway::presented_key(ctx), admin_key)) {

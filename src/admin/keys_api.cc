@@ -1,12 +1,12 @@
 #include "admin/keys_api.h"
 
 #include <boost/json.hpp>
-#include <boost/url/parse.hpp>
 
 #include <optional>
 #include <string>
 #include <utility>
 
+#include "admin/query.h"
 #include "core/clock.h"
 #include "gateway/respond.h"
 #include "gateway/worker_state.h"
@@ -35,15 +35,6 @@ core::Result<json::value> parse_body(std::string_view body) {
     return core::fail(Errc::kInvalidRequest, "The request body must be a JSON object.");
   }
   return v;
-}
-
-std::string query_value(std::string_view target, std::string_view name) {
-  auto url = boost::urls::parse_origin_form(target);
-  if (!url) return {};
-  auto params = url->params();
-  auto it = params.find(name);
-  if (it == params.end()) return {};
-  return std::string((*it).value);
 }
 
 // What a keys operation on the store thread gives back: the key (and for a create its secret),
@@ -148,12 +139,12 @@ asio::awaitable<void> serve_usage(gateway::RequestContext& ctx,
     co_return co_await gateway::respond_error(ctx, gateway::wrong_method(session), kAllow);
   }
   std::string_view target = session.request().target();
-  std::string group_by = query_value(target, "group_by");
-  std::string from = query_value(target, "from");
-  std::string to = query_value(target, "to");
+  std::string group_by = query_param(target, "group_by").value_or("");
+  std::string from = query_param(target, "from").value_or("");
+  std::string to = query_param(target, "to").value_or("");
   auto query = store::parse_usage_query(group_by.empty() ? "key" : group_by, from, to);
   if (!query) co_return co_await gateway::respond_error(ctx, query.error());
-  query->key_id = query_value(target, "key");
+  query->key_id = query_param(target, "key").value_or("");
 
   co_await control_plane.flush();
   auto work = [q = *query](store::Database& db) {

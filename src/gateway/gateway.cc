@@ -23,6 +23,11 @@ namespace {
 
 constexpr std::string_view kJson = "application/json";
 
+// The dashboard's page and assets, which the admin routes serve (src/admin/dashboard.h).
+bool is_dashboard_path(std::string_view path) {
+  return path == "/dashboard" || path.starts_with("/dashboard/");
+}
+
 bool is_get(const http::ServerSession& session) {
   auto m = session.request().method();
   return m == bhttp::verb::get || m == bhttp::verb::head;
@@ -99,7 +104,8 @@ asio::awaitable<void> Gateway::handle(http::ServerSession& session) {
     } else {
       co_await session.respond(200, kJson, body);
     }
-  } else if (path.starts_with("/admin/") && state_.services.admin != nullptr) {
+  } else if ((path.starts_with("/admin/") || is_dashboard_path(path)) &&
+             state_.services.admin != nullptr) {
     co_await state_.services.admin->handle(ctx);
   } else if (path == "/metrics" && recorder != nullptr) {
     if (is_get(session)) {

@@ -44,6 +44,7 @@ EndpointLabel endpoint_of(const RequestContext& ctx) {
   if (path.starts_with("/admin/")) return {101, "admin"};
   if (path == "/metrics") return {102, "metrics"};
   if (path == "/healthz") return {103, "health"};
+  if (path == "/dashboard" || path.starts_with("/dashboard/")) return {105, "dashboard"};
   return {104, "other"};
 }
 

@@ -27,7 +27,7 @@ struct HeadOptions {
   int status = 200;
   std::string_view content_type;  // omitted when empty
   // >= 0: Content-Length; kChunked: Transfer-Encoding: chunked; kUntilClose: neither (the body
-  // ends when the connection closes, for HTTP/1.0 streams).
+  // ends when the connection closes, for HTTP/1.0 streams; or there is none, for a 304 or 204).
   long long content_length = 0;
   bool close = false;           // adds "connection: close"
   bool keep_alive_10 = false;   // adds "connection: keep-alive" (HTTP/1.0 clients that asked)

@@ -223,7 +223,10 @@ asio::awaitable<bool> ServerSession::respond(int status, std::string_view conten
   HeadOptions o;
   o.status = status;
   o.content_type = content_type;
-  o.content_length = static_cast<long long>(body.size());
+  // A 304 or 204 has no body, and a content-length there would have to be the length of the
+  // body a 200 would have had (RFC 9110, 8.6), not 0: it goes without one.
+  const bool bodiless = status == 304 || status == 204;
+  o.content_length = bodiless ? kUntilClose : static_cast<long long>(body.size());
   o.close = close_after_;
   o.keep_alive_10 = keep_alive_10_ && !close_after_;
   o.request_id = request_id_;
@@ -232,7 +235,7 @@ asio::awaitable<bool> ServerSession::respond(int status, std::string_view conten
   head_sent_ = true;
   status_ = status;
   std::array buffers{cbuf(head_), cbuf(body)};
-  co_return co_await write_buffers(std::span(buffers).first(head_request_ ? 1 : 2));
+  co_return co_await write_buffers(std::span(buffers).first(head_request_ || bodiless ? 1 : 2));
 }
 
 asio::awaitable<bool> ServerSession::respond_error(const core::Error& error,

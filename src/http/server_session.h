@@ -86,6 +86,7 @@ class ServerSession final : public net::Deadline, public SessionRegistryHook {
   std::chrono::steady_clock::time_point started() const { return started_; }
 
   // Writes a whole response, head and body in one write. Returns false if the client is gone.
+  // A 304 or 204 goes without a body and without content-length.
   asio::awaitable<bool> respond(int status, std::string_view content_type, std::string_view body,
                                 std::span<const Header> extra = {});
   // Writes `error` rendered by the handler.
