@@ -8,7 +8,7 @@
 #include <string>
 
 #include "admin/dashboard_assets.h"
-#include "admin/query.h"
+#include "admin/admin_request.h"
 #include "core/error.h"
 #include "core/strings.h"
 #include "gateway/request_context.h"
