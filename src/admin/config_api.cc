@@ -116,7 +116,8 @@ asio::awaitable<void> serve_config(gateway::RequestContext& ctx, gateway::Reload
   http::ServerSession& session = ctx.session;
   const auto method = session.request().method();
   if (method == bhttp::verb::get || method == bhttp::verb::head) {
-    co_await session.respond(200, kJson, config::to_text(config::to_json(*reloader.config(), true)));
+    co_await session.respond(200, kJson,
+                             config::to_text(config::to_json(*reloader.config(), true)));
     co_return;
   }
   if (method != bhttp::verb::patch) {

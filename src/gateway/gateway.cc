@@ -72,9 +72,8 @@ void Gateway::adopt(std::shared_ptr<const Runtime> runtime) {
         }
       }
       if (pool == nullptr) {
-        state_.pools.push_back(
-            {providers[slot],
-             std::make_unique<http::UpstreamPool>(executor_, worker_.deadlines(), origin)});
+        state_.pools.push_back({providers[slot], std::make_unique<http::UpstreamPool>(
+                                                     executor_, worker_.deadlines(), origin)});
         used.push_back(true);
         pool = state_.pools.back().pool.get();
       }

@@ -37,7 +37,7 @@ class Gateway final : public http::WorkerHandler {
   std::uint64_t version_ = 0;  // of the snapshot in state_.routes
   WorkerState state_;
   net::Worker& worker_;
-  asio::any_io_executor executor_;        // the worker's, for the cache's per-worker state
+  asio::any_io_executor executor_;  // the worker's, for the cache's per-worker state
   // The routes of snapshots replaced by a reload, while requests still hold them: a retired pool
   // is freed only when none of them refers to it.
   std::vector<std::weak_ptr<WorkerRoutes>> replaced_;

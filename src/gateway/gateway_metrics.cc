@@ -251,8 +251,8 @@ void GatewayMetrics::record(metrics::WorkerMetrics& w, const RequestContext& ctx
       ctx.upstream_started != Clock::time_point{}) {
     upstream = ctx.upstream_finished - ctx.upstream_started;
     w.observe(
-        upstream_, ctx.deployment_name_id,
-        [&] { return LabelValues{std::string(ctx.deployment)}; }, upstream);
+        upstream_, ctx.deployment_name_id, [&] { return LabelValues{std::string(ctx.deployment)}; },
+        upstream);
   }
   if (ctx.endpoint) {
     w.observe(

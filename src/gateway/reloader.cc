@@ -83,9 +83,8 @@ core::Result<Reloader::Outcome> Reloader::apply_locked(config::Config next, bool
   Outcome outcome;
   outcome.restart_required = keep_restart_only(now, next);
   if (strict && !outcome.restart_required.empty()) {
-    return core::fail(core::Errc::kInvalidRequest,
-                      "Changing " + joined(outcome.restart_required) +
-                          " needs a restart; nothing was changed.");
+    return core::fail(core::Errc::kInvalidRequest, "Changing " + joined(outcome.restart_required) +
+                                                       " needs a restart; nothing was changed.");
   }
   std::shared_ptr<const Runtime> built;
   try {

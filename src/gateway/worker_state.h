@@ -45,7 +45,7 @@ struct WorkerRoutes {
 
 struct WorkerState {
   Services services;
-  cache::KeyMemo key_memo;  // cache keys of recently seen bodies
+  cache::KeyMemo key_memo;                         // cache keys of recently seen bodies
   std::optional<TenantDirectory::Reader> tenants;  // when auth is on
   std::unique_ptr<limit::Limiter> limiter;
   PromptTokenMemo prompt_tokens;              // counts of recently seen prompts

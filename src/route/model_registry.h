@@ -55,7 +55,7 @@ struct Deployment {
 struct ModelRoute {
   std::string name;
   bool pattern = false;
-  std::size_t index = 0;  // position in ModelRegistry::routes(), for per-worker state
+  std::size_t index = 0;      // position in ModelRegistry::routes(), for per-worker state
   std::uint32_t name_id = 0;  // route::name_id(name)
   const config::Model* config = nullptr;
   std::vector<Deployment> deployments;

@@ -139,15 +139,21 @@ TEST_F(ReloadTest, MetricsKeepEachModelsSeriesWhenModelsAreReordered) {
   ASSERT_EQ(reload()->status, 200);
   EXPECT_EQ(status_of("beta"), 200);
   EXPECT_EQ(status_of("beta"), 200);
-  auto m = request(gateway_.port, "GET", "/metrics");
-  ASSERT_TRUE(m);
-  const std::string& text = m->body;
+  // A request is counted just after its answer is sent: poll the scrape until both are in.
+  std::string text;
   auto count = [&](const std::string& model) {
     std::string needle = "sluice_requests_total{endpoint=\"chat\",model=\"" + model +
                          "\",status=\"200\",cache=\"\"} ";
     std::size_t at = text.find(needle);
     return at == std::string::npos ? -1 : std::stoi(text.substr(at + needle.size()));
   };
+  eventually(
+      [&] {
+        auto m = request(gateway_.port, "GET", "/metrics");
+        text = m ? m->body : "";
+        return count("alpha") + count("beta") >= 3;
+      },
+      2s);
   EXPECT_EQ(count("alpha"), 1) << text;
   EXPECT_EQ(count("beta"), 2) << text;
 }
