@@ -5,13 +5,15 @@
 #include <optional>
 #include <string>
 
+#include "admin/admin_request.h"
+#include "admin/config_api.h"
 #include "admin/dashboard.h"
 #include "admin/deployments_view.h"
 #include "admin/keys_api.h"
-#include "admin/query.h"
 #include "cache/coalescer.h"
 #include "cache/tiered_cache.h"
 #include "gateway/auth_stage.h"
+#include "gateway/reloader.h"
 #include "gateway/request_context.h"
 #include "gateway/respond.h"
 #include "gateway/runtime.h"
@@ -49,6 +51,10 @@ asio::awaitable<void> AdminApi::handle(gateway::RequestContext& ctx) {
   std::string_view path = session.path();
   if (path == "/admin/cache") co_return co_await cache(ctx);
   if (path == "/admin/deployments") co_return co_await deployments(ctx);
+  if (path == "/admin/reload" && reloader_ != nullptr) co_return co_await reload(ctx);
+  if (path == "/admin/config" && reloader_ != nullptr) {
+    co_return co_await serve_config(ctx, *reloader_);
+  }
   if ((path == "/admin/keys" || path.starts_with("/admin/keys/") || path == "/admin/usage") &&
       control_plane_ == nullptr) {
     co_return co_await gateway::respond_error(
@@ -73,6 +79,7 @@ asio::awaitable<void> AdminApi::cache(gateway::RequestContext& ctx) {
     json::object body;
     if (cache_ != nullptr) {
       body = cache_->stats();
+      body["enabled"] = ctx.runtime->config().cache.enabled;
     } else {
       body["enabled"] = false;
     }
@@ -114,6 +121,37 @@ asio::awaitable<void> AdminApi::deployments(gateway::RequestContext& ctx) {
   }
   json::object body = deployments_view(ctx.runtime->models(), core::SteadyClock::instance());
   co_await session.respond(200, kJson, json::serialize(body));
+}
+
+}  // namespace sluice::admin
+
+namespace sluice::admin {
+
+namespace {
+
+json::object reload_outcome(const gateway::Reloader::Outcome& outcome) {
+  json::object body;
+  body["reloaded"] = true;
+  body["version"] = outcome.version;
+  json::array kept;
+  for (const std::string& path : outcome.restart_required) kept.emplace_back(path);
+  body["restart_required"] = std::move(kept);
+  return body;
+}
+
+}  // namespace
+
+asio::awaitable<void> AdminApi::reload(gateway::RequestContext& ctx) {
+  http::ServerSession& session = ctx.session;
+  if (session.request().method() != bhttp::verb::post) {
+    static constexpr http::Header kAllow[] = {{"allow", "POST"}};
+    co_return co_await gateway::respond_error(ctx, gateway::wrong_method(session), kAllow);
+  }
+  // Reading and validating the file, and building the snapshot, take a few milliseconds: an admin
+  // operation may spend them on the worker.
+  auto outcome = reloader_->reload_file();
+  if (!outcome) co_return co_await gateway::respond_error(ctx, outcome.error());
+  co_await session.respond(200, kJson, json::serialize(reload_outcome(*outcome)));
 }
 
 }  // namespace sluice::admin

@@ -1,5 +1,7 @@
 // The admin API under /admin/: the cache's and the coalescer's figures and clearing the cache
-// (docs/caching.md, "Admin"), and the deployments' live routing state (docs/routing.md).
+// (docs/caching.md, "Admin"), the deployments' live routing state (docs/routing.md), and the
+// configuration at run time: POST /admin/reload, GET and PATCH /admin/config
+// (docs/observability.md).
 //
 // With an admin key configured (auth.admin_key or SLUICE_ADMIN_KEY) every route needs it as a
 // bearer key (401 otherwise), from any address; without one it answers only clients on a
@@ -11,23 +13,29 @@
 
 #include "gateway/services.h"
 
+namespace sluice::gateway {
+class Reloader;
+}
+
 namespace sluice::admin {
 
 class AdminApi final : public gateway::AdminRoutes {
  public:
   AdminApi(cache::TieredCache* cache, cache::Coalescer* coalescer,
-           store::ControlPlane* control_plane)
-      : cache_(cache), coalescer_(coalescer), control_plane_(control_plane) {}
+           store::ControlPlane* control_plane, gateway::Reloader* reloader)
+      : cache_(cache), coalescer_(coalescer), control_plane_(control_plane), reloader_(reloader) {}
 
   asio::awaitable<void> handle(gateway::RequestContext& ctx) override;
 
  private:
   asio::awaitable<void> cache(gateway::RequestContext& ctx);
   asio::awaitable<void> deployments(gateway::RequestContext& ctx);
+  asio::awaitable<void> reload(gateway::RequestContext& ctx);
 
   cache::TieredCache* cache_;           // null when the cache is off
   cache::Coalescer* coalescer_;         // null when coalescing is off
   store::ControlPlane* control_plane_;  // null without a data_dir
+  gateway::Reloader* reloader_;         // null: no /admin/reload nor /admin/config
 };
 
 }  // namespace sluice::admin

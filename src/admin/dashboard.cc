@@ -7,8 +7,8 @@
 #include <span>
 #include <string>
 
+#include "admin/admin_request.h"
 #include "admin/dashboard_assets.h"
-#include "admin/query.h"
 #include "core/error.h"
 #include "core/strings.h"
 #include "gateway/request_context.h"

@@ -6,7 +6,7 @@
 #include <string>
 #include <utility>
 
-#include "admin/query.h"
+#include "admin/admin_request.h"
 #include "core/clock.h"
 #include "gateway/respond.h"
 #include "gateway/worker_state.h"
@@ -23,19 +23,6 @@ using core::Errc;
 namespace {
 
 constexpr std::string_view kJson = "application/json";
-
-core::Result<json::value> parse_body(std::string_view body) {
-  boost::system::error_code ec;
-  json::value v = json::parse(body, ec);
-  if (ec) {
-    return core::fail(Errc::kInvalidRequest,
-                      "We could not parse the JSON body of your request: " + ec.message() + ".");
-  }
-  if (!v.is_object()) {
-    return core::fail(Errc::kInvalidRequest, "The request body must be a JSON object.");
-  }
-  return v;
-}
 
 // What a keys operation on the store thread gives back: the key (and for a create its secret),
 // or the error.
@@ -66,7 +53,7 @@ asio::awaitable<void> serve_keys(gateway::RequestContext& ctx, store::ControlPla
 
   std::optional<store::KeySpec> spec;
   if (method == bhttp::verb::post || method == bhttp::verb::patch) {
-    auto body = parse_body(session.request().body());
+    auto body = parse_json_object(session.request().body());
     if (!body) co_return co_await gateway::respond_error(ctx, body.error());
     auto parsed = store::parse_key_spec(
         *body, method == bhttp::verb::post ? store::SpecMode::kCreate : store::SpecMode::kPatch);

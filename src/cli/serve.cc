@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "admin/admin_api.h"
@@ -16,7 +17,9 @@
 #include "gateway/access_log.h"
 #include "gateway/gateway.h"
 #include "gateway/gateway_metrics.h"
+#include "gateway/reloader.h"
 #include "gateway/runtime.h"
+#include "gateway/runtime_source.h"
 #include "gateway/tenants.h"
 #include "http/server.h"
 #include "limit/budget.h"
@@ -38,6 +41,23 @@ struct ServeOptions {
 };
 
 int serve(const ServeOptions& opts) {
+  std::optional<config::Listen> listen;
+  if (!opts.listen.empty()) {
+    auto parsed = config::parse_listen(opts.listen);
+    if (!parsed) {
+      std::cerr << "sluice: --listen: " << parsed.error().message << "\n";
+      return 1;
+    }
+    listen = *parsed;
+  }
+  // What the command line and the environment change in the file, at startup and on reloads.
+  auto overrides = [listen, workers = opts.workers](config::Config& c) {
+    if (listen) c.listen = *listen;
+    if (workers >= 0) c.workers = workers;
+    if (c.auth.admin_key.empty()) {
+      if (const char* key = std::getenv("SLUICE_ADMIN_KEY")) c.auth.admin_key = key;
+    }
+  };
   config::Config cfg;
   try {
     cfg = opts.config_file.empty() ? config::default_config() : config::load_file(opts.config_file);
@@ -45,31 +65,23 @@ int serve(const ServeOptions& opts) {
     std::cerr << e.what() << "\n";
     return 1;
   }
-  if (!opts.listen.empty()) {
-    auto listen = config::parse_listen(opts.listen);
-    if (!listen) {
-      std::cerr << "sluice: --listen: " << listen.error().message << "\n";
-      return 1;
-    }
-    cfg.listen = *listen;
-  }
-  if (opts.workers >= 0) cfg.workers = opts.workers;
-  if (cfg.auth.admin_key.empty()) {
-    if (const char* key = std::getenv("SLUICE_ADMIN_KEY")) cfg.auth.admin_key = key;
-  }
+  overrides(cfg);
   core::setup_logging(cfg.log_level);
 
   auto shared_cfg = std::make_shared<const config::Config>(std::move(cfg));
   const core::Clock& clock = core::SteadyClock::instance();
   // Before the runtime and the tenants: both hold buckets of its local limiter.
   limit::SharedLimits limits(clock);
-  auto runtime = gateway::Runtime::build(shared_cfg, &limits.local());
+  gateway::RuntimeSource runtimes(gateway::Runtime::build(shared_cfg, &limits.local()));
+  gateway::Reloader reloader(runtimes, &limits.local(), overrides);
   std::unique_ptr<gateway::AccessLog> access_log;
   if (shared_cfg->access_log.enabled) {
     access_log = std::make_unique<gateway::AccessLog>(shared_cfg->access_log.path);
   }
+  // Built even when the cache is off, so that PATCH /admin/config can turn it on; its tiers are
+  // fixed at startup.
   std::unique_ptr<cache::TieredCache> cache;
-  if (shared_cfg->cache.enabled) {
+  {
     std::vector<std::unique_ptr<cache::LowerTier>> lower;  // below memory, fastest first
     if (!shared_cfg->cache.disk.path.empty()) {
       lower.push_back(cache::make_disk_tier(shared_cfg->cache, clock));  // throws if it cannot open
@@ -127,10 +139,10 @@ int serve(const ServeOptions& opts) {
 
   // Metrics (docs/observability.md): one registry, the gateway's families and collectors.
   metrics::MetricsRegistry metrics_registry;
-  gateway::GatewayMetrics gateway_metrics(metrics_registry, runtime);
+  gateway::GatewayMetrics gateway_metrics(metrics_registry, runtimes);
   if (cache) gateway_metrics.add_cache_collector(*cache);
 
-  admin::AdminApi admin(cache.get(), coalescer.get(), control_plane.get());
+  admin::AdminApi admin(cache.get(), coalescer.get(), control_plane.get(), &reloader);
   gateway::Services services{access_log.get(), cache.get(), coalescer.get(), &admin};
   services.clock = &clock;
   services.limits = &limits;
@@ -140,7 +152,7 @@ int serve(const ServeOptions& opts) {
   services.metrics = &gateway_metrics;
   services.accounting = control_plane != nullptr || token_limits;
   http::Server server(options, [&](net::Worker& worker) {
-    return std::make_unique<gateway::Gateway>(worker, runtime, services);
+    return std::make_unique<gateway::Gateway>(worker, runtimes, services);
   });
   metrics_registry.add_collector([&server](metrics::SampleWriter& out) {
     out.family("sluice_open_connections", "Client connections open now.",
@@ -151,7 +163,12 @@ int serve(const ServeOptions& opts) {
   spdlog::info("sluice {} listening on http://{}:{} ({} workers, config {}, {} models)",
                SLUICE_VERSION, options.host, server.port(), options.workers, shared_cfg->source,
                shared_cfg->models.size());
-  server.run_until_signal();
+  // SIGHUP reads the file again (a problem in it is logged and changes nothing).
+  server.run_until_signal([&reloader] {
+    if (auto reloaded = reloader.reload_file(); !reloaded) {
+      spdlog::error("{}", reloaded.error().message);
+    }
+  });
   control_plane.reset();  // writes the ledger rows still queued
   access_log.reset();
   spdlog::info("sluice stopped");

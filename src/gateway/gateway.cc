@@ -1,5 +1,6 @@
 #include "gateway/gateway.h"
 
+#include <algorithm>
 #include <random>
 
 #include <boost/beast/http/verb.hpp>
@@ -35,31 +36,77 @@ bool is_get(const http::ServerSession& session) {
 
 }  // namespace
 
-Gateway::Gateway(net::Worker& worker, std::shared_ptr<const Runtime> runtime, Services services)
-    : runtime_(std::move(runtime)),
-      // Seeded per worker and per start, so workers (and restarts) do not make the same choices.
-      state_(std::random_device{}() ^ (static_cast<std::uint64_t>(worker.index()) << 32)),
-      executor_(worker.executor()) {
+Gateway::Gateway(net::Worker& worker, const RuntimeSource& runtimes, Services services)
+    : runtimes_(runtimes), worker_(worker), executor_(worker.executor()) {
   state_.services = services;
   if (services.tenants != nullptr) state_.tenants.emplace(*services.tenants);
   if (services.metrics != nullptr) state_.metrics = &services.metrics->registry().add_worker();
+  version_ = runtimes_.version();
+  std::shared_ptr<const Runtime> runtime = runtimes_.current();
+  // The limiter's backend is fixed for the process's life (a reload cannot change it).
   state_.limiter =
-      std::make_unique<limit::Limiter>(*services.limits, runtime_->config().rate_limits, executor_);
+      std::make_unique<limit::Limiter>(*services.limits, runtime->config().rate_limits, executor_);
   state_.limiter->start();
   if (services.cache != nullptr) services.cache->attach_worker(worker.executor());
-  for (const auto& origin : runtime_->origins()) {
-    state_.pools.push_back(
-        origin ? std::make_unique<http::UpstreamPool>(worker.executor(), worker.deadlines(), origin)
-               : nullptr);
+  if (worker.index() == 0) prober_ = std::make_unique<HealthProber>(executor_);
+  adopt(std::move(runtime));
+}
+
+void Gateway::adopt(std::shared_ptr<const Runtime> runtime) {
+  if (state_.routes && state_.routes->runtime == runtime) return;
+  // Seeded per worker and per start, so workers (and restarts) do not make the same choices.
+  const std::uint64_t seed =
+      state_.routes ? state_.routes->balancers.rng()()
+                    : std::random_device{}() ^ (static_cast<std::uint64_t>(worker_.index()) << 32);
+  auto routes = std::make_shared<WorkerRoutes>(runtime, seed);
+  const std::vector<config::Provider>& providers = runtime->config().providers;
+  std::vector<bool> used(state_.pools.size(), false);
+  for (std::size_t slot = 0; slot < runtime->origins().size(); ++slot) {
+    const auto& origin = runtime->origins()[slot];
+    http::UpstreamPool* pool = nullptr;
+    if (origin) {
+      for (std::size_t i = 0; i < state_.pools.size() && pool == nullptr; ++i) {
+        if (!used[i] && !state_.pools[i].retired && state_.pools[i].provider == providers[slot]) {
+          used[i] = true;
+          pool = state_.pools[i].pool.get();
+        }
+      }
+      if (pool == nullptr) {
+        state_.pools.push_back({providers[slot], std::make_unique<http::UpstreamPool>(
+                                                     executor_, worker_.deadlines(), origin)});
+        used.push_back(true);
+        pool = state_.pools.back().pool.get();
+      }
+    }
+    routes->pools.push_back(pool);
   }
-  if (worker.index() == 0) {
-    prober_ = std::make_unique<HealthProber>(runtime_, state_, executor_);
-    prober_->start();
+  for (std::size_t i = 0; i < used.size(); ++i) {
+    if (!used[i] && !state_.pools[i].retired) {
+      state_.pools[i].pool->close_all();
+      state_.pools[i].retired = true;
+    }
   }
+  if (state_.routes) replaced_.push_back(state_.routes);
+  std::erase_if(replaced_, [](const auto& old) { return old.expired(); });
+  std::erase_if(state_.pools, [&](const WorkerState::Pool& p) {
+    if (!p.retired || p.pool->connections() != 0) return false;
+    for (const auto& weak : replaced_) {
+      auto old = weak.lock();
+      if (old && std::find(old->pools.begin(), old->pools.end(), p.pool.get()) != old->pools.end())
+        return false;
+    }
+    return true;
+  });
+  state_.routes = std::move(routes);
+  if (prober_) prober_->serve(state_.routes);
 }
 
 asio::awaitable<void> Gateway::handle(http::ServerSession& session) {
-  RequestContext ctx(session, runtime_, state_);
+  if (runtimes_.version() != version_) [[unlikely]] {
+    version_ = runtimes_.version();
+    adopt(runtimes_.current());
+  }
+  RequestContext ctx(session, state_.routes, state_);
   const std::string_view path = session.path();
   GatewayMetrics* recorder = state_.services.metrics;
   struct InFlight {
@@ -88,13 +135,13 @@ asio::awaitable<void> Gateway::handle(http::ServerSession& session) {
     }
   } else if (path == "/v1/models") {
     if (is_get(session)) {
-      co_await session.respond(200, kJson, runtime_->models_body());
+      co_await session.respond(200, kJson, ctx.runtime->models_body());
     } else {
       co_await respond_error(ctx, wrong_method(session), kAllowGet);
     }
   } else if (path.starts_with("/v1/models/")) {
     std::string_view id = path.substr(11);
-    std::string body = runtime_->model_body(id);
+    std::string body = ctx.runtime->model_body(id);
     if (!is_get(session)) {
       co_await respond_error(ctx, wrong_method(session), kAllowGet);
     } else if (body.empty()) {
@@ -139,9 +186,7 @@ http::ErrorPage Gateway::render_error(const core::Error& error) {
 void Gateway::shutdown() {
   if (prober_) prober_->stop();
   if (state_.limiter) state_.limiter->close();
-  for (auto& pool : state_.pools) {
-    if (pool) pool->close_all();
-  }
+  for (auto& pool : state_.pools) pool.pool->close_all();
   if (state_.services.cache != nullptr) state_.services.cache->detach_worker(executor_);
 }
 

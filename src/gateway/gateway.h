@@ -1,6 +1,7 @@
 // The gateway's request handler, one per worker: routes each request by method and path
 // (DESIGN.md, "Life of a request", step 2) to the inference pipeline or to the small endpoints
-// (models, health), and writes the access log line.
+// (models, health), and writes the access log line. At the start of each request it takes the
+// RuntimeSource's newest snapshot if a reload published one (adopt()).
 //
 // Thread safety: one instance per worker, used only on that worker's thread.
 #pragma once
@@ -9,6 +10,7 @@
 
 #include "gateway/health_prober.h"
 #include "gateway/runtime.h"
+#include "gateway/runtime_source.h"
 #include "gateway/services.h"
 #include "gateway/worker_state.h"
 #include "http/server.h"
@@ -18,16 +20,27 @@ namespace sluice::gateway {
 
 class Gateway final : public http::WorkerHandler {
  public:
-  Gateway(net::Worker& worker, std::shared_ptr<const Runtime> runtime, Services services);
+  // `runtimes` outlives the gateway.
+  Gateway(net::Worker& worker, const RuntimeSource& runtimes, Services services);
 
   asio::awaitable<void> handle(http::ServerSession& session) override;
   http::ErrorPage render_error(const core::Error& error) override;
   void shutdown() override;
 
  private:
-  std::shared_ptr<const Runtime> runtime_;
+  // Builds the worker's routes for `runtime`: the pools of its providers (kept from the snapshot
+  // before where the provider did not change) and fresh balancers; retires the pools no longer
+  // used and frees retired ones nothing uses any more.
+  void adopt(std::shared_ptr<const Runtime> runtime);
+
+  const RuntimeSource& runtimes_;
+  std::uint64_t version_ = 0;  // of the snapshot in state_.routes
   WorkerState state_;
-  asio::any_io_executor executor_;        // the worker's, for the cache's per-worker state
+  net::Worker& worker_;
+  asio::any_io_executor executor_;  // the worker's, for the cache's per-worker state
+  // The routes of snapshots replaced by a reload, while requests still hold them: a retired pool
+  // is freed only when none of them refers to it.
+  std::vector<std::weak_ptr<WorkerRoutes>> replaced_;
   std::unique_ptr<HealthProber> prober_;  // on the first worker only
 };
 

@@ -1,5 +1,7 @@
 #include "gateway/gateway_metrics.h"
 
+#include <algorithm>
+
 #include <boost/json.hpp>
 
 #include <array>
@@ -10,6 +12,7 @@
 #include "cache/tiered_cache.h"
 #include "gateway/request_context.h"
 #include "gateway/runtime.h"
+#include "gateway/runtime_source.h"
 #include "http/server_session.h"
 #include "metrics/process_stats.h"
 #include "route/model_registry.h"
@@ -60,8 +63,11 @@ std::uint16_t cache_of(std::string_view result) {
 
 // The route as a key component (0: none) and as a label (the alias, or the pattern, as
 // configured: never the name a client made up).
+// By the alias's name_id, which a reload does not renumber. (65,535 distinct aliases in one
+// process's life would make later ones share a key; the label stays right for the first seen.)
 std::uint16_t route_of(const RequestContext& ctx) {
-  return ctx.route ? static_cast<std::uint16_t>(ctx.route->index + 1) : 0;
+  return ctx.route ? static_cast<std::uint16_t>(std::min<std::uint32_t>(ctx.route->name_id, 0xffff))
+                   : 0;
 }
 std::string model_label(const RequestContext& ctx) { return ctx.route ? ctx.route->name : ""; }
 
@@ -81,9 +87,8 @@ std::uint64_t json_uint(const boost::json::object& o, std::string_view key) {
 
 }  // namespace
 
-GatewayMetrics::GatewayMetrics(metrics::MetricsRegistry& registry,
-                               std::shared_ptr<const Runtime> runtime)
-    : registry_(registry), runtime_(std::move(runtime)) {
+GatewayMetrics::GatewayMetrics(metrics::MetricsRegistry& registry, const RuntimeSource& runtimes)
+    : registry_(registry) {
   requests_ = registry.add_counter(
       "sluice_requests_total",
       "Requests answered, by endpoint, model alias, HTTP status and cache result.",
@@ -132,7 +137,8 @@ GatewayMetrics::GatewayMetrics(metrics::MetricsRegistry& registry,
   registry.add_collector(metrics::write_process_stats);
 
   // Deployments: what /admin/deployments shows, as gauges and counters.
-  registry.add_collector([rt = runtime_](metrics::SampleWriter& out) {
+  registry.add_collector([&runtimes](metrics::SampleWriter& out) {
+    const std::shared_ptr<const Runtime> rt = runtimes.current();
     const auto now = core::SteadyClock::instance().now();
     struct Row {
       const route::ModelRoute* route;
@@ -244,10 +250,9 @@ void GatewayMetrics::record(metrics::WorkerMetrics& w, const RequestContext& ctx
   if (ctx.deployment_config != nullptr && ctx.upstream_finished > ctx.upstream_started &&
       ctx.upstream_started != Clock::time_point{}) {
     upstream = ctx.upstream_finished - ctx.upstream_started;
-    // A deployment belongs to one runtime for its life: its address names it.
     w.observe(
-        upstream_, reinterpret_cast<std::uintptr_t>(ctx.deployment_config),
-        [&] { return LabelValues{std::string(ctx.deployment)}; }, upstream);
+        upstream_, ctx.deployment_name_id, [&] { return LabelValues{std::string(ctx.deployment)}; },
+        upstream);
   }
   if (ctx.endpoint) {
     w.observe(

@@ -22,15 +22,14 @@ class TieredCache;
 }
 namespace sluice::gateway {
 
-class Runtime;
+class RuntimeSource;
 struct RequestContext;
 
 class GatewayMetrics {
  public:
-  // `runtime` is the snapshot whose routes are labelled (kept alive here) and whose deployments
-  // the deployment collector reads. A configuration reload would build a new GatewayMetrics
-  // families-and-all only if the routes changed; until reloads exist there is one.
-  GatewayMetrics(metrics::MetricsRegistry& registry, std::shared_ptr<const Runtime> runtime);
+  // The deployment collector reads the deployments of `runtimes`' current snapshot; `runtimes`
+  // outlives this. Series are keyed by route::name_id, so they keep their labels across reloads.
+  GatewayMetrics(metrics::MetricsRegistry& registry, const RuntimeSource& runtimes);
 
   // Scrape-time figures of the response cache's tiers (hits, misses, evictions, bytes).
   void add_cache_collector(const cache::TieredCache& cache);
@@ -46,7 +45,6 @@ class GatewayMetrics {
 
  private:
   metrics::MetricsRegistry& registry_;
-  std::shared_ptr<const Runtime> runtime_;
 
   metrics::CounterFamily requests_, tokens_, cost_, saved_, rate_limited_, coalesced_, retries_;
   metrics::GaugeFamily in_flight_;

@@ -1,5 +1,7 @@
 #include "gateway/health_prober.h"
 
+#include "gateway/runtime.h"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -10,31 +12,37 @@
 
 namespace sluice::gateway {
 
-HealthProber::HealthProber(std::shared_ptr<const Runtime> runtime, WorkerState& worker,
-                           asio::any_io_executor executor)
-    : runtime_(std::move(runtime)), worker_(worker), executor_(std::move(executor)) {}
-
-void HealthProber::start() {
-  for (const route::ModelRoute& route : runtime_->models().routes()) {
+void HealthProber::serve(std::shared_ptr<WorkerRoutes> routes) {
+  stop();
+  std::erase_if(loops_, [](const Loop& loop) { return loop.done; });
+  for (const route::ModelRoute& route : routes->runtime->models().routes()) {
     if (!route.config->health.probe.enabled) continue;
     for (std::size_t i = 0; i < route.deployments.size(); ++i) {
-      auto& signal = signals_.emplace_back();
-      asio::co_spawn(executor_, run(route, i),
-                     asio::bind_cancellation_slot(signal.slot(), asio::detached));
+      Loop& loop = loops_.emplace_back();
+      asio::co_spawn(executor_, run(routes, route, i, loop),
+                     asio::bind_cancellation_slot(loop.signal.slot(), asio::detached));
     }
   }
 }
 
 void HealthProber::stop() {
-  for (auto& signal : signals_) signal.emit(asio::cancellation_type::terminal);
+  for (Loop& loop : loops_) {
+    if (!loop.done) loop.signal.emit(asio::cancellation_type::terminal);
+  }
 }
 
-asio::awaitable<void> HealthProber::run(const route::ModelRoute& route, std::size_t index) {
+asio::awaitable<void> HealthProber::run(std::shared_ptr<WorkerRoutes> routes,
+                                        const route::ModelRoute& route, std::size_t index,
+                                        Loop& loop) {
+  struct Done {
+    Loop& loop;
+    ~Done() { loop.done = true; }
+  } done{loop};
   const config::ActiveProbe& probe = route.config->health.probe;
   const provider::Provider& provider = *route.deployments[index].provider;
   asio::steady_timer timer(co_await asio::this_coro::executor);
   for (;;) {
-    const bool ok = co_await provider.probe(worker_.resources(), probe.path, probe.timeout);
+    const bool ok = co_await provider.probe(routes->resources(), probe.path, probe.timeout);
     auto state = co_await asio::this_coro::cancellation_state;
     if (state.cancelled() != asio::cancellation_type::none) co_return;
     route.health->on_probe(index, ok, std::chrono::steady_clock::now());

@@ -2,6 +2,9 @@
 // health.probe is enabled, GET <base_url><path> every `interval`, and tell the model's
 // HealthGroup. One worker runs them all (probes are few and cheap), on its own pools.
 //
+// A reload hands the prober the new snapshot's routes (serve()): the old snapshot's loops are
+// cancelled and new ones start for the new routes.
+//
 // Thread safety: lives on its worker; the HealthGroups it reports to are shared and safe.
 #pragma once
 
@@ -12,27 +15,29 @@
 #include <memory>
 
 #include "core/asio.h"
-#include "gateway/runtime.h"
 #include "gateway/worker_state.h"
 
 namespace sluice::gateway {
 
 class HealthProber {
  public:
-  HealthProber(std::shared_ptr<const Runtime> runtime, WorkerState& worker,
-               asio::any_io_executor executor);
-  // Spawns one loop per probed deployment.
-  void start();
+  explicit HealthProber(asio::any_io_executor executor) : executor_(std::move(executor)) {}
+  // Probes the deployments of `routes`' snapshot, one loop each, and ends the loops of the
+  // snapshot served before.
+  void serve(std::shared_ptr<WorkerRoutes> routes);
   // Cancels every loop (at shutdown, so the worker's io_context can finish).
   void stop();
 
  private:
-  asio::awaitable<void> run(const route::ModelRoute& route, std::size_t index);
+  struct Loop {
+    asio::cancellation_signal signal;
+    bool done = false;  // the loop's coroutine has returned: the signal is no longer bound
+  };
+  static asio::awaitable<void> run(std::shared_ptr<WorkerRoutes> routes,
+                                   const route::ModelRoute& route, std::size_t index, Loop& loop);
 
-  std::shared_ptr<const Runtime> runtime_;
-  WorkerState& worker_;
   asio::any_io_executor executor_;
-  std::list<asio::cancellation_signal> signals_;  // one per loop; a list never moves them
+  std::list<Loop> loops_;  // a list never moves them
 };
 
 }  // namespace sluice::gateway

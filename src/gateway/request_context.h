@@ -33,14 +33,17 @@ namespace sluice::gateway {
 class Runtime;
 struct Tenant;
 struct TenantSnapshot;
+struct WorkerRoutes;
 struct WorkerState;
 
 struct RequestContext {
-  RequestContext(http::ServerSession& s, std::shared_ptr<const Runtime> rt, WorkerState& w)
-      : session(s), runtime(std::move(rt)), worker(w) {}
+  RequestContext(http::ServerSession& s, std::shared_ptr<WorkerRoutes> r, WorkerState& w);
 
   http::ServerSession& session;
-  std::shared_ptr<const Runtime> runtime;  // the snapshot this request started with
+  // The snapshot this request started with, and this worker's pools and balancers for it: a
+  // reload while the request is in flight changes neither.
+  std::shared_ptr<WorkerRoutes> routes;
+  std::shared_ptr<const Runtime> runtime;  // routes->runtime
   WorkerState& worker;
 
   std::optional<api::Endpoint> endpoint;
@@ -58,6 +61,7 @@ struct RequestContext {
   std::string_view model;                    // as the client asked
   std::string_view provider;                 // the deployment that answered
   std::string_view deployment;               // its id ("provider/model"), for x-sluice-deployment
+  std::uint32_t deployment_name_id = 0;      // route::name_id(deployment)
   const route::ModelRoute* route = nullptr;  // the model the client asked for
   const config::Deployment* deployment_config = nullptr;  // the deployment that answered
   int upstream_status = 0;  // the answering upstream's status; 0 when none answered

@@ -143,7 +143,7 @@ asio::awaitable<Exchange> RouteStage::run(provider::StreamSink& sink) {
         if (!route_.budget->try_begin_retry(route_.in_flight())) co_return std::move(*last);
         retry.emplace(*route_.budget);
         auto delay =
-            route::backoff_delay(model.config->retries, ++retries, ctx_.worker.balancers.rng());
+            route::backoff_delay(model.config->retries, ++retries, ctx_.routes->balancers.rng());
         // Retry-After speaks for the deployment that sent it, which is now in cooldown. When no
         // other deployment of this model could take the retry, wait for it if it is short; if it
         // is long, move on to the fallbacks, and without any the 429 goes to the client, which
@@ -331,7 +331,7 @@ std::optional<std::uint32_t> RouteStage::pick_now(const route::ModelRoute& model
       }
       if (!eligible.empty()) {
         route::PickContext pc{.now = now, .affinity = affinity_, .has_affinity = has_affinity_};
-        return ctx_.worker.balancers.of(model).pick(eligible, pc);
+        return ctx_.routes->balancers.of(model).pick(eligible, pc);
       }
     }
     if (tried.empty()) break;
@@ -367,7 +367,7 @@ asio::awaitable<RouteStage::Attempt> RouteStage::attempt(const route::ModelRoute
                       a.upstream_model,
                       ctx_.session.request(),
                       ctx_.session.request_id(),
-                      ctx_.worker.resources(),
+                      ctx_.routes->resources(),
                       &timeouts};
   a.exchange = co_await d.provider->exchange(call, sink);
   // A hedge that lost was cancelled by the winner: no verdict on the deployment.
@@ -521,6 +521,7 @@ void RouteStage::set_headers(const route::Deployment& deployment) {
   headers_[1] = {"x-sluice-attempts", attempts_text_};
   header_count_ = 2;
   ctx_.deployment = deployment.id;
+  ctx_.deployment_name_id = deployment.name_id;
   ctx_.deployment_config = deployment.config;
 }
 

@@ -46,6 +46,7 @@ class Runtime {
                                               limit::GcraLimiter* limiter = nullptr);
 
   const config::Config& config() const { return *config_; }
+  const std::shared_ptr<const config::Config>& config_ptr() const { return config_; }
   const route::ModelRegistry& models() const { return *models_; }
   const std::vector<std::unique_ptr<provider::Provider>>& providers() const { return providers_; }
   // Per provider slot: the upstream origin of HTTP providers, null for in-process ones.

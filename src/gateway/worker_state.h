@@ -1,7 +1,14 @@
-// Per-worker state of the gateway: the upstream connection pools (one per HTTP provider, indexed
-// by the provider's slot in the Runtime), the cache key memo, the worker's balancers, its view of
-// the keys and its rate limiter (with its own Redis connection when limits are distributed).
-// Nothing here is shared between workers, so nothing here is locked.
+// Per-worker state of the gateway. Nothing here is shared between workers, so nothing here is
+// locked.
+//
+// WorkerState lives as long as the worker: the services, the cache key memo, its view of the
+// keys, its rate limiter (with its own Redis connection when limits are distributed), the prompt
+// count memo, its metrics recorder, and every upstream connection pool it has opened.
+//
+// WorkerRoutes is what a worker keeps per configuration snapshot: the Runtime, the pool of each
+// of its providers (by provider slot) and the worker's balancers for its routes. A request holds
+// the WorkerRoutes it started with (RequestContext::routes), so a reload never changes the pools
+// or the balancers under a request in flight; the next request gets the new ones.
 //
 // Thread safety: used only on its worker's thread.
 #pragma once
@@ -23,20 +30,37 @@
 
 namespace sluice::gateway {
 
-struct WorkerState {
-  std::vector<std::unique_ptr<http::UpstreamPool>> pools;  // null for in-process providers
-  Services services;
-  cache::KeyMemo key_memo;  // cache keys of recently seen bodies
-  // The routing state of the snapshot this worker serves. A configuration reload (not yet
-  // supported) would rebuild it with the new Runtime.
+class Runtime;
+
+struct WorkerRoutes {
+  WorkerRoutes(std::shared_ptr<const Runtime> rt, std::uint64_t seed)
+      : runtime(std::move(rt)), balancers(seed) {}
+
+  std::shared_ptr<const Runtime> runtime;
+  std::vector<http::UpstreamPool*> pools;  // by provider slot; null for in-process providers
   route::WorkerBalancers balancers;
+
+  provider::WorkerResources resources() { return provider::WorkerResources{&pools}; }
+};
+
+struct WorkerState {
+  Services services;
+  cache::KeyMemo key_memo;                         // cache keys of recently seen bodies
   std::optional<TenantDirectory::Reader> tenants;  // when auth is on
   std::unique_ptr<limit::Limiter> limiter;
   PromptTokenMemo prompt_tokens;              // counts of recently seen prompts
   metrics::WorkerMetrics* metrics = nullptr;  // this worker's recorder, when metrics are on
-  explicit WorkerState(std::uint64_t seed) : balancers(seed) {}
-
-  provider::WorkerResources resources() { return provider::WorkerResources{&pools}; }
+  // Every pool this worker has opened, by the provider configuration it was made for. A reload
+  // keeps the pool of a provider whose configuration did not change (and its warm connections);
+  // the pool of one that changed or left is closed (retired) and kept until the worker ends,
+  // since requests of the old snapshot may still hold its connections.
+  struct Pool {
+    config::Provider provider;
+    std::unique_ptr<http::UpstreamPool> pool;
+    bool retired = false;
+  };
+  std::vector<Pool> pools;
+  std::shared_ptr<WorkerRoutes> routes;  // of the snapshot new requests get
 };
 
 }  // namespace sluice::gateway

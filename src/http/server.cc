@@ -121,22 +121,32 @@ bool Server::wait_for_idle(std::chrono::steady_clock::time_point deadline) {
   return active_.load() == 0;
 }
 
-void Server::run_until_signal() {
+void Server::run_until_signal(const std::function<void()>& on_hangup) {
   asio::io_context signals_io;
   asio::signal_set signals(signals_io, SIGINT, SIGTERM);
+  if (on_hangup) signals.add(SIGHUP);
   bool signalled = false;
-  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-    signalled = true;
-    if (ec) {
-      spdlog::error("{}: cannot wait for signals: {}; stopping", options_.name, ec.message());
-      return;
-    }
-    spdlog::info("{}: received {}", options_.name, sig == SIGINT ? "SIGINT" : "SIGTERM");
-    // A second signal skips the rest of the drain.
-    signals.async_wait([&](const boost::system::error_code& ec2, int) {
-      if (!ec2) hurry_ = true;
-    });
-  });
+  std::function<void(const boost::system::error_code&, int)> on_signal =
+      [&](const boost::system::error_code& ec, int sig) {
+        if (ec) {
+          signalled = true;
+          spdlog::error("{}: cannot wait for signals: {}; stopping", options_.name, ec.message());
+          return;
+        }
+        if (sig == SIGHUP) {
+          spdlog::info("{}: received SIGHUP", options_.name);
+          on_hangup();
+          signals.async_wait(on_signal);
+          return;
+        }
+        signalled = true;
+        spdlog::info("{}: received {}", options_.name, sig == SIGINT ? "SIGINT" : "SIGTERM");
+        // A second signal skips the rest of the drain.
+        signals.async_wait([&](const boost::system::error_code& ec2, int sig2) {
+          if (!ec2 && sig2 != SIGHUP) hurry_ = true;
+        });
+      };
+  signals.async_wait(on_signal);
   // run_one() may also run Asio's internal handlers: wait for the flag, not for one handler.
   while (!signalled && signals_io.run_one() > 0) {
   }

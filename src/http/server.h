@@ -56,8 +56,9 @@ class Server {
   std::uint16_t port() const { return port_; }
   int active_connections() const { return active_.load(std::memory_order_relaxed); }
 
-  // Blocks until SIGINT or SIGTERM, then shuts down (a second signal skips the drain wait).
-  void run_until_signal();
+  // Blocks until SIGINT or SIGTERM, then shuts down (a second signal skips the drain wait). With
+  // `on_hangup`, each SIGHUP calls it (on this thread) and the server keeps running.
+  void run_until_signal(const std::function<void()>& on_hangup = {});
   // Drains and stops; returns when every worker has finished.
   void shutdown();
 

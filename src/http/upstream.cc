@@ -70,9 +70,14 @@ std::shared_ptr<const UpstreamOrigin> UpstreamOrigin::from_config(const config::
 // --- UpstreamConnection ---
 
 UpstreamConnection::UpstreamConnection(asio::any_io_executor executor, UpstreamPool& pool)
-    : pool_(pool), socket_(executor), reader_(&UpstreamConnection::on_read_while_idle, this) {}
+    : pool_(pool), socket_(executor), reader_(&UpstreamConnection::on_read_while_idle, this) {
+  ++pool_.connections_;
+}
 
-UpstreamConnection::~UpstreamConnection() { close(); }
+UpstreamConnection::~UpstreamConnection() {
+  close();
+  --pool_.connections_;
+}
 
 void UpstreamConnection::enter(Phase phase, Clock::time_point deadline, bool total_bound) {
   probe_ = false;

@@ -156,6 +156,9 @@ class UpstreamPool {
   void close_all();
 
   std::size_t idle_count() const { return idle_.size(); }
+  // Connections of this pool that exist, idle, in use or closed and awaiting deletion: a pool
+  // may be destroyed only when none does.
+  std::size_t connections() const { return connections_; }
 
  private:
   friend class UpstreamConnection;
@@ -167,6 +170,7 @@ class UpstreamPool {
   net::DeadlineSweeper& deadlines_;
   std::shared_ptr<const UpstreamOrigin> origin_;
   std::vector<ConnectionPtr> idle_;
+  std::size_t connections_ = 0;
   bool closed_ = false;
 };
 

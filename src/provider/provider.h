@@ -35,7 +35,7 @@ namespace sluice::provider {
 
 // Per-worker resources a provider may use, indexed by the provider's slot.
 struct WorkerResources {
-  std::vector<std::unique_ptr<http::UpstreamPool>>* pools = nullptr;
+  std::vector<http::UpstreamPool*>* pools = nullptr;  // by provider slot
 };
 
 // One attempt, as the pipeline asks for it.

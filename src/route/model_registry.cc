@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <map>
+#include <mutex>
 #include <stdexcept>
+#include <unordered_map>
 
 #include "core/strings.h"
 
@@ -16,6 +18,14 @@ std::chrono::milliseconds override_or(std::chrono::milliseconds model,
 }
 
 }  // namespace
+
+std::uint32_t name_id(std::string_view name) {
+  static std::mutex mutex;
+  static std::unordered_map<std::string, std::uint32_t> ids;
+  std::lock_guard lock(mutex);
+  auto [it, added] = ids.try_emplace(std::string(name), static_cast<std::uint32_t>(ids.size() + 1));
+  return it->second;
+}
 
 std::int64_t Deployment::concurrency_limit() const {
   std::int64_t limit = config->max_concurrency;
@@ -38,6 +48,7 @@ ModelRegistry::ModelRegistry(const config::Config& config,
   for (const config::Model& m : config.models) {
     ModelRoute route;
     route.name = m.name;
+    route.name_id = name_id(m.name);
     route.rpm_bucket = "m:" + m.name + ":r";
     route.tpm_bucket = "m:" + m.name + ":t";
     route.pattern = !m.name.empty() && m.name.back() == '*';
@@ -56,6 +67,7 @@ ModelRegistry::ModelRegistry(const config::Config& config,
       dep.model = d.model;
       dep.id = d.provider + "/" + (d.model.empty() ? m.name : d.model);
       if (int n = ++repeats[dep.id]; n > 1) dep.id += "#" + std::to_string(n);
+      dep.name_id = name_id(dep.id);
       dep.config = &d;
       dep.timeouts.connect = override_or(m.timeouts.connect, pc->timeouts.connect);
       dep.timeouts.first_byte = override_or(m.timeouts.first_byte, pc->timeouts.first_byte);

@@ -29,12 +29,19 @@
 
 namespace sluice::route {
 
+// A number for `name` that stays the same for the process's life, from 1 up: per-worker tables
+// keyed by small numbers (the metrics' series) name models and deployments by it, so a reload
+// that reorders or renumbers them cannot make a number mean another name. Takes a mutex: call it
+// when building a registry, not per request.
+std::uint32_t name_id(std::string_view name);
+
 struct Deployment {
   const provider::Provider* provider = nullptr;
   std::string model;  // the name sent upstream; empty means the name the client sent
   // "provider/model", with "#2", "#3"... for repeats: stable across restarts and reorderings,
   // shown in x-sluice-deployment and /admin/deployments.
   std::string id;
+  std::uint32_t name_id = 0;  // route::name_id(id)
   const config::Deployment* config = nullptr;
   http::UpstreamTimeouts timeouts;  // the provider's, with the model's overrides
   std::unique_ptr<DeploymentLoad> load;
@@ -48,7 +55,8 @@ struct Deployment {
 struct ModelRoute {
   std::string name;
   bool pattern = false;
-  std::size_t index = 0;  // position in ModelRegistry::routes(), for per-worker state
+  std::size_t index = 0;      // position in ModelRegistry::routes(), for per-worker state
+  std::uint32_t name_id = 0;  // route::name_id(name)
   const config::Model* config = nullptr;
   std::vector<Deployment> deployments;
   std::vector<Member> members;  // what balancers see, parallel to `deployments`

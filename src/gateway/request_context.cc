@@ -1,0 +1,11 @@
+#include "gateway/request_context.h"
+
+#include "gateway/worker_state.h"
+
+namespace sluice::gateway {
+
+RequestContext::RequestContext(http::ServerSession& s, std::shared_ptr<WorkerRoutes> r,
+                               WorkerState& w)
+    : session(s), routes(std::move(r)), runtime(routes->runtime), worker(w) {}
+
+}  // namespace sluice::gateway
