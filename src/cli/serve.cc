@@ -153,8 +153,8 @@ int serve(const ServeOptions& opts) {
   admin::StatsSampler stats_sampler(stats_history);
   metrics::WorkerMetrics& sampler_metrics = metrics_registry.add_worker();
   admin::Alerts alerts(
-      shared_cfg->alerts.rules, stats_history, [&runtimes] { return runtimes.current(); }, metrics_registry,
-      sampler_metrics);
+      shared_cfg->alerts.rules, stats_history, [&runtimes] { return runtimes.current(); },
+      metrics_registry, sampler_metrics);
   std::unique_ptr<admin::AlertWebhook> webhook;
   if (!shared_cfg->alerts.webhook.url.host.empty()) {
     webhook = std::make_unique<admin::AlertWebhook>(

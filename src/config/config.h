@@ -408,6 +408,7 @@ struct AlertRule {
   // with less traffic the rule stays (or goes back to) ok.
   std::uint64_t min_requests = 5;
   std::string deployment;  // deployment_ejected: a deployment id ("provider/model"); empty: any
+  bool operator==(const AlertRule&) const = default;
 };
 
 inline constexpr AlertRule::Kind kAlertKinds[] = {
@@ -426,7 +427,9 @@ struct Alerts {
   struct Webhook {
     Url url;
     Duration timeout = 5s;  // the whole delivery: connect, TLS, request and answer
+    bool operator==(const Webhook&) const = default;
   } webhook;
+  bool operator==(const Alerts&) const = default;
 };
 
 struct Config {

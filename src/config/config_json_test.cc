@@ -260,9 +260,9 @@ TEST(ConfigJsonTest, KeysComeInTheFilesOrder) {
   std::vector<std::string> keys;
   json::value doc = to_json(c, false);
   for (const auto& member : doc.as_object()) keys.emplace_back(member.key());
-  EXPECT_THAT(
-      keys, ElementsAre("listen", "workers", "drain_timeout", "log_level", "access_log", "limits",
-                        "data_dir", "auth", "cache", "coalesce", "routing", "providers", "models"));
+  EXPECT_THAT(keys, ElementsAre("listen", "workers", "drain_timeout", "log_level", "access_log",
+                                "limits", "data_dir", "auth", "cache", "coalesce", "routing",
+                                "providers", "models", "alerts"));
 }
 
 TEST(ConfigJsonTest, RichConfigRoundTrips) {
