@@ -10,6 +10,7 @@
 #include "admin/dashboard.h"
 #include "admin/deployments_view.h"
 #include "admin/keys_api.h"
+#include "admin/stats_api.h"
 #include "cache/coalescer.h"
 #include "cache/tiered_cache.h"
 #include "gateway/auth_stage.h"
@@ -55,6 +56,8 @@ asio::awaitable<void> AdminApi::handle(gateway::RequestContext& ctx) {
   if (path == "/admin/config" && reloader_ != nullptr) {
     co_return co_await serve_config(ctx, *reloader_);
   }
+  if (path == "/admin/stats") co_return co_await serve_stats(ctx, stats_);
+  if (path == "/admin/alerts") co_return co_await serve_alerts(ctx, alerts_);
   if ((path == "/admin/keys" || path.starts_with("/admin/keys/") || path == "/admin/usage") &&
       control_plane_ == nullptr) {
     co_return co_await gateway::respond_error(

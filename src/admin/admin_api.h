@@ -1,7 +1,7 @@
 // The admin API under /admin/: the cache's and the coalescer's figures and clearing the cache
 // (docs/caching.md, "Admin"), the deployments' live routing state (docs/routing.md), and the
 // configuration at run time: POST /admin/reload, GET and PATCH /admin/config
-// (docs/observability.md).
+// (docs/observability.md), and the performance API (stats_api.h).
 //
 // With an admin key configured (auth.admin_key or SLUICE_ADMIN_KEY) every route needs it as a
 // bearer key (401 otherwise), from any address; without one it answers only clients on a
@@ -19,6 +19,9 @@ class Reloader;
 
 namespace sluice::admin {
 
+class Alerts;
+class StatsHistory;
+
 class AdminApi final : public gateway::AdminRoutes {
  public:
   AdminApi(cache::TieredCache* cache, cache::Coalescer* coalescer,
@@ -26,6 +29,13 @@ class AdminApi final : public gateway::AdminRoutes {
       : cache_(cache), coalescer_(coalescer), control_plane_(control_plane), reloader_(reloader) {}
 
   asio::awaitable<void> handle(gateway::RequestContext& ctx) override;
+
+  // The performance API's history and the alerts (null: metrics are off). Set before the
+  // workers start.
+  void set_stats(const StatsHistory* stats, const Alerts* alerts) {
+    stats_ = stats;
+    alerts_ = alerts;
+  }
 
  private:
   asio::awaitable<void> cache(gateway::RequestContext& ctx);
@@ -36,6 +46,8 @@ class AdminApi final : public gateway::AdminRoutes {
   cache::Coalescer* coalescer_;         // null when coalescing is off
   store::ControlPlane* control_plane_;  // null without a data_dir
   gateway::Reloader* reloader_;         // null: no /admin/reload nor /admin/config
+  const StatsHistory* stats_ = nullptr;
+  const Alerts* alerts_ = nullptr;
 };
 
 }  // namespace sluice::admin

@@ -7,6 +7,10 @@
 #include <thread>
 
 #include "admin/admin_api.h"
+#include "admin/alert_webhook.h"
+#include "admin/alerts.h"
+#include "admin/stats_history.h"
+#include "admin/stats_sampler.h"
 #include "cache/coalescer.h"
 #include "cache/disk_tier.h"
 #include "cache/redis_tier.h"
@@ -143,6 +147,24 @@ int serve(const ServeOptions& opts) {
   if (cache) gateway_metrics.add_cache_collector(*cache);
 
   admin::AdminApi admin(cache.get(), coalescer.get(), control_plane.get(), &reloader);
+  // The performance API and the alerts (docs/observability.md): read and evaluated once a second
+  // on the sampler's thread, which also delivers the webhook's notifications.
+  admin::StatsHistory stats_history(metrics_registry, clock);
+  admin::StatsSampler stats_sampler(stats_history);
+  metrics::WorkerMetrics& sampler_metrics = metrics_registry.add_worker();
+  admin::Alerts alerts(
+      shared_cfg->alerts.rules, stats_history, [&runtimes] { return runtimes.current(); },
+      metrics_registry, sampler_metrics);
+  std::unique_ptr<admin::AlertWebhook> webhook;
+  if (!shared_cfg->alerts.webhook.url.host.empty()) {
+    webhook = std::make_unique<admin::AlertWebhook>(
+        stats_sampler.context(), shared_cfg->alerts.webhook, sampler_metrics,
+        alerts.webhook_failures(), alerts.webhook_dropped());
+    alerts.set_webhook(webhook.get());
+    stats_sampler.on_stop([&webhook] { webhook->close(); });
+  }
+  stats_sampler.after_tick([&alerts] { alerts.evaluate(); });
+  admin.set_stats(&stats_history, &alerts);
   gateway::Services services{access_log.get(), cache.get(), coalescer.get(), &admin};
   services.clock = &clock;
   services.limits = &limits;
@@ -160,6 +182,7 @@ int serve(const ServeOptions& opts) {
     out.sample(server.active_connections());
   });
   server.start();
+  stats_sampler.start();
   spdlog::info("sluice {} listening on http://{}:{} ({} workers, config {}, {} models)",
                SLUICE_VERSION, options.host, server.port(), options.workers, shared_cfg->source,
                shared_cfg->models.size());
@@ -169,6 +192,7 @@ int serve(const ServeOptions& opts) {
       spdlog::error("{}", reloaded.error().message);
     }
   });
+  stats_sampler.stop();
   control_plane.reset();  // writes the ledger rows still queued
   access_log.reset();
   spdlog::info("sluice stopped");

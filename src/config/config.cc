@@ -33,3 +33,28 @@ std::optional<Strategy> parse_strategy(std::string_view name) {
 }
 
 }  // namespace sluice::config
+
+namespace sluice::config {
+
+namespace {
+constexpr std::string_view kAlertKindNames[] = {"cache_hit_rate", "error_rate",
+                                                "p99_latency",    "rate_limited_share",
+                                                "memory",         "deployment_ejected"};
+}  // namespace
+
+std::string_view alert_kind_name(AlertRule::Kind kind) {
+  return kAlertKindNames[static_cast<std::size_t>(kind)];
+}
+
+std::optional<AlertRule::Kind> parse_alert_kind(std::string_view name) {
+  for (AlertRule::Kind k : kAlertKinds) {
+    if (alert_kind_name(k) == name) return k;
+  }
+  return std::nullopt;
+}
+
+bool alert_kind_has_window(AlertRule::Kind kind) {
+  return kind != AlertRule::Kind::kMemory && kind != AlertRule::Kind::kDeploymentEjected;
+}
+
+}  // namespace sluice::config

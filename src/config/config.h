@@ -388,6 +388,50 @@ struct Coalesce {
   bool operator==(const Coalesce&) const = default;
 };
 
+// Alerts (docs/observability.md, "Alerts"): rules evaluated once a second on the performance
+// API's readings. A change of state is logged and, when a webhook is set, posted to it.
+struct AlertRule {
+  enum class Kind {
+    kCacheHitRate,      // fires while the window's hit rate is below the threshold
+    kErrorRate,         // ... its share of 5xx answers is above it
+    kP99Latency,        // ... its p99 latency (seconds) is above it
+    kRateLimitedShare,  // ... its share of requests Sluice refused with 429 is above it
+    kMemory,            // ... resident memory (bytes) is above it, read at each tick
+    kDeploymentEjected  // ... a deployment (any, or the one named) is out of rotation
+  };
+  Mark mark;
+  std::string name;
+  Kind kind = Kind::kErrorRate;
+  double threshold = 0;   // a share in [0, 1], seconds, or bytes; none for deployment_ejected
+  Duration window = 60s;  // the rates and the latency; at most 15 minutes
+  // A rate needs at least this many requests in its window (hits and misses for the hit rate):
+  // with less traffic the rule stays (or goes back to) ok.
+  std::uint64_t min_requests = 5;
+  std::string deployment;  // deployment_ejected: a deployment id ("provider/model"); empty: any
+  bool operator==(const AlertRule&) const = default;
+};
+
+inline constexpr AlertRule::Kind kAlertKinds[] = {
+    AlertRule::Kind::kCacheHitRate, AlertRule::Kind::kErrorRate,
+    AlertRule::Kind::kP99Latency,   AlertRule::Kind::kRateLimitedShare,
+    AlertRule::Kind::kMemory,       AlertRule::Kind::kDeploymentEjected};
+// "error_rate" and back; nullopt for an unknown name.
+std::string_view alert_kind_name(AlertRule::Kind kind);
+std::optional<AlertRule::Kind> parse_alert_kind(std::string_view name);
+// Whether a kind is measured over a window of requests (and so takes window and min_requests).
+bool alert_kind_has_window(AlertRule::Kind kind);
+
+struct Alerts {
+  std::vector<AlertRule> rules;
+  // Where state changes are POSTed as JSON; none when url.host is empty.
+  struct Webhook {
+    Url url;
+    Duration timeout = 5s;  // the whole delivery: connect, TLS, request and answer
+    bool operator==(const Webhook&) const = default;
+  } webhook;
+  bool operator==(const Alerts&) const = default;
+};
+
 struct Config {
   std::string source = "<default>";  // file path the config was loaded from
   Listen listen;
@@ -406,6 +450,7 @@ struct Config {
   Routing routing;
   std::vector<Provider> providers;
   std::vector<Model> models;
+  Alerts alerts;
 
   const Provider* find_provider(std::string_view name) const;
 

@@ -439,6 +439,32 @@ std::string without_position(const std::string& problem, const std::string& sour
 
 }  // namespace
 
+// The webhook only when set (a url is required); each rule with the keys its kind takes.
+json::object alerts(const Alerts& a) {
+  json::object out;
+  if (!a.webhook.url.host.empty()) {
+    out["webhook"] =
+        json::object{{"url", text(a.webhook.url.text)}, {"timeout", duration(a.webhook.timeout)}};
+  }
+  json::array rules;
+  for (const AlertRule& r : a.rules) {
+    json::object o{{"name", text(r.name)}, {"kind", alert_kind_name(r.kind)}};
+    if (r.kind == AlertRule::Kind::kMemory) {
+      o["threshold"] = static_cast<std::uint64_t>(r.threshold);
+    } else if (r.kind != AlertRule::Kind::kDeploymentEjected) {
+      o["threshold"] = r.threshold;
+    }
+    if (alert_kind_has_window(r.kind)) {
+      o["window"] = duration(r.window);
+      o["min_requests"] = r.min_requests;
+    }
+    if (!r.deployment.empty()) o["deployment"] = text(r.deployment);
+    rules.push_back(std::move(o));
+  }
+  out["rules"] = std::move(rules);
+  return out;
+}
+
 json::value to_json(const Config& c, bool redact) {
   json::object out{
       {"listen", listen_text(c.listen)},
@@ -462,6 +488,7 @@ json::value to_json(const Config& c, bool redact) {
   json::array models;
   for (const Model& m : c.models) models.push_back(model(m, c.routing));
   out["models"] = std::move(models);
+  out["alerts"] = alerts(c.alerts);
   return out;
 }
 

@@ -46,7 +46,10 @@ constexpr std::size_t member_count() {
 // When one of these fails, a member was added to (or removed from) config.h: write it in
 // to_json (config_json.cc), give it a value other than its default in rich_yaml below so the
 // round trip checks it, then update the count here.
-static_assert(member_count<Config>() == 15);
+static_assert(member_count<Config>() == 16);
+static_assert(member_count<Alerts>() == 2);
+static_assert(member_count<Alerts::Webhook>() == 2);
+static_assert(member_count<AlertRule>() == 7);
 static_assert(member_count<Listen>() == 2);
 static_assert(member_count<ServerLimits>() == 8);
 static_assert(member_count<RateLimits>() == 5);
@@ -206,6 +209,13 @@ models:
   - name: "gpt-*"
     deployments: [{provider: up}]
     strategy: round-robin
+alerts:
+  webhook: {url: "https://hooks.example.com/sluice", timeout: 2s}
+  rules:
+    - {name: errors, kind: error_rate, threshold: 0.25, window: 30s, min_requests: 7}
+    - {name: slow, kind: p99_latency, threshold: 1.5}
+    - {name: big, kind: memory, threshold: 1GiB}
+    - {name: out, kind: deployment_ejected, deployment: up/gpt-4o}
 )";
 }
 
@@ -250,9 +260,9 @@ TEST(ConfigJsonTest, KeysComeInTheFilesOrder) {
   std::vector<std::string> keys;
   json::value doc = to_json(c, false);
   for (const auto& member : doc.as_object()) keys.emplace_back(member.key());
-  EXPECT_THAT(
-      keys, ElementsAre("listen", "workers", "drain_timeout", "log_level", "access_log", "limits",
-                        "data_dir", "auth", "cache", "coalesce", "routing", "providers", "models"));
+  EXPECT_THAT(keys, ElementsAre("listen", "workers", "drain_timeout", "log_level", "access_log",
+                                "limits", "data_dir", "auth", "cache", "coalesce", "routing",
+                                "providers", "models", "alerts"));
 }
 
 TEST(ConfigJsonTest, RichConfigRoundTrips) {

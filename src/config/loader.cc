@@ -31,7 +31,13 @@ namespace {
 
 constexpr std::string_view kTopLevelKeys[] = {
     "listen", "workers", "drain_timeout", "log_level", "access_log", "limits", "data_dir",
-    "auth",   "cache",   "coalesce",      "routing",   "providers",  "models"};
+    "auth",   "cache",   "coalesce",      "routing",   "providers",  "models", "alerts"};
+constexpr std::string_view kAlertsKeys[] = {"rules", "webhook"};
+constexpr std::string_view kAlertRuleKeys[] = {"name",   "kind",         "threshold",
+                                               "window", "min_requests", "deployment"};
+constexpr std::string_view kWebhookKeys[] = {"url", "timeout"};
+// Windows are differences of the performance API's readings, which go back 15 minutes.
+constexpr Duration kMaxAlertWindow = std::chrono::minutes(15);
 constexpr std::string_view kAuthKeys[] = {"mode", "admin_key"};
 constexpr std::string_view kRateLimitKeys[] = {"rpm", "tpm"};
 constexpr std::string_view kCacheKeys[] = {
@@ -859,6 +865,161 @@ class Loader {
       }
       check_fallbacks(config);
     }
+    // After the models: a rule may name one of their deployments.
+    if (auto alerts = subsection(s, "alerts", kAlertsKeys)) read_alerts(*alerts, config);
+  }
+
+  void read_alerts(const Section& s, Config& config) {
+    if (auto webhook = subsection(s, "webhook", kWebhookKeys)) {
+      Alerts::Webhook& w = config.alerts.webhook;
+      if (require(*webhook, "url")) {
+        const Entry& e = *webhook->value("url");
+        if (auto text = scalar(e)) {
+          std::string error;
+          if (auto url = parse_base_url(*text, error)) {
+            w.url = std::move(*url);
+          } else {
+            report(e, error);
+          }
+        }
+      }
+      read_duration(*webhook, "timeout", w.timeout);
+    }
+    const Entry* e = s.value("rules");
+    if (e == nullptr) return;
+    auto items = list(*e);
+    if (!items) return;
+    std::set<std::string> deployments;
+    for (const Model& m : config.models) {
+      for (const Deployment& d : m.deployments) {
+        deployments.insert(d.provider + "/" + (d.model.empty() ? m.name : d.model));
+      }
+    }
+    for (std::size_t i = 0; i < items->size(); ++i) {
+      const YAML::Node node = std::as_const(*items)[i];
+      auto rule = section(node, node.Mark(), index_path(e->path, i), kAlertRuleKeys);
+      if (rule) read_alert_rule(*rule, deployments, config.alerts.rules);
+    }
+  }
+
+  void read_alert_rule(const Section& s, const std::set<std::string>& deployments,
+                       std::vector<AlertRule>& rules) {
+    AlertRule rule;
+    rule.mark = to_mark(s.node.Mark());
+    bool valid = true;
+    if (require(s, "name")) {
+      const Entry& e = *s.value("name");
+      if (auto text = scalar(e)) {
+        if (!is_simple_name(*text)) {
+          report(e, "must be letters, digits, '_', '.' or '-', got " + quote(*text));
+          valid = false;
+        }
+        for (const AlertRule& other : rules) {
+          if (other.name == *text) {
+            report(e, "duplicate alert name " + quote(*text) + " (first at line " +
+                          std::to_string(other.mark.line) + ")");
+            valid = false;
+          }
+        }
+        rule.name = std::move(*text);
+      }
+    }
+    if (!require(s, "kind")) return;
+    const Entry& kind_entry = *s.value("kind");
+    auto kind_text = scalar(kind_entry);
+    if (!kind_text) return;
+    auto kind = parse_alert_kind(*kind_text);
+    if (!kind) {
+      std::vector<std::string_view> names;
+      for (AlertRule::Kind k : kAlertKinds) names.push_back(alert_kind_name(k));
+      report(kind_entry, "unknown kind " + quote(*kind_text) + " (expected " +
+                             join_alternatives(names) + ")" + did_you_mean(*kind_text, names));
+      return;
+    }
+    rule.kind = *kind;
+    const std::string kind_name(alert_kind_name(rule.kind));
+
+    // The threshold's unit depends on the kind.
+    const Entry* threshold = s.value("threshold");
+    switch (rule.kind) {
+      case AlertRule::Kind::kCacheHitRate:
+      case AlertRule::Kind::kErrorRate:
+      case AlertRule::Kind::kRateLimitedShare:
+        if (require(s, "threshold", "a share from 0 to 1")) {
+          read_double(s, "threshold", rule.threshold, 0, 1);
+        }
+        break;
+      case AlertRule::Kind::kP99Latency:
+        if (require(s, "threshold", "seconds, or a duration such as 500ms")) {
+          if (auto text = scalar(*threshold, "seconds or a duration")) {
+            double seconds = 0;
+            auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), seconds);
+            if (ec == std::errc() && end == text->data() + text->size()) {
+              if (!(seconds > 0) || !std::isfinite(seconds)) {
+                report(*threshold, "must be greater than 0, got " + *text);
+                valid = false;
+              }
+              rule.threshold = seconds;
+            } else if (auto d = core::parse_duration(*text); d && d->count() > 0) {
+              rule.threshold = std::chrono::duration<double>(*d).count();
+            } else {
+              report(*threshold, "expected seconds or a duration (examples: 0.5, 500ms, 2s), got " +
+                                     quote(*text));
+              valid = false;
+            }
+          }
+        }
+        break;
+      case AlertRule::Kind::kMemory:
+        if (require(s, "threshold", "resident bytes, such as 512MiB")) {
+          std::uint64_t bytes = 0;
+          read_bytes(s, "threshold", bytes);
+          rule.threshold = static_cast<double>(bytes);
+        }
+        break;
+      case AlertRule::Kind::kDeploymentEjected:
+        if (threshold != nullptr) {
+          report(*threshold,
+                 "deployment_ejected takes no threshold (it fires while the "
+                 "deployment is out of rotation)");
+          valid = false;
+        }
+        break;
+    }
+    if (alert_kind_has_window(rule.kind)) {
+      read_duration(s, "window", rule.window);
+      if (const Entry* w = s.value("window"); w != nullptr && rule.window > kMaxAlertWindow) {
+        report(*w, "must be at most 15m (the performance API keeps 15 minutes of readings)");
+        valid = false;
+      }
+      read_uint64(s, "min_requests", rule.min_requests);
+      if (const Entry* m = s.value("min_requests"); m != nullptr && rule.min_requests == 0) {
+        report(*m, "must be at least 1");
+        valid = false;
+      }
+    } else {
+      for (std::string_view key : {"window", "min_requests"}) {
+        if (const Entry* x = s.value(key)) {
+          report(*x, kind_name + " takes no " + std::string(key) + " (it is read at each tick)");
+          valid = false;
+        }
+      }
+    }
+    if (const Entry* d = s.value("deployment")) {
+      if (rule.kind != AlertRule::Kind::kDeploymentEjected) {
+        report(*d, "only deployment_ejected takes a deployment");
+        valid = false;
+      } else if (auto text = scalar(*d)) {
+        if (deployments.count(*text) == 0) {
+          report(*d, "no model has the deployment " + quote(*text) +
+                         " (deployments are named provider/model)" +
+                         did_you_mean(*text, deployments));
+          valid = false;
+        }
+        rule.deployment = std::move(*text);
+      }
+    }
+    if (valid) rules.push_back(std::move(rule));
   }
 
   void read_retries(const Section& s, Retries& r) {

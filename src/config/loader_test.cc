@@ -1531,5 +1531,96 @@ models:
   EXPECT_DOUBLE_EQ(d[3].input_cost_per_mtok, 0);
 }
 
+TEST(LoaderTest, AlertRulesAndTheirWebhook) {
+  Config c = load(with_top(R"(alerts:
+  webhook: {url: "https://hooks.example.com/sluice", timeout: 2s}
+  rules:
+    - {name: errors, kind: error_rate, threshold: 0.5, window: 3s, min_requests: 2}
+    - {name: cold-cache, kind: cache_hit_rate, threshold: 0.2}
+    - {name: slow, kind: p99_latency, threshold: 750ms, window: 5m}
+    - {name: slow2, kind: p99_latency, threshold: 1.5}
+    - {name: limited, kind: rate_limited_share, threshold: 0.1}
+    - {name: big, kind: memory, threshold: 512MiB}
+    - {name: ejected, kind: deployment_ejected}
+    - {name: sim-out, kind: deployment_ejected, deployment: sim/mock})"));
+  ASSERT_EQ(c.alerts.rules.size(), 8u);
+  const AlertRule& errors = c.alerts.rules[0];
+  EXPECT_EQ(errors.name, "errors");
+  EXPECT_EQ(errors.kind, AlertRule::Kind::kErrorRate);
+  EXPECT_DOUBLE_EQ(errors.threshold, 0.5);
+  EXPECT_EQ(errors.window, 3s);
+  EXPECT_EQ(errors.min_requests, 2u);
+  EXPECT_EQ(errors.mark.line, 4);
+  EXPECT_EQ(c.alerts.rules[1].window, 60s);  // the defaults
+  EXPECT_EQ(c.alerts.rules[1].min_requests, 5u);
+  EXPECT_DOUBLE_EQ(c.alerts.rules[2].threshold, 0.75);
+  EXPECT_DOUBLE_EQ(c.alerts.rules[3].threshold, 1.5);
+  EXPECT_DOUBLE_EQ(c.alerts.rules[5].threshold, 512.0 * 1024 * 1024);
+  EXPECT_EQ(c.alerts.rules[6].deployment, "");
+  EXPECT_EQ(c.alerts.rules[7].deployment, "sim/mock");
+  EXPECT_TRUE(c.alerts.webhook.url.tls);
+  EXPECT_EQ(c.alerts.webhook.url.host, "hooks.example.com");
+  EXPECT_EQ(c.alerts.webhook.url.base_path, "/sluice");
+  EXPECT_EQ(c.alerts.webhook.timeout, 2s);
+
+  Config none = load(kMinimal);
+  EXPECT_TRUE(none.alerts.rules.empty());
+  EXPECT_TRUE(none.alerts.webhook.url.host.empty());
+}
+
+TEST(LoaderTest, InvalidAlertRulesAreRefusedWithTheirPlace) {
+  auto rules = [](std::string_view lines) {
+    return problems(with_top("alerts:\n  rules:\n" + std::string(lines)));
+  };
+  EXPECT_THAT(rules("    - {name: a, kind: error_rat, threshold: 0.5}"),
+              ElementsAre("test.yaml:3:23: alerts.rules[0].kind: unknown kind \"error_rat\" "
+                          "(expected cache_hit_rate, error_rate, p99_latency, rate_limited_share, "
+                          "memory or deployment_ejected) (did you mean \"error_rate\"?)"));
+  EXPECT_THAT(rules("    - {name: a, kind: error_rate, threshold: 1.5}"),
+              ElementsAre("test.yaml:3:46: alerts.rules[0].threshold: must be between 0 and 1, "
+                          "got 1.5"));
+  EXPECT_THAT(rules("    - {name: a, kind: error_rate}"),
+              ElementsAre(HasSubstr("missing key \"threshold\" in alerts.rules[0] (a share from "
+                                    "0 to 1)")));
+  EXPECT_THAT(rules("    - {kind: error_rate, threshold: 0.5}"),
+              ElementsAre(HasSubstr("missing key \"name\" in alerts.rules[0]")));
+  EXPECT_THAT(rules("    - {name: a, kind: error_rate, threshold: 0.5, window: 1h}"),
+              ElementsAre(HasSubstr("alerts.rules[0].window: must be at most 15m")));
+  EXPECT_THAT(rules("    - {name: a, kind: error_rate, threshold: 0.5, window: soon}"),
+              ElementsAre(HasSubstr("alerts.rules[0].window: invalid duration \"soon\"")));
+  EXPECT_THAT(rules("    - {name: a, kind: error_rate, threshold: 0.5, min_requests: 0}"),
+              ElementsAre(HasSubstr("alerts.rules[0].min_requests: must be at least 1")));
+  EXPECT_THAT(rules("    - {name: a, kind: p99_latency, threshold: fast}"),
+              ElementsAre(HasSubstr("alerts.rules[0].threshold: expected seconds or a duration")));
+  EXPECT_THAT(rules("    - {name: a, kind: p99_latency, threshold: -1}"),
+              ElementsAre(HasSubstr("alerts.rules[0].threshold: must be greater than 0")));
+  EXPECT_THAT(rules("    - {name: a, kind: memory, threshold: lots}"),
+              ElementsAre(HasSubstr("alerts.rules[0].threshold: invalid size \"lots\"")));
+  EXPECT_THAT(rules("    - {name: a, kind: memory, threshold: 1GiB, window: 1m}"),
+              ElementsAre(HasSubstr("alerts.rules[0].window: memory takes no window")));
+  EXPECT_THAT(rules("    - {name: a, kind: deployment_ejected, threshold: 1}"),
+              ElementsAre(HasSubstr("deployment_ejected takes no threshold")));
+  EXPECT_THAT(rules("    - {name: a, kind: deployment_ejected, deployment: sim/mokc}"),
+              ElementsAre(HasSubstr("alerts.rules[0].deployment: no model has the deployment "
+                                    "\"sim/mokc\" (deployments are named provider/model) (did "
+                                    "you mean \"sim/mock\"?)")));
+  EXPECT_THAT(rules("    - {name: a, kind: error_rate, threshold: 0.5, deployment: sim/mock}"),
+              ElementsAre(HasSubstr("only deployment_ejected takes a deployment")));
+  EXPECT_THAT(rules("    - {name: a, kind: error_rate, threshold: 0.5}\n"
+                    "    - {name: a, kind: memory, threshold: 1GiB}"),
+              ElementsAre(HasSubstr("test.yaml:4:14: alerts.rules[1].name: duplicate alert name "
+                                    "\"a\" (first at line 3)")));
+  EXPECT_THAT(rules("    - {name: \"a b\", kind: memory, threshold: 1GiB}"),
+              ElementsAre(HasSubstr("alerts.rules[0].name: must be letters, digits")));
+  EXPECT_THAT(rules("    - {name: a, kind: memory, threshold: 1GiB, for: 1m}"),
+              ElementsAre(HasSubstr("unknown key \"for\" in alerts.rules[0]")));
+  EXPECT_THAT(problems(with_top("alerts: {webhook: {url: \"ftp://x/y\"}}")),
+              ElementsAre(HasSubstr("alerts.webhook.url: unsupported scheme \"ftp\"")));
+  EXPECT_THAT(problems(with_top("alerts: {webhook: {timeout: 1s}}")),
+              ElementsAre(HasSubstr("missing key \"url\" in alerts.webhook")));
+  EXPECT_THAT(problems(with_top("alerts: {rule: []}")),
+              ElementsAre(HasSubstr("unknown key \"rule\" in alerts (did you mean \"rules\"?)")));
+}
+
 }  // namespace
 }  // namespace sluice::config

@@ -68,6 +68,14 @@ std::string utc_time(std::int64_t unix_ms) {
   return utc_date(unix_ms) + buf;
 }
 
+std::string utc_rfc3339(std::int64_t unix_ms) {
+  std::string out = utc_time(unix_ms);
+  out[10] = 'T';
+  char ms[8];
+  std::snprintf(ms, sizeof ms, ".%03dZ", static_cast<int>(unix_ms - utc_day_start(unix_ms)) % 1000);
+  return out + ms;
+}
+
 std::optional<std::int64_t> parse_utc_date(std::string_view text) {
   if (text.size() != 10 || text[4] != '-' || text[7] != '-') return std::nullopt;
   auto y = text.substr(0, 4), m = text.substr(5, 2), d = text.substr(8, 2);

@@ -23,6 +23,8 @@ std::int64_t utc_next_month_start(std::int64_t unix_ms);
 // "2026-01-31" and "2026-01-31 23:59:59" for `unix_ms`.
 std::string utc_date(std::int64_t unix_ms);
 std::string utc_time(std::int64_t unix_ms);
+// RFC 3339 in UTC with milliseconds, for machine readers: "2026-01-31T23:59:59.123Z".
+std::string utc_rfc3339(std::int64_t unix_ms);
 
 // "YYYY-MM-DD" (a real calendar date, years 1970 to 9999) -> its first millisecond; nullopt for
 // anything else.

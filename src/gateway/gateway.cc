@@ -122,7 +122,10 @@ asio::awaitable<void> Gateway::handle(http::ServerSession& session) {
 
   // 3. Authenticate: every /v1/ path needs a key when keys are on.
   bool authenticated = true;
-  if (state_.tenants && path.starts_with("/v1/")) authenticated = co_await authenticate(ctx);
+  if (state_.tenants && path.starts_with("/v1/")) {
+    authenticated = co_await authenticate(ctx);
+    ctx.authenticated_at = std::chrono::steady_clock::now();
+  }
   if (!authenticated) {
     // answered 401
   } else if (auto endpoint = api::endpoint_for_path(path)) {

@@ -13,6 +13,8 @@
 #include "gateway/request_context.h"
 #include "gateway/runtime.h"
 #include "gateway/runtime_source.h"
+#include "gateway/tenants.h"
+#include "gateway/worker_state.h"
 #include "http/server_session.h"
 #include "metrics/process_stats.h"
 #include "route/model_registry.h"
@@ -72,9 +74,26 @@ std::uint16_t route_of(const RequestContext& ctx) {
 std::string model_label(const RequestContext& ctx) { return ctx.route ? ctx.route->name : ""; }
 
 constexpr double kNanoDollars = 1e9;
+constexpr double kNanosecondsPerSecond = 1e9;
 
 std::uint64_t nano_dollars(double usd) {
   return usd > 0 ? static_cast<std::uint64_t>(std::llround(usd * kNanoDollars)) : 0;
+}
+
+// A key's series key: the 64 random bits of its id ("key_" + 16 hex digits), so two keys never
+// share one; any other id (there are none today) is hashed.
+metrics::SeriesKey key_series(std::string_view id) {
+  std::string_view hex = id.starts_with("key_") ? id.substr(4) : id;
+  std::uint64_t bits = 0;
+  if (hex.size() == 16) {
+    for (char c : hex) {
+      int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+      if (digit < 0) return std::hash<std::string_view>{}(id);
+      bits = bits << 4 | static_cast<std::uint64_t>(digit);
+    }
+    return bits;
+  }
+  return std::hash<std::string_view>{}(id);
 }
 
 std::uint64_t json_uint(const boost::json::object& o, std::string_view key) {
@@ -133,6 +152,21 @@ GatewayMetrics::GatewayMetrics(metrics::MetricsRegistry& registry, const Runtime
       "sluice_rate_limited_requests_total",
       "Requests Sluice refused with 429 (rate limits, concurrency or budget), by model alias.",
       {"model"});
+
+  key_requests_ = registry.add_counter(
+      "sluice_key_requests_total", "Requests made with a key, by the key's public id.", {"key"});
+  key_cost_ = registry.add_counter(
+      "sluice_key_cost_usd_total",
+      "What the upstream calls made with a key cost, in US dollars, by the key's public id.",
+      {"key"}, 1 / kNanoDollars);
+  auto stage = registry.add_counter(
+      "sluice_stage_seconds_total",
+      "Time inference requests spent in each stage of the gateway (auth, admit, cache, coalesce, "
+      "queue, upstream, gateway).",
+      {"stage"}, 1 / kNanosecondsPerSecond);
+  for (std::size_t i = 0; i < kStageNames.size(); ++i) {
+    stages_[i] = registry.handle(stage, {std::string(kStageNames[i])});
+  }
 
   registry.add_collector(metrics::write_process_stats);
 
@@ -264,6 +298,14 @@ void GatewayMetrics::record(metrics::WorkerMetrics& w, const RequestContext& ctx
         ttft_, route, [&] { return LabelValues{model_label(ctx)}; },
         ctx.upstream_first_byte - ctx.session.started());
   }
+  if (endpoint.id < 100) record_stages(w, ctx, now);  // the inference endpoints
+  if (ctx.tenant != nullptr) {
+    const std::string& id = ctx.tenant->key.id;
+    auto key = [&] { return LabelValues{id}; };
+    const metrics::SeriesKey series = key_series(id);
+    w.add(key_requests_, series, key);
+    if (std::uint64_t c = nano_dollars(ctx.cost_usd); c != 0) w.add(key_cost_, series, key, c);
+  }
   if (!ctx.endpoint) return;
 
   auto model = [&] { return LabelValues{model_label(ctx)}; };
@@ -290,6 +332,48 @@ void GatewayMetrics::record(metrics::WorkerMetrics& w, const RequestContext& ctx
     w.add(retries_, route, model, static_cast<std::uint64_t>(ctx.attempts - 1));
   }
   if (ctx.status == 429 && ctx.upstream_status != 429) w.add(rate_limited_, route, model);
+}
+
+void GatewayMetrics::record_stages(metrics::WorkerMetrics& w, const RequestContext& ctx,
+                                   Clock::time_point end) {
+  enum Stage { kAuth, kAdmit, kCache, kCoalesce, kQueue, kUpstream, kGateway };
+  // Each stage ends at its mark; a request that stopped before a mark (refused, a hit, a joiner)
+  // spent the rest of its time in that stage.
+  struct Mark {
+    Stage stage;
+    Clock::time_point at;
+  };
+  const bool auth = ctx.worker.services.tenants != nullptr;
+  const Mark marks[] = {{kAuth, auth ? ctx.authenticated_at : ctx.session.started()},
+                        {kAdmit, ctx.admitted_at},
+                        {kCache, ctx.looked_up_at},
+                        {kCoalesce, ctx.upstream_started},
+                        {kUpstream, ctx.upstream_finished}};
+  Clock::duration spent[kStageNames.size()] = {};
+  Clock::time_point from = ctx.session.started();
+  bool ended = false;
+  for (const Mark& m : marks) {
+    if (m.at == Clock::time_point{}) {
+      spent[m.stage] += end - from;
+      ended = true;
+      break;
+    }
+    if (m.at > from) {
+      spent[m.stage] += m.at - from;
+      from = m.at;
+    }
+  }
+  if (!ended && end > from) spent[kGateway] += end - from;
+  const Clock::duration queued = std::min(ctx.queued, spent[kUpstream]);
+  spent[kUpstream] -= queued;
+  spent[kQueue] += queued;
+  for (std::size_t i = 0; i < kStageNames.size(); ++i) {
+    if (spent[i] > Clock::duration::zero()) {
+      w.add(stages_[i],
+            static_cast<std::uint64_t>(
+                std::chrono::duration_cast<std::chrono::nanoseconds>(spent[i]).count()));
+    }
+  }
 }
 
 }  // namespace sluice::gateway

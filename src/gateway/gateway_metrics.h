@@ -9,11 +9,23 @@
 // the configuration (model aliases, deployment ids) and small enums, never from what a client
 // sent: an unknown model is counted under model="".
 //
+// Stages: each inference request's time is split into consecutive stages (kStageNames), from the
+// marks its context holds, and added to sluice_stage_seconds_total{stage}: the performance API's
+// breakdown of where the time goes. The split costs a few subtractions and one handle add per
+// stage; the marks cost one clock read each (docs/observability.md, "Stages").
+//
+// Keys: with keys on, requests and cost per key id (the public id, never the secret), for the
+// performance API's top keys. A key's series key is its id's 64 random bits, so no lookup by
+// string is made per request.
+//
 // Thread safety: construction and add_*_collector at startup; begin() and record() on the
 // worker that owns the WorkerMetrics; the collectors run on whichever thread scrapes.
 #pragma once
 
+#include <array>
+#include <chrono>
 #include <memory>
+#include <string_view>
 
 #include "metrics/metrics_registry.h"
 
@@ -24,6 +36,15 @@ namespace sluice::gateway {
 
 class RuntimeSource;
 struct RequestContext;
+
+// The stages of sluice_stage_seconds_total, in the order a request passes them.
+// auth: the key check (keys on); admit: decoding, the model lookup, the key's rules and the rate
+// limits; cache: the lookup (for a hit, serving it too); coalesce: a joiner's wait for the
+// leader's answer; queue: waiting for a deployment's concurrency slot; upstream: the routing
+// stage's span without the queue (attempts, retries, a stream's forwarding); gateway: the rest
+// (writing a JSON answer, what follows the answer).
+inline constexpr std::array<std::string_view, 7> kStageNames = {
+    "auth", "admit", "cache", "coalesce", "queue", "upstream", "gateway"};
 
 class GatewayMetrics {
  public:
@@ -46,7 +67,12 @@ class GatewayMetrics {
  private:
   metrics::MetricsRegistry& registry_;
 
+  void record_stages(metrics::WorkerMetrics& w, const RequestContext& ctx,
+                     std::chrono::steady_clock::time_point end);
+
   metrics::CounterFamily requests_, tokens_, cost_, saved_, rate_limited_, coalesced_, retries_;
+  metrics::CounterFamily key_requests_, key_cost_;
+  std::array<metrics::CounterHandle, kStageNames.size()> stages_;
   metrics::GaugeFamily in_flight_;
   metrics::HistogramFamily duration_, ttft_, upstream_, overhead_;
 };

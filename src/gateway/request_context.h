@@ -67,6 +67,11 @@ struct RequestContext {
   int upstream_status = 0;  // the answering upstream's status; 0 when none answered
   // The routing stage's span (balance, attempts, retries, the answer's streaming), for metrics.
   std::chrono::steady_clock::time_point upstream_started{}, upstream_finished{};
+  // Where the rest of the time went (sluice_stage_seconds_total): when authentication (only when
+  // keys are on), admission and the cache lookup ended, unset when the request never got there;
+  // and how long it waited in its model's admission queue, inside the routing stage's span.
+  std::chrono::steady_clock::time_point authenticated_at{}, admitted_at{}, looked_up_at{};
+  std::chrono::steady_clock::duration queued{};
   std::optional<api::Usage> usage;  // as the answer (or the cached or joined one) reported it
   bool count_usage = false;  // someone reads `usage`: the ledger, a token limit, the access log
   double cost_usd = 0, saved_usd = 0;  // stage 12: what the call cost, or what a hit saved

@@ -278,10 +278,17 @@ std::optional<std::uint32_t> RouteStage::take(const route::ModelRoute& model, co
 asio::awaitable<RouteStage::Pick> RouteStage::queue(const route::ModelRoute& model,
                                                     const Indexes& tried, std::uint32_t& index,
                                                     bool last_resort) {
+  const Clock::time_point entered = Clock::now();
   const Clock::time_point queue_deadline =
-      std::min(deadline_, Clock::now() + model.config->queue.timeout);
+      std::min(deadline_, entered + model.config->queue.timeout);
   route::AdmissionQueue::Ticket ticket = model.queue->enqueue(co_await asio::this_coro::executor);
   if (!ticket) co_return Pick::kQueueFull;
+  // The wait is the stage breakdown's "queue", taken out of the routing stage's span.
+  struct Waited {
+    RequestContext& ctx;
+    Clock::time_point entered;
+    ~Waited() { ctx.queued += Clock::now() - entered; }
+  } waited{ctx_, entered};
   for (;;) {
     // Look once more before each wait: a slot may have been freed before the ticket was taken,
     // and a wake-up may find another request took it first.

@@ -342,6 +342,39 @@ void MetricsRegistry::scrape(std::string& out) const {
   for (const auto* collect : collectors) (*collect)(writer);
 }
 
+std::optional<MetricsRegistry::FamilyTotals> MetricsRegistry::totals(std::string_view name) const {
+  // As scrape(): copy what to read under the lock, read the slots without it.
+  FamilyTotals out;
+  std::vector<std::pair<const LabelValues*, std::uint32_t>> series;
+  std::vector<const WorkerMetrics*> workers;
+  {
+    std::lock_guard lock(mutex_);
+    const Family* family = nullptr;
+    for (const Family& f : families_) {
+      if (f.name == name) family = &f;
+    }
+    if (family == nullptr) return std::nullopt;
+    out.type = family->type;
+    out.label_names = family->label_names;
+    out.bounds = family->bounds;
+    out.unit = family->unit;
+    out.scale = family->scale;
+    series.reserve(family->series.size());
+    for (const auto& [values, s] : family->series) series.emplace_back(&values, s.slot);
+    for (const auto& worker : workers_) workers.push_back(worker.get());
+  }
+  const std::uint32_t width = width_of(out.type, out.bounds.size());
+  out.series.reserve(series.size());
+  for (const auto& [labels, slot] : series) {
+    SeriesTotals& totals = out.series.emplace_back(SeriesTotals{labels, {}});
+    totals.values.assign(width, 0);
+    for (std::uint32_t i = 0; i < width; ++i) {
+      for (const WorkerMetrics* worker : workers) totals.values[i] += worker->read(slot + i);
+    }
+  }
+  return out;
+}
+
 std::string MetricsRegistry::scrape() const {
   std::string out;
   scrape(out);

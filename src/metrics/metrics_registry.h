@@ -25,13 +25,18 @@
 // logged). Label values should come from configuration (interned at load) or small enums, never
 // straight from a request.
 //
+// Reading in-process: totals() gives a family's series with their label values and every
+// worker's slots summed, as the recorded integers, for readers such as the performance API's
+// sampler (admin/stats_history.h) that must not parse the text exposition.
+//
 // Thread safety: every MetricsRegistry member may be called from any thread (a mutex guards
-// declarations, series, workers, collectors and interned names; scrape holds it only to copy the
-// series list, not while formatting or running collectors). A WorkerMetrics records only on the
-// thread that owns it. A scrape may run concurrently with recording: each counter it reports is
-// the sum of values each worker really had at some instant during the scrape, so a counter never
-// goes backwards from one scrape to the next. A histogram's _count always equals its +Inf bucket;
-// its _sum may include an observation that its buckets do not yet (or the reverse).
+// declarations, series, workers, collectors and interned names; scrape and totals hold it only to
+// copy the series list, not while reading slots, formatting or running collectors). A WorkerMetrics
+// records only on the thread that owns it. A scrape may run concurrently with recording: each
+// counter it reports is the sum of values each worker really had at some instant during the scrape,
+// so a counter never goes backwards from one scrape to the next. A histogram's _count always equals
+// its +Inf bucket; its _sum may include an observation that its buckets do not yet (or the
+// reverse).
 //
 // Lifetime: the registry outlives every use of its workers and handles; workers are never
 // removed. Families, collectors and workers are added at startup; adding them later is safe but
@@ -48,6 +53,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -274,6 +280,28 @@ class MetricsRegistry {
   // collectors.
   void scrape(std::string& out) const;
   std::string scrape() const;
+
+  // One series' totals: its label values (in the order of the family's label names; they live as
+  // long as the registry) and the recorded integers summed over workers. A counter or a gauge
+  // has one value (a gauge's is the two's complement of a negative sum); a histogram has each
+  // bucket's own count (not cumulative), the overflow past the last bound, then the sum.
+  // Counters are unscaled (a nano-dollar counter stays in nano-dollars), kSeconds histograms in
+  // nanoseconds.
+  struct SeriesTotals {
+    const LabelValues* labels = nullptr;
+    std::vector<std::uint64_t> values;
+  };
+  struct FamilyTotals {
+    MetricType type = MetricType::kCounter;
+    std::vector<std::string> label_names;
+    std::vector<std::uint64_t> bounds;  // histograms: in the unit's integer
+    HistogramUnit unit = HistogramUnit::kInteger;
+    double scale = 1;                  // counters: what one recorded unit is worth exported
+    std::vector<SeriesTotals> series;  // in order of label values, as exported
+  };
+  // The family named `name` as of now; nullopt when none was declared by that name. The same
+  // consistency as a scrape: each value is one every worker really had during the call.
+  std::optional<FamilyTotals> totals(std::string_view name) const;
 
  private:
   friend class WorkerMetrics;

@@ -203,6 +203,52 @@ TEST(MetricsRegistryTest, HandlesRecordIntoTheSameSeriesAsKeys) {
   EXPECT_EQ(value_of(text, "sluice_latency_seconds_count"), 2);
 }
 
+TEST(MetricsRegistryTest, TotalsReadTheRecordedIntegersWithoutTheText) {
+  MetricsRegistry registry;
+  auto cost = registry.add_counter("sluice_cost_usd_total", "Cost.", {"model"}, 1e-9);
+  auto open = registry.add_gauge("sluice_connections_open", "Open connections.");
+  auto latency =
+      registry.add_histogram("sluice_latency_seconds", "Latency.", {"model"}, {0.001, 0.01});
+  WorkerMetrics& a = registry.add_worker();
+  WorkerMetrics& b = registry.add_worker();
+  auto model = [](std::string name) { return [name] { return labels(name); }; };
+  a.add(cost, 2, model("b"), 7);
+  a.add(cost, 1, model("a"), 1'000'000'000);
+  b.add(cost, 1, model("a"), 5);  // summed over workers
+  a.add(open, 0, no_labels, 1);
+  b.add(open, 0, no_labels, -3);
+  a.observe(latency, 1, model("a"), 1ms);  // on the first bound
+  b.observe(latency, 1, model("a"), 2ms);
+  b.observe(latency, 1, model("a"), 1s);  // overflow
+
+  auto c = registry.totals("sluice_cost_usd_total");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->type, MetricType::kCounter);
+  EXPECT_EQ(c->label_names, std::vector<std::string>{"model"});
+  EXPECT_DOUBLE_EQ(c->scale, 1e-9);
+  ASSERT_EQ(c->series.size(), 2u);
+  EXPECT_EQ(*c->series[0].labels, labels("a"));  // in order of label values
+  EXPECT_EQ(c->series[0].values, std::vector<std::uint64_t>{1'000'000'005});
+  EXPECT_EQ(*c->series[1].labels, labels("b"));
+  EXPECT_EQ(c->series[1].values, std::vector<std::uint64_t>{7});
+
+  auto g = registry.totals("sluice_connections_open");
+  ASSERT_TRUE(g);
+  ASSERT_EQ(g->series.size(), 1u);
+  EXPECT_EQ(static_cast<std::int64_t>(g->series[0].values[0]), -2);
+
+  auto h = registry.totals("sluice_latency_seconds");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->unit, HistogramUnit::kSeconds);
+  EXPECT_EQ(h->bounds, (std::vector<std::uint64_t>{1'000'000, 10'000'000}));
+  ASSERT_EQ(h->series.size(), 1u);
+  // Each bucket's own count, the overflow, then the sum in nanoseconds.
+  EXPECT_EQ(h->series[0].values,
+            (std::vector<std::uint64_t>{1, 1, 1, 1'000'000 + 2'000'000 + 1'000'000'000}));
+
+  EXPECT_FALSE(registry.totals("sluice_nothing_total"));
+}
+
 TEST(MetricsRegistryTest, LabelValuesAndHelpAreEscaped) {
   MetricsRegistry registry;
   auto family = registry.add_counter("sluice_errors_total", "Errors,\nby \\ kind.", {"kind"});

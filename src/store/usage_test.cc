@@ -40,6 +40,8 @@ TEST(UtcTest, DaysAndMonthsStartAtUtcMidnight) {
   std::int64_t t = kJan1 + 31 * core::kDayMs + 13 * kHour + 5;  // 2026-02-01 13:00:00.005
   EXPECT_EQ(core::utc_date(t), "2026-02-01");
   EXPECT_EQ(core::utc_time(t), "2026-02-01 13:00:00");
+  EXPECT_EQ(core::utc_rfc3339(t), "2026-02-01T13:00:00.005Z");
+  EXPECT_EQ(core::utc_rfc3339(t + 999), "2026-02-01T13:00:01.004Z");
   EXPECT_EQ(core::utc_day_start(t), kJan1 + 31 * core::kDayMs);
   EXPECT_EQ(core::utc_month_start(t), kJan1 + 31 * core::kDayMs);
   EXPECT_EQ(core::utc_next_month_start(t), kJan1 + (31 + 28) * core::kDayMs);  // not a leap year

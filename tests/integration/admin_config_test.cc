@@ -108,9 +108,9 @@ TEST_F(AdminConfigTest, InvalidPatchesAreRefusedAndChangeNothing) {
             std::string::npos);
   EXPECT_NE(refusal(patch(R"({"drain_timeout": "1s"})")).find("needs a restart"),
             std::string::npos);
-  EXPECT_NE(refusal(patch(R"({"providers": {"hosted": {"api_key": "<redacted>"}}})"))
-                .find("secret"),
-            std::string::npos);
+  EXPECT_NE(
+      refusal(patch(R"({"providers": {"hosted": {"api_key": "<redacted>"}}})")).find("secret"),
+      std::string::npos);
   EXPECT_NE(refusal(patch("[1,2]")).find("JSON object"), std::string::npos);
   EXPECT_NE(refusal(patch("{not json")).find("parse"), std::string::npos);
   // Still the configuration the process started with.
