@@ -148,6 +148,11 @@ GatewayMetrics::GatewayMetrics(metrics::MetricsRegistry& registry, const Runtime
   retries_ = registry.add_counter("sluice_retries_total",
                                   "Upstream attempts beyond each request's first, by model alias.",
                                   {"model"});
+  fallbacks_ = registry.add_counter(
+      "sluice_fallbacks_total",
+      "Requests whose last attempt went to a fallback model, by the model alias asked for and "
+      "the fallback deployment tried.",
+      {"model", "deployment"});
   rate_limited_ = registry.add_counter(
       "sluice_rate_limited_requests_total",
       "Requests Sluice refused with 429 (rate limits, concurrency or budget), by model alias.",
@@ -332,6 +337,14 @@ void GatewayMetrics::record(metrics::WorkerMetrics& w, const RequestContext& ctx
     w.add(retries_, route, model, static_cast<std::uint64_t>(ctx.attempts - 1));
   }
   if (ctx.status == 429 && ctx.upstream_status != 429) w.add(rate_limited_, route, model);
+  if (ctx.fell_back) {
+    w.add(fallbacks_,
+          pack_key(route, static_cast<std::uint16_t>(
+                              std::min<std::uint32_t>(ctx.deployment_name_id, 0xffff))),
+          [&] {
+            return LabelValues{model_label(ctx), std::string(ctx.deployment)};
+          });
+  }
 }
 
 void GatewayMetrics::record_stages(metrics::WorkerMetrics& w, const RequestContext& ctx,

@@ -70,7 +70,8 @@ class GatewayMetrics {
   void record_stages(metrics::WorkerMetrics& w, const RequestContext& ctx,
                      std::chrono::steady_clock::time_point end);
 
-  metrics::CounterFamily requests_, tokens_, cost_, saved_, rate_limited_, coalesced_, retries_;
+  metrics::CounterFamily requests_, tokens_, cost_, saved_, rate_limited_, coalesced_, retries_,
+      fallbacks_;
   metrics::CounterFamily key_requests_, key_cost_;
   std::array<metrics::CounterHandle, kStageNames.size()> stages_;
   metrics::GaugeFamily in_flight_;

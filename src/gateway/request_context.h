@@ -76,7 +76,8 @@ struct RequestContext {
   bool count_usage = false;  // someone reads `usage`: the ledger, a token limit, the access log
   double cost_usd = 0, saved_usd = 0;  // stage 12: what the call cost, or what a hit saved
   std::string upstream_model;
-  int attempts = 0;  // upstream attempts made, retries and hedges included
+  int attempts = 0;        // upstream attempts made, retries and hedges included
+  bool fell_back = false;  // the last attempt went to a fallback model, not the one asked for
   bool stream = false;
   // x-sluice-cache: "hit", "miss", "bypass" or "coalesced"; empty when the cache took no part.
   std::string_view cache_result;

@@ -364,6 +364,7 @@ asio::awaitable<RouteStage::Attempt> RouteStage::attempt(const route::ModelRoute
                                          : model.name;
   // A stream opens with these headers while the attempt runs (streams are never hedged).
   set_headers(d);
+  ctx_.fell_back = &model != &route_;
 
   http::UpstreamTimeouts timeouts = d.timeouts;
   if (deadline_ != Clock::time_point::max()) {

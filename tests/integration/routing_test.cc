@@ -234,6 +234,17 @@ models:
   // Without its own `model`, the fallback's deployment is sent the fallback's name.
   EXPECT_EQ(json::parse(r->body).at("model"), "backup");
   EXPECT_EQ(r->header("x-sluice-attempts"), "4");  // 3 on primary's two, then the fallback
+  // Counted as a fallback of the model asked for, to the deployment that took it (a request is
+  // counted just after its answer: poll).
+  const std::string fallback =
+      R"(sluice_fallbacks_total{model="primary",deployment="up0/backup"} 1)";
+  std::string scraped;
+  for (int i = 0; i < 100 && scraped.find(fallback) == std::string::npos; ++i) {
+    if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    auto m = request(gateway_.port, "GET", "/metrics");
+    scraped = m ? m->body : "";
+  }
+  EXPECT_NE(scraped.find(fallback), std::string::npos) << scraped;
 
   auto lonely = chat(gateway_.port, "lonely");
   ASSERT_TRUE(lonely);
