@@ -89,7 +89,8 @@ core::Result<Reloader::Outcome> Reloader::apply_locked(config::Config next, bool
   }
   std::shared_ptr<const Runtime> built;
   try {
-    built = Runtime::build(std::make_shared<const config::Config>(std::move(next)), limiter_);
+    built = Runtime::build(std::make_shared<const config::Config>(std::move(next)), limiter_,
+                           running.get());
   } catch (const std::exception& e) {
     return core::fail(core::Errc::kInvalidRequest,
                       std::string("The configuration was not applied: ") + e.what());

@@ -24,7 +24,8 @@ json::object model_object(const route::ModelRoute& route, std::int64_t created) 
 }  // namespace
 
 std::shared_ptr<const Runtime> Runtime::build(std::shared_ptr<const config::Config> config,
-                                              limit::GcraLimiter* limiter) {
+                                              limit::GcraLimiter* limiter,
+                                              const Runtime* previous) {
   std::shared_ptr<Runtime> rt(new Runtime());
   rt->config_ = std::move(config);
   rt->created_ = static_cast<std::int64_t>(std::time(nullptr));
@@ -45,7 +46,8 @@ std::shared_ptr<const Runtime> Runtime::build(std::shared_ptr<const config::Conf
         break;
     }
   }
-  rt->models_ = std::make_unique<route::ModelRegistry>(cfg, rt->providers_);
+  rt->models_ = std::make_unique<route::ModelRegistry>(
+      cfg, rt->providers_, previous != nullptr ? previous->models_.get() : nullptr);
   if (limiter != nullptr) {
     // Only where a limit is set: a held bucket is never swept, and an unlimited one is never
     // charged. The names are the ones the admit stage charges (and Redis knows).

@@ -42,8 +42,11 @@ class Runtime {
   // Throws std::runtime_error when a provider cannot be set up (e.g. an unreadable CA file).
   // `limiter`, when given, is the local limiter whose buckets this snapshot holds (without it,
   // buckets() is null and the limits go by name).
+  // `previous`, on a reload, is the snapshot being replaced: the models it shares unchanged keep
+  // their routing state (route::ModelRegistry).
   static std::shared_ptr<const Runtime> build(std::shared_ptr<const config::Config> config,
-                                              limit::GcraLimiter* limiter = nullptr);
+                                              limit::GcraLimiter* limiter = nullptr,
+                                              const Runtime* previous = nullptr);
 
   const config::Config& config() const { return *config_; }
   const std::shared_ptr<const config::Config>& config_ptr() const { return config_; }

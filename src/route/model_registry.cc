@@ -42,10 +42,33 @@ std::int64_t ModelRoute::in_flight() const {
   return n;
 }
 
+const ModelRoute* ModelRegistry::same_route(const config::Model& model,
+                                            const config::Config& config) const {
+  auto it = exact_.find(model.name);
+  const ModelRoute* old = nullptr;
+  if (it != exact_.end()) {
+    old = &routes_[it->second];
+  } else {
+    for (std::size_t i : patterns_) {
+      if (routes_[i].name == model.name) old = &routes_[i];
+    }
+  }
+  if (old == nullptr || !(*old->config == model)) return nullptr;
+  for (const config::Deployment& d : model.deployments) {
+    const config::Provider* now = config.find_provider(d.provider);
+    const config::Provider* before = config_->find_provider(d.provider);
+    if (now == nullptr || before == nullptr || !(*now == *before)) return nullptr;
+  }
+  return old;
+}
+
 ModelRegistry::ModelRegistry(const config::Config& config,
-                             const std::vector<std::unique_ptr<provider::Provider>>& providers) {
+                             const std::vector<std::unique_ptr<provider::Provider>>& providers,
+                             const ModelRegistry* previous)
+    : config_(&config) {
   routes_.reserve(config.models.size());
   for (const config::Model& m : config.models) {
+    const ModelRoute* old = previous != nullptr ? previous->same_route(m, config) : nullptr;
     ModelRoute route;
     route.name = m.name;
     route.name_id = name_id(m.name);
@@ -73,8 +96,14 @@ ModelRegistry::ModelRegistry(const config::Config& config,
       dep.timeouts.first_byte = override_or(m.timeouts.first_byte, pc->timeouts.first_byte);
       dep.timeouts.idle = override_or(m.timeouts.idle, pc->timeouts.idle);
       dep.timeouts.total = override_or(m.timeouts.total, pc->timeouts.total);
-      dep.load = std::make_unique<DeploymentLoad>();
-      if (d.adaptive.enabled) dep.adaptive = std::make_unique<AdaptiveLimit>(d.adaptive);
+      if (old != nullptr) {
+        const Deployment& same = old->deployments[route.deployments.size()];
+        dep.load = same.load;
+        dep.adaptive = same.adaptive;
+      } else {
+        dep.load = std::make_shared<DeploymentLoad>();
+        if (d.adaptive.enabled) dep.adaptive = std::make_shared<AdaptiveLimit>(d.adaptive);
+      }
       route.limited = route.limited || d.max_concurrency > 0 || d.adaptive.enabled;
       route.deployments.push_back(std::move(dep));
       if (std::find(route.tiers.begin(), route.tiers.end(), d.priority) == route.tiers.end()) {
@@ -91,10 +120,17 @@ ModelRegistry::ModelRegistry(const config::Config& config,
                                      .output_cost_per_mtok = dep.config->output_cost_per_mtok,
                                      .load = dep.load.get()});
     }
-    route.health = std::make_unique<HealthGroup>(m.health, route.deployments.size());
-    route.budget = std::make_unique<RetryBudget>(m.retries.budget, m.retries.min_concurrency);
-    route.queue = std::make_unique<AdmissionQueue>(static_cast<std::size_t>(m.queue.max_size));
-    route.latency = std::make_unique<LatencyWindow>();
+    if (old != nullptr) {
+      route.health = old->health;
+      route.budget = old->budget;
+      route.queue = old->queue;
+      route.latency = old->latency;
+    } else {
+      route.health = std::make_shared<HealthGroup>(m.health, route.deployments.size());
+      route.budget = std::make_shared<RetryBudget>(m.retries.budget, m.retries.min_concurrency);
+      route.queue = std::make_shared<AdmissionQueue>(static_cast<std::size_t>(m.queue.max_size));
+      route.latency = std::make_shared<LatencyWindow>();
+    }
     std::size_t index = routes_.size();
     if (route.pattern) {
       patterns_.push_back(index);

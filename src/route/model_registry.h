@@ -4,7 +4,8 @@
 //
 // The registry's shape is fixed by the configuration; the state it points to (each
 // deployment's load, each model's health, retry budget, queue and latencies) changes with
-// traffic and is shared by every worker (docs/routing.md).
+// traffic and is shared by every worker (docs/routing.md), and by the next snapshot's registry
+// for the models a reload left as they were.
 //
 // Thread safety: the registry is immutable after construction and shared by all workers; the
 // state objects it owns are each safe to use from any worker.
@@ -44,8 +45,8 @@ struct Deployment {
   std::uint32_t name_id = 0;  // route::name_id(id)
   const config::Deployment* config = nullptr;
   http::UpstreamTimeouts timeouts;  // the provider's, with the model's overrides
-  std::unique_ptr<DeploymentLoad> load;
-  std::unique_ptr<AdaptiveLimit> adaptive;  // null unless adaptive_concurrency is on
+  std::shared_ptr<DeploymentLoad> load;
+  std::shared_ptr<AdaptiveLimit> adaptive;  // null unless adaptive_concurrency is on
 
   // The concurrency cap now: max_concurrency and the adaptive limit, whichever is lower; 0
   // means none.
@@ -62,10 +63,10 @@ struct ModelRoute {
   std::vector<Member> members;  // what balancers see, parallel to `deployments`
   std::vector<int> tiers;       // the distinct priorities, best (lowest) first
   bool limited = false;         // some deployment has a concurrency cap: requests may queue
-  std::unique_ptr<HealthGroup> health;
-  std::unique_ptr<RetryBudget> budget;
-  std::unique_ptr<AdmissionQueue> queue;
-  std::unique_ptr<LatencyWindow> latency;
+  std::shared_ptr<HealthGroup> health;
+  std::shared_ptr<RetryBudget> budget;
+  std::shared_ptr<AdmissionQueue> queue;
+  std::shared_ptr<LatencyWindow> latency;
   std::vector<const ModelRoute*> fallbacks;
   std::vector<const ModelRoute*> context_fallbacks;
   // The limiter's buckets for models[].limits ("m:<name>:r" and ":t"), named once here.
@@ -77,9 +78,14 @@ struct ModelRoute {
 
 class ModelRegistry {
  public:
-  // `config` and `providers` (in configuration order) must outlive the registry.
+  // `config` and `providers` (in configuration order) must outlive the registry. With
+  // `previous` (the registry of the snapshot a reload replaces), a model whose configuration and
+  // providers did not change shares its routing state with the old one (load, health, breakers,
+  // retry budget, queue, latencies), so a reload neither forgets an ejection nor loses count of
+  // the requests in flight.
   ModelRegistry(const config::Config& config,
-                const std::vector<std::unique_ptr<provider::Provider>>& providers);
+                const std::vector<std::unique_ptr<provider::Provider>>& providers,
+                const ModelRegistry* previous = nullptr);
 
   const ModelRoute* find(std::string_view name) const;
   // Every route, in configuration order.
@@ -91,6 +97,10 @@ class ModelRegistry {
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
 
+  // The old route whose state a route of `config` may share, or null.
+  const ModelRoute* same_route(const config::Model& model, const config::Config& config) const;
+
+  const config::Config* config_;
   std::vector<ModelRoute> routes_;
   std::unordered_map<std::string, std::size_t, StringHash, std::equal_to<>> exact_;
   std::vector<std::size_t> patterns_;  // longest prefix first

@@ -11,6 +11,7 @@
 
 #include <boost/json.hpp>
 
+#include "support/fake_upstream.h"
 #include "support/http_client.h"
 #include "support/openai_error.h"
 #include "support/process.h"
@@ -156,6 +157,57 @@ TEST_F(ReloadTest, MetricsKeepEachModelsSeriesWhenModelsAreReordered) {
       2s);
   EXPECT_EQ(count("alpha"), 1) << text;
   EXPECT_EQ(count("beta"), 2) << text;
+}
+
+// The state /admin/deployments shows for `model`'s deployment `id`: "healthy", "ejected", ...
+std::string deployment_state(std::uint16_t port, const std::string& model, const std::string& id) {
+  auto r = request(port, "GET", "/admin/deployments");
+  if (!r || r->status != 200) return "?";
+  const json::value doc = json::parse(r->body);
+  for (const json::value& m : doc.at("data").as_array()) {
+    if (m.at("model") != model.c_str()) continue;
+    for (const json::value& d : m.at("deployments").as_array()) {
+      if (d.at("id") == id.c_str()) return std::string(d.at("state").as_string());
+    }
+  }
+  return "missing";
+}
+
+TEST(ReloadRoutingTest, AModelTheReloadLeftAloneKeepsItsEjection) {
+  TempDir dir;
+  const std::string dead = "http://127.0.0.1:" + std::to_string(closed_port()) + "/v1";
+  auto config = [&](const std::string& extra) {
+    return R"(
+providers:
+  - name: sim
+    kind: mock
+  - name: dead
+    kind: openai
+    base_url: )" +
+           dead + R"(
+models:
+  - name: pair
+    strategy: round-robin
+    health: {outlier: {consecutive_failures: 1, base_ejection: 60s, max_ejection_percent: 50}}
+    deployments: [{provider: sim}, {provider: dead)" +
+           extra + R"(}]
+)";
+  };
+  Gateway gateway = start_gateway(dir, config(""));
+  for (int i = 0; i < 4; ++i) {
+    request(gateway.port, "POST", "/v1/chat/completions", chat("pair"));
+  }
+  ASSERT_EQ(deployment_state(gateway.port, "pair", "dead/pair"), "ejected");
+
+  // Another model added: `pair` is as it was, and so is what its deployments went through.
+  dir.write("gateway.yaml", config("") + "  - {name: solo, deployments: [{provider: sim}]}\n");
+  ASSERT_EQ(request(gateway.port, "POST", "/admin/reload")->status, 200);
+  EXPECT_EQ(deployment_state(gateway.port, "pair", "dead/pair"), "ejected");
+
+  // `pair` itself changed: its state starts afresh.
+  dir.write("gateway.yaml", config(", weight: 2"));
+  ASSERT_EQ(request(gateway.port, "POST", "/admin/reload")->status, 200);
+  EXPECT_EQ(deployment_state(gateway.port, "pair", "dead/pair"), "healthy");
 }
 
 TEST_F(ReloadTest, ReloadIsPostOnly) {
