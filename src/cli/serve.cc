@@ -141,10 +141,14 @@ int serve(const ServeOptions& opts) {
   bool token_limits = shared_cfg->rate_limits.global.tpm != 0;
   for (const config::Model& m : shared_cfg->models) token_limits |= m.limits.tpm != 0;
 
-  // Metrics (docs/observability.md): one registry, the gateway's families and collectors.
+  // Metrics (docs/observability.md): one registry, the gateway's families and collectors. Off
+  // (metrics.enabled: false), there is no GatewayMetrics: nothing is recorded, /metrics is 404.
   metrics::MetricsRegistry metrics_registry;
-  gateway::GatewayMetrics gateway_metrics(metrics_registry, runtimes);
-  if (cache) gateway_metrics.add_cache_collector(*cache);
+  std::unique_ptr<gateway::GatewayMetrics> gateway_metrics;
+  if (shared_cfg->metrics.enabled) {
+    gateway_metrics = std::make_unique<gateway::GatewayMetrics>(metrics_registry, runtimes);
+    if (cache) gateway_metrics->add_cache_collector(*cache);
+  }
 
   admin::AdminApi admin(cache.get(), coalescer.get(), control_plane.get(), &reloader);
   // The performance API and the alerts (docs/observability.md): read and evaluated once a second
@@ -171,16 +175,18 @@ int serve(const ServeOptions& opts) {
   services.budgets = &budgets;
   services.tenants = tenants.get();
   services.control_plane = control_plane.get();
-  services.metrics = &gateway_metrics;
+  services.metrics = gateway_metrics.get();
   services.accounting = control_plane != nullptr || token_limits;
   http::Server server(options, [&](net::Worker& worker) {
     return std::make_unique<gateway::Gateway>(worker, runtimes, services);
   });
-  metrics_registry.add_collector([&server](metrics::SampleWriter& out) {
-    out.family("sluice_open_connections", "Client connections open now.",
-               metrics::MetricType::kGauge);
-    out.sample(server.active_connections());
-  });
+  if (gateway_metrics) {
+    metrics_registry.add_collector([&server](metrics::SampleWriter& out) {
+      out.family("sluice_open_connections", "Client connections open now.",
+                 metrics::MetricType::kGauge);
+      out.sample(server.active_connections());
+    });
+  }
   server.start();
   stats_sampler.start();
   spdlog::info("sluice {} listening on http://{}:{} ({} workers, config {}, {} models)",

@@ -3,6 +3,7 @@
 // scrape whose counters must equal what the client saw, whose histograms must count every
 // request, and which Prometheus's own `promtool check metrics` accepts; and a real Prometheus
 // server, started here, that scrapes the gateway and answers a query for the request counter.
+// With `metrics: {enabled: false}` there is no /metrics.
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -15,6 +16,7 @@
 #include "support/command.h"
 #include "support/free_port.h"
 #include "support/http_client.h"
+#include "support/openai_error.h"
 #include "support/process.h"
 
 namespace sluice::testing {
@@ -192,6 +194,36 @@ scrape_configs:
     value = std::stod(std::string(result[0].at("value").as_array()[1].as_string()));
   }
   EXPECT_EQ(value, 6) << prometheus->log();
+}
+
+TEST(MetricsOffTest, NoMetricsRouteAndRequestsStillServed) {
+  TempDir dir;
+  MockUpstream mock = start_mock(dir);
+  Gateway gateway = start_gateway(dir, R"(
+metrics: {enabled: false}
+providers:
+  - name: local
+    kind: openai
+    base_url: )" + mock.base_url() + R"(
+models:
+  - name: fast
+    deployments:
+      - provider: local
+        model: llama-3.1-8b
+)");
+  ASSERT_NE(gateway.port, 0) << gateway.process->log();
+  auto answered = request(gateway.port, "POST", "/v1/chat/completions", chat("hello"));
+  ASSERT_TRUE(answered);
+  EXPECT_EQ(answered->status, 200);
+  auto metrics = request(gateway.port, "GET", "/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->status, 404);
+  EXPECT_EQ(openai_error(*metrics).at("code"), "unknown_url");
+  // The performance API reads the same counters: it still answers, with nothing counted.
+  auto stats = request(gateway.port, "GET", "/admin/stats");
+  ASSERT_TRUE(stats);
+  ASSERT_EQ(stats->status, 200) << stats->body;
+  EXPECT_EQ(json::parse(stats->body).at("totals").at("requests"), 0) << stats->body;
 }
 
 }  // namespace
