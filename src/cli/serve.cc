@@ -9,6 +9,7 @@
 #include "admin/admin_api.h"
 #include "admin/alert_webhook.h"
 #include "admin/alerts.h"
+#include "admin/cpu_profile.h"
 #include "admin/stats_history.h"
 #include "admin/stats_sampler.h"
 #include "cache/coalescer.h"
@@ -150,7 +151,8 @@ int serve(const ServeOptions& opts) {
     if (cache) gateway_metrics->add_cache_collector(*cache);
   }
 
-  admin::AdminApi admin(cache.get(), coalescer.get(), control_plane.get(), &reloader);
+  admin::CpuProfiler profiler;
+  admin::AdminApi admin(cache.get(), coalescer.get(), control_plane.get(), &reloader, &profiler);
   // The performance API and the alerts (docs/observability.md): read and evaluated once a second
   // on the sampler's thread, which also delivers the webhook's notifications.
   admin::StatsHistory stats_history(metrics_registry, clock);
