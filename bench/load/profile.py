@@ -9,6 +9,7 @@ the report is and how many requests were served, so costs can be divided per req
   python3 bench/load/profile.py --wrap callgrind --case json --duration 10
   python3 bench/load/profile.py --wrap strace --case stream
   python3 bench/load/profile.py --wrap perf --workers 2 --keys   # then: perf report -i OUT
+  python3 bench/load/profile.py --wrap callgrind --case stream --metrics-off
   callgrind_annotate --inclusive=yes OUT | head -80
 
 Use the `profile` preset's binary (optimised, with debug info): build/profile/sluice.
@@ -43,6 +44,8 @@ def main() -> int:
                     help="with keys, limits and the ledger on, as keys_bench.py runs it")
     ap.add_argument("--ledger", action="store_true",
                     help="with a data_dir (the usage ledger) only, as keys_bench.py's ledger run")
+    ap.add_argument("--metrics-off", action="store_true",
+                    help="with metrics: {enabled: false}, as metrics_bench.py's off run")
     ap.add_argument("--workers", type=int, default=1,
                     help="workers (1 keeps callgrind's counts reproducible; perf can see two "
                          "contend)")
@@ -75,6 +78,8 @@ def main() -> int:
         extra, model_extra, secret = pb.keys_setup(real, tmp) if args.keys else ("", "", "")
         if args.ledger and not args.keys:
             extra = f"data_dir: {tmp / 'data'}\n"
+        if args.metrics_off:
+            extra += "metrics: {enabled: false}\n"
         # start_sluice runs args.sluice with its own arguments; run the wrapper through sh.
         script = tmp / "run-sluice.sh"
         script.write_text("#!/bin/sh\nexec " + " ".join(wrapper + [real]) + ' "$@"\n')

@@ -2,11 +2,14 @@
 
 #include <boost/json/serialize.hpp>
 
+#include <charconv>
+#include <chrono>
 #include <optional>
 #include <string>
 
 #include "admin/admin_request.h"
 #include "admin/config_api.h"
+#include "admin/cpu_profile.h"
 #include "admin/dashboard.h"
 #include "admin/deployments_view.h"
 #include "admin/keys_api.h"
@@ -28,6 +31,28 @@ using core::Errc;
 namespace {
 
 constexpr std::string_view kJson = "application/json";
+
+// GET /admin/profile/cpu?seconds=N: how long to profile, whole seconds.
+constexpr int kMinProfileSeconds = 1;
+constexpr int kMaxProfileSeconds = 60;
+constexpr int kDefaultProfileSeconds = 10;
+
+// The `seconds` parameter, or an error naming it.
+core::Result<int> profile_seconds(std::string_view target) {
+  std::optional<std::string> text = query_param(target, "seconds");
+  if (!text) return kDefaultProfileSeconds;
+  int n = 0;
+  const char* end = text->data() + text->size();
+  auto [ptr, ec] = std::from_chars(text->data(), end, n);
+  if (text->empty() || ec != std::errc() || ptr != end || n < kMinProfileSeconds ||
+      n > kMaxProfileSeconds) {
+    return core::fail(Errc::kInvalidRequest,
+                      "seconds must be a whole number from " + std::to_string(kMinProfileSeconds) +
+                          " to " + std::to_string(kMaxProfileSeconds) + ", got \"" + *text + "\".",
+                      "seconds");
+  }
+  return n;
+}
 
 }  // namespace
 
@@ -58,6 +83,7 @@ asio::awaitable<void> AdminApi::handle(gateway::RequestContext& ctx) {
   }
   if (path == "/admin/stats") co_return co_await serve_stats(ctx, stats_);
   if (path == "/admin/alerts") co_return co_await serve_alerts(ctx, alerts_);
+  if (path == "/admin/profile/cpu") co_return co_await cpu_profile(ctx);
   if ((path == "/admin/keys" || path.starts_with("/admin/keys/") || path == "/admin/usage") &&
       control_plane_ == nullptr) {
     co_return co_await gateway::respond_error(
@@ -124,6 +150,28 @@ asio::awaitable<void> AdminApi::deployments(gateway::RequestContext& ctx) {
   }
   json::object body = deployments_view(ctx.runtime->models(), core::SteadyClock::instance());
   co_await session.respond(200, kJson, json::serialize(body));
+}
+
+asio::awaitable<void> AdminApi::cpu_profile(gateway::RequestContext& ctx) {
+  http::ServerSession& session = ctx.session;
+  // GET only: a HEAD would profile for nothing.
+  if (session.request().method() != bhttp::verb::get) {
+    static constexpr http::Header kAllow[] = {{"allow", "GET"}};
+    co_return co_await gateway::respond_error(ctx, gateway::wrong_method(session), kAllow);
+  }
+  core::Result<int> seconds = profile_seconds(session.request().target());
+  if (!seconds) co_return co_await gateway::respond_error(ctx, seconds.error());
+  // A client that leaves cancels the wait, which stops the profiler at once.
+  session.watch_client();
+  core::Result<std::string> profile = co_await profiler_->take(std::chrono::seconds(*seconds));
+  session.unwatch_client();
+  if (!profile) {
+    if (profile.error().code == Errc::kCancelled) co_return;  // nobody to answer
+    co_return co_await gateway::respond_error(ctx, profile.error());
+  }
+  static constexpr http::Header kAttachment[] = {
+      {"content-disposition", "attachment; filename=\"sluice.cpu.prof\""}};
+  co_await session.respond(200, "application/octet-stream", *profile, kAttachment);
 }
 
 }  // namespace sluice::admin

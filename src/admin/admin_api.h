@@ -1,7 +1,8 @@
 // The admin API under /admin/: the cache's and the coalescer's figures and clearing the cache
-// (docs/caching.md, "Admin"), the deployments' live routing state (docs/routing.md), and the
+// (docs/caching.md, "Admin"), the deployments' live routing state (docs/routing.md), the
 // configuration at run time: POST /admin/reload, GET and PATCH /admin/config
-// (docs/observability.md), and the performance API (stats_api.h).
+// (docs/observability.md), the performance API (stats_api.h), and CPU profiles of the running
+// process (docs/observability.md, "CPU profiles").
 //
 // With an admin key configured (auth.admin_key or SLUICE_ADMIN_KEY) every route needs it as a
 // bearer key (401 otherwise), from any address; without one it answers only clients on a
@@ -21,12 +22,17 @@ namespace sluice::admin {
 
 class Alerts;
 class StatsHistory;
+class CpuProfiler;
 
 class AdminApi final : public gateway::AdminRoutes {
  public:
   AdminApi(cache::TieredCache* cache, cache::Coalescer* coalescer,
-           store::ControlPlane* control_plane, gateway::Reloader* reloader)
-      : cache_(cache), coalescer_(coalescer), control_plane_(control_plane), reloader_(reloader) {}
+           store::ControlPlane* control_plane, gateway::Reloader* reloader, CpuProfiler* profiler)
+      : cache_(cache),
+        coalescer_(coalescer),
+        control_plane_(control_plane),
+        reloader_(reloader),
+        profiler_(profiler) {}
 
   asio::awaitable<void> handle(gateway::RequestContext& ctx) override;
 
@@ -41,6 +47,7 @@ class AdminApi final : public gateway::AdminRoutes {
   asio::awaitable<void> cache(gateway::RequestContext& ctx);
   asio::awaitable<void> deployments(gateway::RequestContext& ctx);
   asio::awaitable<void> reload(gateway::RequestContext& ctx);
+  asio::awaitable<void> cpu_profile(gateway::RequestContext& ctx);
 
   cache::TieredCache* cache_;           // null when the cache is off
   cache::Coalescer* coalescer_;         // null when coalescing is off
@@ -48,6 +55,7 @@ class AdminApi final : public gateway::AdminRoutes {
   gateway::Reloader* reloader_;         // null: no /admin/reload nor /admin/config
   const StatsHistory* stats_ = nullptr;
   const Alerts* alerts_ = nullptr;
+  CpuProfiler* profiler_;
 };
 
 }  // namespace sluice::admin

@@ -24,6 +24,8 @@ int http_status(const core::Error& e) {
       return 405;
     case Errc::kRequestTimeout:
       return 408;
+    case Errc::kConflict:
+      return 409;
     case Errc::kPayloadTooLarge:
       return 413;
     case Errc::kHeadersTooLarge:
@@ -98,6 +100,8 @@ std::string_view error_code(const core::Error& e) {
       return "method_not_allowed";
     case Errc::kRequestTimeout:
       return "request_timeout";
+    case Errc::kConflict:
+      return "conflict";
     case Errc::kPayloadTooLarge:
       return "request_too_large";
     case Errc::kHeadersTooLarge:

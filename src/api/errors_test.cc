@@ -17,11 +17,12 @@ json::object inner(const std::string& body) {
 }
 
 TEST(Errors, EveryErrcHasAStatusAndTheFullShape) {
-  for (Errc c : {Errc::kInvalidRequest, Errc::kUnauthorized, Errc::kPermissionDenied,
-                 Errc::kNotFound, Errc::kModelNotFound, Errc::kMethodNotAllowed,
-                 Errc::kRequestTimeout, Errc::kPayloadTooLarge, Errc::kHeadersTooLarge,
-                 Errc::kUpstreamUnreachable, Errc::kUpstreamProtocol, Errc::kUpstreamTimeout,
-                 Errc::kServiceUnavailable, Errc::kInsufficientQuota, Errc::kInternal}) {
+  for (Errc c :
+       {Errc::kInvalidRequest, Errc::kUnauthorized, Errc::kPermissionDenied, Errc::kNotFound,
+        Errc::kModelNotFound, Errc::kMethodNotAllowed, Errc::kRequestTimeout, Errc::kConflict,
+        Errc::kPayloadTooLarge, Errc::kHeadersTooLarge, Errc::kUpstreamUnreachable,
+        Errc::kUpstreamProtocol, Errc::kUpstreamTimeout, Errc::kServiceUnavailable,
+        Errc::kInsufficientQuota, Errc::kInternal}) {
     core::Error e(c, "message", "param");
     int status = http_status(e);
     EXPECT_GE(status, 400);
@@ -35,6 +36,10 @@ TEST(Errors, EveryErrcHasAStatusAndTheFullShape) {
   EXPECT_EQ(http_status(core::Error(Errc::kUpstreamTimeout, "")), 504);
   EXPECT_EQ(http_status(core::Error(Errc::kUpstreamUnreachable, "")), 502);
   EXPECT_EQ(http_status(core::Error(Errc::kModelNotFound, "")), 404);
+  core::Error conflict(Errc::kConflict, "busy");
+  EXPECT_EQ(http_status(conflict), 409);
+  EXPECT_EQ(error_type(conflict), "invalid_request_error");
+  EXPECT_EQ(error_code(conflict), "conflict");
   core::Error denied(Errc::kPermissionDenied, "no");
   EXPECT_EQ(http_status(denied), 403);
   EXPECT_EQ(error_type(denied), "permission_error");

@@ -9,6 +9,7 @@
 #include "admin/admin_api.h"
 #include "admin/alert_webhook.h"
 #include "admin/alerts.h"
+#include "admin/cpu_profile.h"
 #include "admin/stats_history.h"
 #include "admin/stats_sampler.h"
 #include "cache/coalescer.h"
@@ -141,48 +142,61 @@ int serve(const ServeOptions& opts) {
   bool token_limits = shared_cfg->rate_limits.global.tpm != 0;
   for (const config::Model& m : shared_cfg->models) token_limits |= m.limits.tpm != 0;
 
-  // Metrics (docs/observability.md): one registry, the gateway's families and collectors.
+  // Metrics (docs/observability.md): one registry, the gateway's families and collectors. Off
+  // (metrics.enabled: false), there is no GatewayMetrics: nothing is recorded, /metrics is 404.
   metrics::MetricsRegistry metrics_registry;
-  gateway::GatewayMetrics gateway_metrics(metrics_registry, runtimes);
-  if (cache) gateway_metrics.add_cache_collector(*cache);
-
-  admin::AdminApi admin(cache.get(), coalescer.get(), control_plane.get(), &reloader);
-  // The performance API and the alerts (docs/observability.md): read and evaluated once a second
-  // on the sampler's thread, which also delivers the webhook's notifications.
-  admin::StatsHistory stats_history(metrics_registry, clock);
-  admin::StatsSampler stats_sampler(stats_history);
-  metrics::WorkerMetrics& sampler_metrics = metrics_registry.add_worker();
-  admin::Alerts alerts(
-      shared_cfg->alerts.rules, stats_history, [&runtimes] { return runtimes.current(); },
-      metrics_registry, sampler_metrics);
-  std::unique_ptr<admin::AlertWebhook> webhook;
-  if (!shared_cfg->alerts.webhook.url.host.empty()) {
-    webhook = std::make_unique<admin::AlertWebhook>(
-        stats_sampler.context(), shared_cfg->alerts.webhook, sampler_metrics,
-        alerts.webhook_failures(), alerts.webhook_dropped());
-    alerts.set_webhook(webhook.get());
-    stats_sampler.on_stop([&webhook] { webhook->close(); });
+  std::unique_ptr<gateway::GatewayMetrics> gateway_metrics;
+  if (shared_cfg->metrics.enabled) {
+    gateway_metrics = std::make_unique<gateway::GatewayMetrics>(metrics_registry, runtimes);
+    if (cache) gateway_metrics->add_cache_collector(*cache);
   }
-  stats_sampler.after_tick([&alerts] { alerts.evaluate(); });
-  admin.set_stats(&stats_history, &alerts);
+
+  admin::CpuProfiler profiler;
+  admin::AdminApi admin(cache.get(), coalescer.get(), control_plane.get(), &reloader, &profiler);
+  // The performance API and the alerts (docs/observability.md): read and evaluated once a second
+  // on the sampler's thread, which also delivers the webhook's notifications. They read the
+  // metrics, so with metrics off there are none and /admin/stats and /admin/alerts say so (404).
+  std::unique_ptr<admin::StatsHistory> stats_history;
+  std::unique_ptr<admin::StatsSampler> stats_sampler;
+  std::unique_ptr<admin::Alerts> alerts;
+  std::unique_ptr<admin::AlertWebhook> webhook;
+  if (gateway_metrics) {
+    stats_history = std::make_unique<admin::StatsHistory>(metrics_registry, clock);
+    stats_sampler = std::make_unique<admin::StatsSampler>(*stats_history);
+    metrics::WorkerMetrics& sampler_metrics = metrics_registry.add_worker();
+    alerts = std::make_unique<admin::Alerts>(
+        shared_cfg->alerts.rules, *stats_history, [&runtimes] { return runtimes.current(); },
+        metrics_registry, sampler_metrics);
+    if (!shared_cfg->alerts.webhook.url.host.empty()) {
+      webhook = std::make_unique<admin::AlertWebhook>(
+          stats_sampler->context(), shared_cfg->alerts.webhook, sampler_metrics,
+          alerts->webhook_failures(), alerts->webhook_dropped());
+      alerts->set_webhook(webhook.get());
+      stats_sampler->on_stop([&webhook] { webhook->close(); });
+    }
+    stats_sampler->after_tick([&alerts] { alerts->evaluate(); });
+    admin.set_stats(stats_history.get(), alerts.get());
+  }
   gateway::Services services{access_log.get(), cache.get(), coalescer.get(), &admin};
   services.clock = &clock;
   services.limits = &limits;
   services.budgets = &budgets;
   services.tenants = tenants.get();
   services.control_plane = control_plane.get();
-  services.metrics = &gateway_metrics;
+  services.metrics = gateway_metrics.get();
   services.accounting = control_plane != nullptr || token_limits;
   http::Server server(options, [&](net::Worker& worker) {
     return std::make_unique<gateway::Gateway>(worker, runtimes, services);
   });
-  metrics_registry.add_collector([&server](metrics::SampleWriter& out) {
-    out.family("sluice_open_connections", "Client connections open now.",
-               metrics::MetricType::kGauge);
-    out.sample(server.active_connections());
-  });
+  if (gateway_metrics) {
+    metrics_registry.add_collector([&server](metrics::SampleWriter& out) {
+      out.family("sluice_open_connections", "Client connections open now.",
+                 metrics::MetricType::kGauge);
+      out.sample(server.active_connections());
+    });
+  }
   server.start();
-  stats_sampler.start();
+  if (stats_sampler) stats_sampler->start();
   spdlog::info("sluice {} listening on http://{}:{} ({} workers, config {}, {} models)",
                SLUICE_VERSION, options.host, server.port(), options.workers, shared_cfg->source,
                shared_cfg->models.size());
@@ -192,7 +206,7 @@ int serve(const ServeOptions& opts) {
       spdlog::error("{}", reloaded.error().message);
     }
   });
-  stats_sampler.stop();
+  if (stats_sampler) stats_sampler->stop();
   control_plane.reset();  // writes the ledger rows still queued
   access_log.reset();
   spdlog::info("sluice stopped");

@@ -432,6 +432,14 @@ struct Alerts {
   bool operator==(const Alerts&) const = default;
 };
 
+// Prometheus metrics (docs/observability.md). Off, no worker records anything and /metrics is
+// not served (404).
+struct Metrics {
+  bool enabled = true;
+
+  bool operator==(const Metrics&) const = default;
+};
+
 struct Config {
   std::string source = "<default>";  // file path the config was loaded from
   Listen listen;
@@ -447,6 +455,7 @@ struct Config {
   AccessLog access_log;
   Cache cache;
   Coalesce coalesce;
+  Metrics metrics;
   Routing routing;
   std::vector<Provider> providers;
   std::vector<Model> models;

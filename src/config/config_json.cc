@@ -479,6 +479,7 @@ json::value to_json(const Config& c, bool redact) {
                             {"admin_key", secret(c.auth.admin_key, redact)}}},
       {"cache", cache(c.cache, redact)},
       {"coalesce", json::object{{"enabled", c.coalesce.enabled}}},
+      {"metrics", json::object{{"enabled", c.metrics.enabled}}},
       {"routing", json::object{{"retries", retries(c.routing.retries)},
                                {"queue", queue(c.routing.queue)},
                                {"health", health(c.routing.health)}}}};

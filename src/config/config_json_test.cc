@@ -46,7 +46,7 @@ constexpr std::size_t member_count() {
 // When one of these fails, a member was added to (or removed from) config.h: write it in
 // to_json (config_json.cc), give it a value other than its default in rich_yaml below so the
 // round trip checks it, then update the count here.
-static_assert(member_count<Config>() == 16);
+static_assert(member_count<Config>() == 17);
 static_assert(member_count<Alerts>() == 2);
 static_assert(member_count<Alerts::Webhook>() == 2);
 static_assert(member_count<AlertRule>() == 7);
@@ -61,6 +61,7 @@ static_assert(member_count<Cache::Memory>() == 1);
 static_assert(member_count<Cache::Disk>() == 2);
 static_assert(member_count<Cache::Redis>() == 3);
 static_assert(member_count<Coalesce>() == 1);
+static_assert(member_count<Metrics>() == 1);
 static_assert(member_count<Routing>() == 3);
 static_assert(member_count<Provider>() == 13);
 static_assert(member_count<Url>() == 5);
@@ -134,6 +135,7 @@ cache:
   disk: {path: /var/cache/sluice, max_bytes: 5GiB}
   redis: {url: "redis://cache-user:c-pass@cache.internal:6391/3", timeout: 15ms, key_prefix: "c:"}
 coalesce: {enabled: false}
+metrics: {enabled: false}
 routing:
   retries: {max_attempts: 5, backoff_base: 20ms, backoff_max: 1500ms, max_retry_after: 2s,
             budget: 0.3, min_concurrency: 4}
@@ -261,8 +263,8 @@ TEST(ConfigJsonTest, KeysComeInTheFilesOrder) {
   json::value doc = to_json(c, false);
   for (const auto& member : doc.as_object()) keys.emplace_back(member.key());
   EXPECT_THAT(keys, ElementsAre("listen", "workers", "drain_timeout", "log_level", "access_log",
-                                "limits", "data_dir", "auth", "cache", "coalesce", "routing",
-                                "providers", "models", "alerts"));
+                                "limits", "data_dir", "auth", "cache", "coalesce", "metrics",
+                                "routing", "providers", "models", "alerts"));
 }
 
 TEST(ConfigJsonTest, RichConfigRoundTrips) {

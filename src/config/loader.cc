@@ -30,8 +30,8 @@ namespace sluice::config {
 namespace {
 
 constexpr std::string_view kTopLevelKeys[] = {
-    "listen", "workers", "drain_timeout", "log_level", "access_log", "limits", "data_dir",
-    "auth",   "cache",   "coalesce",      "routing",   "providers",  "models", "alerts"};
+    "listen", "workers",  "drain_timeout", "log_level", "access_log", "limits", "data_dir", "auth",
+    "cache",  "coalesce", "metrics",       "routing",   "providers",  "models", "alerts"};
 constexpr std::string_view kAlertsKeys[] = {"rules", "webhook"};
 constexpr std::string_view kAlertRuleKeys[] = {"name",   "kind",         "threshold",
                                                "window", "min_requests", "deployment"};
@@ -48,6 +48,7 @@ constexpr std::string_view kCacheDiskKeys[] = {"path", "max_bytes"};
 constexpr std::string_view kRedisKeys[] = {"url", "timeout", "key_prefix"};
 constexpr std::string_view kCacheEndpoints[] = {"chat", "completions", "embeddings", "images"};
 constexpr std::string_view kCoalesceKeys[] = {"enabled"};
+constexpr std::string_view kMetricsKeys[] = {"enabled"};
 constexpr std::string_view kAccessLogKeys[] = {"enabled", "path"};
 constexpr std::string_view kLimitsKeys[] = {
     "max_header_bytes", "max_body_bytes", "max_response_bytes",   "header_timeout", "body_timeout",
@@ -834,6 +835,9 @@ class Loader {
     if (auto cache = subsection(s, "cache", kCacheKeys)) read_cache(*cache, config.cache);
     if (auto coalesce = subsection(s, "coalesce", kCoalesceKeys)) {
       read_bool(*coalesce, "enabled", config.coalesce.enabled);
+    }
+    if (auto metrics = subsection(s, "metrics", kMetricsKeys)) {
+      read_bool(*metrics, "enabled", config.metrics.enabled);
     }
     // Before the models: each model starts from these defaults.
     if (auto routing = subsection(s, "routing", kRoutingKeys)) {

@@ -693,6 +693,19 @@ TEST(AccessLogTest, EnabledAndPath) {
               ElementsAre(HasSubstr("access_log.path: must not be empty")));
 }
 
+TEST(MetricsSectionTest, OnByDefaultAndCanBeTurnedOff) {
+  EXPECT_TRUE(load(kMinimal).metrics.enabled);
+  EXPECT_TRUE(load(with_top("metrics: {enabled: true}")).metrics.enabled);
+  EXPECT_FALSE(load(with_top("metrics: {enabled: false}")).metrics.enabled);
+  EXPECT_TRUE(load(with_top("metrics: {}")).metrics.enabled);
+  EXPECT_THAT(problems(with_top("metrics: {enabled: maybe}")),
+              ElementsAre(HasSubstr("metrics.enabled: expected true or false")));
+  EXPECT_THAT(problems(with_top("metrics: {path: /stats}")),
+              ElementsAre(HasSubstr("unknown key \"path\" in metrics")));
+  EXPECT_THAT(problems(with_top("metric: {enabled: false}")),
+              ElementsAre(HasSubstr("(did you mean \"metrics\"?)")));
+}
+
 TEST(CacheTest, OffByDefaultWithSafeDefaults) {
   Config c = load(kMinimal);
   EXPECT_FALSE(c.cache.enabled);

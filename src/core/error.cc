@@ -27,6 +27,8 @@ std::string_view errc_name(Errc code) {
       return "request_timeout";
     case Errc::kPayloadTooLarge:
       return "payload_too_large";
+    case Errc::kConflict:
+      return "conflict";
     case Errc::kHeadersTooLarge:
       return "headers_too_large";
     case Errc::kUpstreamUnreachable:

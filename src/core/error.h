@@ -21,6 +21,7 @@ enum class Errc {
   kModelNotFound,        // 404: missing or unknown model
   kMethodNotAllowed,     // 405
   kRequestTimeout,       // 408: the client was too slow sending its request
+  kConflict,             // 409: clashes with work in progress (a CPU profile already running)
   kPayloadTooLarge,      // 413
   kHeadersTooLarge,      // 431
   kUpstreamUnreachable,  // 502: could not connect, TLS failed, connection reset before answer

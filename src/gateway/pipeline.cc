@@ -129,8 +129,12 @@ asio::awaitable<void> run_inference(RequestContext& ctx) {
   }
 
   ctx.route = route;
-  ctx.count_usage = ctx.worker.services.accounting || ctx.worker.services.access_log != nullptr ||
-                    ctx.worker.services.metrics != nullptr;
+  // The metrics count a stream's tokens only when it reports them: when the client asked for its
+  // usage chunk, or accounting asks for it below. Without either an upstream sends none, so the
+  // metrics alone do not make a stream pay for scanning every batch for it.
+  const Services& services = ctx.worker.services;
+  ctx.count_usage = services.accounting || services.access_log != nullptr ||
+                    (services.metrics != nullptr && (!ctx.stream || ctx.request.include_usage));
 
   // 5. Admit: the key's models, budget and concurrency, and the rate limits.
   AdmitStage admit(ctx, *route);

@@ -47,6 +47,7 @@ std::vector<std::string> keep_restart_only(const config::Config& running, config
   keep("cache.disk", running.cache.disk, next.cache.disk, changed);
   keep("cache.redis", running.cache.redis, next.cache.redis, changed);
   keep("coalesce", running.coalesce, next.coalesce, changed);
+  keep("metrics", running.metrics, next.metrics, changed);
   keep("alerts", running.alerts, next.alerts, changed);  // the sampler reads them at startup
   return changed;
 }

@@ -1,20 +1,27 @@
 // GET /metrics end to end (docs/observability.md): a real `sluice serve` in front of a real
 // `sluice mock`, mixed traffic (misses, hits, a stream, an unknown model, a bad body), then a
 // scrape whose counters must equal what the client saw, whose histograms must count every
-// request, and which Prometheus's own `promtool check metrics` accepts; and a real Prometheus
-// server, started here, that scrapes the gateway and answers a query for the request counter.
+// request, and which Prometheus's own `promtool check metrics` accepts; a real Prometheus
+// server, started here, that scrapes the gateway and answers a query for the request counter,
+// and every query of the Grafana dashboard (deploy/grafana/sluice.json), each of whose metric
+// names the scrape must declare. With `metrics: {enabled: false}` there is no /metrics.
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
 
+#include <cctype>
+#include <fstream>
+#include <functional>
 #include <map>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <thread>
 
 #include "support/command.h"
 #include "support/free_port.h"
 #include "support/http_client.h"
+#include "support/openai_error.h"
 #include "support/process.h"
 
 namespace sluice::testing {
@@ -33,6 +40,64 @@ std::map<std::string, double> samples(const std::string& text) {
     out[line.substr(0, space)] = std::stod(line.substr(space + 1));
   }
   return out;
+}
+
+// Every family a scrape declares ("# TYPE name type"): name -> type.
+std::map<std::string, std::string> families(const std::string& text) {
+  std::map<std::string, std::string> out;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    std::smatch m;
+    static const std::regex type(R"(^# TYPE (\S+) (\S+)$)");
+    if (std::regex_match(line, m, type)) out[m[1]] = m[2];
+  }
+  return out;
+}
+
+// A query string value, percent-encoded.
+std::string url_encode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+// The PromQL of every panel of the dashboard, rows' nested panels included: title -> queries.
+std::vector<std::pair<std::string, std::string>> dashboard_queries(const json::object& dashboard) {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::function<void(const json::array&)> walk = [&](const json::array& panels) {
+    for (const json::value& v : panels) {
+      const json::object& panel = v.as_object();
+      if (const json::value* nested = panel.if_contains("panels")) walk(nested->as_array());
+      const json::value* targets = panel.if_contains("targets");
+      if (targets == nullptr) continue;
+      for (const json::value& t : targets->as_array()) {
+        out.emplace_back(std::string(panel.at("title").as_string()),
+                         std::string(t.at("expr").as_string()));
+      }
+    }
+  };
+  walk(dashboard.at("panels").as_array());
+  return out;
+}
+
+// What Grafana puts in place of the dashboard's variables before it sends a query.
+std::string as_grafana_sends(std::string expr) {
+  for (auto [from, to] :
+       {std::pair<std::string, std::string>{"$__rate_interval", "1m"}, {"$instance", ".*"}}) {
+    for (std::size_t at; (at = expr.find(from)) != std::string::npos;) {
+      expr.replace(at, from.size(), to);
+    }
+  }
+  return expr;
 }
 
 std::string chat(const std::string& content, bool stream = false) {
@@ -96,6 +161,39 @@ models:
     elapsed_ = Clock::now() - started_;
   }
 
+  // A real Prometheus scraping the gateway every second; returns its port.
+  std::uint16_t start_prometheus() {
+    std::uint16_t port = free_port();
+    std::string config = dir_.write("prometheus.yml", R"(
+global: {scrape_interval: 1s, scrape_timeout: 1s}
+scrape_configs:
+  - job_name: sluice
+    static_configs: [{targets: ["127.0.0.1:)" + std::to_string(gateway_.port) +
+                                                          R"("]}]
+)");
+    prometheus_ = Process::start({"/usr/bin/prometheus", "--config.file=" + config,
+                                  "--storage.tsdb.path=" + dir_.file("tsdb").string(),
+                                  "--web.listen-address=127.0.0.1:" + std::to_string(port)},
+                                 dir_.file("prometheus.log").string());
+    return port;
+  }
+
+  // Prometheus's answer to an instant query: its "data.result", or nullopt with the error.
+  std::optional<json::array> query(std::uint16_t port, const std::string& promql,
+                                   std::string* error = nullptr) {
+    auto r = request(port, "GET", "/api/v1/query?query=" + url_encode(promql));
+    if (!r) {
+      if (error) *error = "no answer";
+      return std::nullopt;
+    }
+    json::value doc = json::parse(r->body);
+    if (r->status != 200 || doc.at("status") != "success") {
+      if (error) *error = std::to_string(r->status) + " " + r->body;
+      return std::nullopt;
+    }
+    return doc.at("data").at("result").as_array();
+  }
+
   std::string scrape() {
     auto r = request(gateway_.port, "GET", "/metrics");
     EXPECT_TRUE(r);
@@ -113,6 +211,7 @@ models:
   int upstream_calls_ = 0;
   Clock::time_point started_;
   Clock::duration elapsed_{};
+  std::unique_ptr<Process> prometheus_;
 };
 
 TEST_F(MetricsTest, TheCountersAndHistogramsMatchTheTraffic) {
@@ -166,18 +265,7 @@ TEST_F(MetricsTest, PromtoolAcceptsTheScrape) {
 
 TEST_F(MetricsTest, APrometheusServerScrapesTheGateway) {
   send_traffic();
-  std::uint16_t port = free_port();
-  std::string config = dir_.write("prometheus.yml", R"(
-global: {scrape_interval: 1s, scrape_timeout: 1s}
-scrape_configs:
-  - job_name: sluice
-    static_configs: [{targets: ["127.0.0.1:)" + std::to_string(gateway_.port) +
-                                                        R"("]}]
-)");
-  auto prometheus = Process::start({"/usr/bin/prometheus", "--config.file=" + config,
-                                    "--storage.tsdb.path=" + dir_.file("tsdb").string(),
-                                    "--web.listen-address=127.0.0.1:" + std::to_string(port)},
-                                   dir_.file("prometheus.log").string());
+  std::uint16_t port = start_prometheus();
   // Prometheus has scraped once it knows the series; the query API then answers with its value.
   const std::string query =
       "/api/v1/query?query=sum(sluice_requests_total%7Bmodel%3D%22fast%22%7D)";
@@ -191,7 +279,138 @@ scrape_configs:
     if (result.empty()) continue;
     value = std::stod(std::string(result[0].at("value").as_array()[1].as_string()));
   }
-  EXPECT_EQ(value, 6) << prometheus->log();
+  EXPECT_EQ(value, 6) << prometheus_->log();
+}
+
+TEST_F(MetricsTest, EveryGrafanaPanelQueriesMetricsTheGatewayServes) {
+  std::ifstream file(std::string(SLUICE_SOURCE_DIR) + "/deploy/grafana/sluice.json");
+  ASSERT_TRUE(file) << "deploy/grafana/sluice.json is missing";
+  std::stringstream text;
+  text << file.rdbuf();
+  json::object dashboard = json::parse(text.str()).as_object();
+
+  // A Grafana dashboard of today's model whose panels all read the chosen Prometheus.
+  EXPECT_GE(dashboard.at("schemaVersion").as_int64(), 36);
+  bool datasource_variable = false;
+  for (const json::value& v : dashboard.at("templating").at("list").as_array()) {
+    datasource_variable |= v.at("name") == "datasource" && v.at("type") == "datasource" &&
+                           v.at("query") == "prometheus";
+  }
+  EXPECT_TRUE(datasource_variable) << "no `datasource` template variable";
+  std::set<std::int64_t> ids;
+  for (const json::value& v : dashboard.at("panels").as_array()) {
+    const json::object& panel = v.as_object();
+    EXPECT_TRUE(ids.insert(panel.at("id").as_int64()).second) << "panel id used twice";
+    if (panel.at("type") == "row") continue;
+    EXPECT_EQ(panel.at("datasource").at("uid"), "${datasource}") << panel.at("title");
+    EXPECT_FALSE(panel.at("targets").as_array().empty()) << panel.at("title");
+  }
+
+  // Every sluice_* name in a query is a family the gateway declares, after mixed traffic; a
+  // histogram's _bucket, _sum and _count series belong to the histogram.
+  send_traffic();
+  std::map<std::string, std::string> declared = families(scrape());
+  auto queries = dashboard_queries(dashboard);
+  ASSERT_GE(queries.size(), 20u);
+  std::set<std::string> used;
+  static const std::regex name(R"(\bsluice_[a-z0-9_]+)");
+  for (const auto& [title, expr] : queries) {
+    for (std::sregex_iterator it(expr.begin(), expr.end(), name), end; it != end; ++it) {
+      std::string metric = it->str();
+      used.insert(metric);
+      if (declared.count(metric)) {
+        EXPECT_NE(declared[metric], "histogram")
+            << title << ": " << metric << " is a histogram; query its _bucket, _sum or _count";
+        continue;
+      }
+      bool series_of_histogram = false;
+      for (std::string suffix : {"_bucket", "_sum", "_count"}) {
+        if (metric.ends_with(suffix)) {
+          std::string base = metric.substr(0, metric.size() - suffix.size());
+          series_of_histogram |= declared.count(base) && declared[base] == "histogram";
+        }
+      }
+      EXPECT_TRUE(series_of_histogram) << title << ": " << metric << " is not in the scrape";
+    }
+  }
+  // The dashboard shows every family the request path records.
+  for (const char* family : {"sluice_requests_total",
+                             "sluice_request_duration_seconds_bucket",
+                             "sluice_time_to_first_token_seconds_bucket",
+                             "sluice_upstream_duration_seconds_bucket",
+                             "sluice_gateway_overhead_seconds_bucket",
+                             "sluice_cache_hits_total",
+                             "sluice_tokens_total",
+                             "sluice_cost_usd_total",
+                             "sluice_saved_usd_total",
+                             "sluice_coalesced_requests_total",
+                             "sluice_retries_total",
+                             "sluice_fallbacks_total",
+                             "sluice_rate_limited_requests_total",
+                             "sluice_deployment_up",
+                             "sluice_deployment_breaker_state",
+                             "sluice_deployment_ejections_total",
+                             "sluice_stage_seconds_total",
+                             "sluice_key_cost_usd_total",
+                             "sluice_alerts_firing",
+                             "sluice_requests_in_flight",
+                             "sluice_open_connections",
+                             "sluice_process_resident_memory_bytes",
+                             "sluice_process_cpu_seconds_total"}) {
+    EXPECT_TRUE(used.count(family)) << "the dashboard does not show " << family;
+  }
+
+  // Prometheus itself evaluates every query without an error, once it has scraped enough for
+  // rates; the request rate then has a value.
+  std::uint16_t port = start_prometheus();
+  const std::string rate = "sum(rate(sluice_requests_total[1m]))";
+  bool scraped = false;
+  for (auto deadline = Clock::now() + 30s; Clock::now() < deadline && !scraped;) {
+    std::this_thread::sleep_for(250ms);
+    auto result = query(port, rate);
+    scraped = result && !result->empty();
+  }
+  ASSERT_TRUE(scraped) << prometheus_->log();
+  for (const auto& [title, expr] : queries) {
+    std::string error;
+    auto result = query(port, as_grafana_sends(expr), &error);
+    EXPECT_TRUE(result) << title << ": " << expr << "\n" << error;
+  }
+}
+
+TEST(MetricsOffTest, NoMetricsRouteAndRequestsStillServed) {
+  TempDir dir;
+  MockUpstream mock = start_mock(dir);
+  Gateway gateway = start_gateway(dir, R"(
+metrics: {enabled: false}
+providers:
+  - name: local
+    kind: openai
+    base_url: )" + mock.base_url() + R"(
+models:
+  - name: fast
+    deployments:
+      - provider: local
+        model: llama-3.1-8b
+)");
+  ASSERT_NE(gateway.port, 0) << gateway.process->log();
+  auto answered = request(gateway.port, "POST", "/v1/chat/completions", chat("hello"));
+  ASSERT_TRUE(answered);
+  EXPECT_EQ(answered->status, 200);
+  auto metrics = request(gateway.port, "GET", "/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->status, 404);
+  EXPECT_EQ(openai_error(*metrics).at("code"), "unknown_url");
+  // The performance API and the alerts read the same counters: they say they are off.
+  for (const char* path : {"/admin/stats", "/admin/alerts"}) {
+    auto off = request(gateway.port, "GET", path);
+    ASSERT_TRUE(off);
+    EXPECT_EQ(off->status, 404) << path;
+    EXPECT_NE(
+        std::string(openai_error(*off).at("message").as_string()).find("metrics, which are off"),
+        std::string::npos)
+        << off->body;
+  }
 }
 
 }  // namespace

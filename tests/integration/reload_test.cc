@@ -122,13 +122,18 @@ TEST_F(ReloadTest, ARequestInFlightFinishesOnItsSnapshot) {
 }
 
 TEST_F(ReloadTest, ASettingThatNeedsARestartKeepsItsRunningValue) {
-  rewrite("listen: 127.0.0.1:1\ndrain_timeout: 3s\n" + config_with(std::string(kModelA) + kModelB));
+  rewrite("listen: 127.0.0.1:1\ndrain_timeout: 3s\nmetrics: {enabled: false}\n" +
+          config_with(std::string(kModelA) + kModelB));
   auto r = reload();
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200) << r->body;
   json::array kept = json::parse(r->body).at("restart_required").as_array();
-  EXPECT_EQ(kept, (json::array{"drain_timeout"})) << r->body;  // --listen overrides the file's
-  EXPECT_EQ(status_of("beta"), 200);                           // the rest was applied
+  // --listen overrides the file's listen.
+  EXPECT_EQ(kept, (json::array{"drain_timeout", "metrics"})) << r->body;
+  EXPECT_EQ(status_of("beta"), 200);  // the rest was applied
+  auto metrics = request(gateway_.port, "GET", "/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->status, 200);  // still recorded and served until a restart
   EXPECT_TRUE(gateway_.process->wait_for_log("until a restart", 1s));
 }
 
