@@ -130,7 +130,7 @@ asio::awaitable<bool> AdmitStage::run() {
   const config::RateLimit& model = route_.config->limits;
   const config::RateLimit& global = config.rate_limits.global;
   // The buckets' names and local states live in the tenant and the runtime (the route is the
-  // runtime's), which the request keeps alive (ctx_.tenants, ctx_.runtime) until it is settled.
+  // runtime's), which the request keeps alive (ctx_.tenants, ctx_.routes) until it is settled.
   // A bucket that was not resolved (a runtime built without a limiter) goes by its name.
   const RouteBuckets* model_buckets = ctx_.runtime->buckets(route_.index);
   const RouteBuckets& global_buckets = ctx_.runtime->global_buckets();

@@ -124,7 +124,7 @@ asio::awaitable<void> Gateway::handle(http::ServerSession& session) {
   bool authenticated = true;
   if (state_.tenants && path.starts_with("/v1/")) {
     authenticated = co_await authenticate(ctx);
-    ctx.authenticated_at = std::chrono::steady_clock::now();
+    if (recorder != nullptr) ctx.authenticated_at = std::chrono::steady_clock::now();
   }
   if (!authenticated) {
     // answered 401

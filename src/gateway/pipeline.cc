@@ -149,14 +149,16 @@ asio::awaitable<void> run_inference(RequestContext& ctx) {
     ctx.strip_usage = true;
   }
 
-  ctx.admitted_at = std::chrono::steady_clock::now();
+  // The stages' marks are read only by the metrics (sluice_stage_seconds_total).
+  const bool marks = ctx.worker.metrics != nullptr;
+  if (marks) ctx.admitted_at = std::chrono::steady_clock::now();
 
   // 6. Cache lookup.
   if (auto prepared = cache.prepare(); !prepared) {
     co_return co_await respond_error(ctx, prepared.error());
   }
   if (co_await cache.serve_hit(admit.headers())) co_return;
-  ctx.looked_up_at = std::chrono::steady_clock::now();
+  if (marks) ctx.looked_up_at = std::chrono::steady_clock::now();
 
   // 7. Coalesce: join an identical request in flight, or lead one that others may join.
   CoalesceStage coalesce(ctx, cache.key());

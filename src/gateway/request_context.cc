@@ -6,6 +6,6 @@ namespace sluice::gateway {
 
 RequestContext::RequestContext(http::ServerSession& s, std::shared_ptr<WorkerRoutes> r,
                                WorkerState& w)
-    : session(s), routes(std::move(r)), runtime(routes->runtime), worker(w) {}
+    : session(s), routes(std::move(r)), runtime(routes->runtime.get()), worker(w) {}
 
 }  // namespace sluice::gateway

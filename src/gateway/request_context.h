@@ -43,7 +43,7 @@ struct RequestContext {
   // The snapshot this request started with, and this worker's pools and balancers for it: a
   // reload while the request is in flight changes neither.
   std::shared_ptr<WorkerRoutes> routes;
-  std::shared_ptr<const Runtime> runtime;  // routes->runtime
+  const Runtime* runtime;  // routes->runtime, kept alive by `routes`
   WorkerState& worker;
 
   std::optional<api::Endpoint> endpoint;
