@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/await.h"
 #include "support/fake_upstream.h"
 #include "support/http_client.h"
 #include "support/process.h"
@@ -20,7 +21,6 @@ namespace sluice::testing {
 namespace {
 
 namespace json = boost::json;
-using Clock = std::chrono::steady_clock;
 
 std::string chat(const std::string& content) {
   return R"({"model":"fast","messages":[{"role":"user","content":")" + content +
@@ -108,15 +108,16 @@ alerts:
   json::object wait_for_alert(const std::string& name, const std::string& state,
                               std::chrono::milliseconds timeout) {
     json::object last;
-    for (auto deadline = Clock::now() + timeout; Clock::now() < deadline;) {
-      json::object body = alerts();
-      if (!body.contains("alerts")) continue;
-      for (const json::value& a : body["alerts"].as_array()) {
-        if (a.at("name") == name.c_str()) last = a.as_object();
-      }
-      if (last["state"] == state.c_str()) return last;
-      std::this_thread::sleep_for(100ms);
-    }
+    eventually(
+        [&] {
+          json::object body = alerts();
+          if (!body.contains("alerts")) return false;
+          for (const json::value& a : body["alerts"].as_array()) {
+            if (a.at("name") == name.c_str()) last = a.as_object();
+          }
+          return last["state"] == state.c_str();
+        },
+        timeout, 100ms);
     return last;
   }
 
@@ -161,9 +162,7 @@ TEST_F(AlertsTest, FiresOnFaultsAndResolvesWhenTheyStop) {
   EXPECT_EQ(metric(R"(sluice_alert_firing{alert="errors"})"), 1);
   EXPECT_EQ(metric("sluice_alerts_firing"), 1);
 
-  for (auto deadline = Clock::now() + 5s; receiver.bodies().empty() && Clock::now() < deadline;) {
-    std::this_thread::sleep_for(50ms);
-  }
+  eventually([&] { return !receiver.bodies().empty(); }, 5s, 50ms);
   std::vector<json::object> bodies = receiver.bodies();
   ASSERT_EQ(bodies.size(), 1u);
   EXPECT_NE(receiver.first_head().find("POST /hook HTTP/1.1"), std::string::npos);
@@ -184,10 +183,7 @@ TEST_F(AlertsTest, FiresOnFaultsAndResolvesWhenTheyStop) {
   ASSERT_EQ(resolved["state"], "ok") << json::serialize(resolved);
   EXPECT_TRUE(resolved["since"].is_null());
   EXPECT_EQ(metric(R"(sluice_alert_firing{alert="errors"})"), 0);
-  for (auto deadline = Clock::now() + 5s;
-       receiver.bodies().size() < 2 && Clock::now() < deadline;) {
-    std::this_thread::sleep_for(50ms);
-  }
+  eventually([&] { return receiver.bodies().size() >= 2; }, 5s, 50ms);
   bodies = receiver.bodies();
   ASSERT_EQ(bodies.size(), 2u);
   EXPECT_EQ(bodies[1]["alert"], "errors");
@@ -203,10 +199,12 @@ TEST_F(AlertsTest, ADeadReceiverIsCountedAndDelaysNothing) {
   json::object firing = wait_for_alert("errors", "firing", 5s);
   EXPECT_EQ(firing["state"], "firing");
   double failures = 0;
-  for (auto deadline = Clock::now() + 5s; failures < 1 && Clock::now() < deadline;) {
-    failures = metric(R"(sluice_alert_webhook_failures_total{reason="delivery"})");
-    std::this_thread::sleep_for(100ms);
-  }
+  eventually(
+      [&] {
+        failures = metric(R"(sluice_alert_webhook_failures_total{reason="delivery"})");
+        return failures >= 1;
+      },
+      5s, 100ms);
   EXPECT_EQ(failures, 1);
   EXPECT_TRUE(gateway_.process->wait_for_log("alerts: webhook", 1s));
   // The gateway goes on answering, and the sampler goes on ticking.

@@ -11,6 +11,7 @@
 
 #include <boost/json.hpp>
 
+#include "support/await.h"
 #include "support/fake_upstream.h"
 #include "support/http_client.h"
 #include "support/openai_error.h"
@@ -21,17 +22,6 @@ namespace {
 
 namespace json = boost::json;
 using namespace std::chrono_literals;
-
-// Polls `done` every 20 ms; false when `limit` passes first.
-template <class F>
-bool eventually(F done, std::chrono::milliseconds limit) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
-}
 
 std::string config_with(const std::string& models) {
   return R"(

@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "support/await.h"
 #include "support/fake_upstream.h"
 #include "support/http_client.h"
 #include "support/process.h"
@@ -239,12 +240,14 @@ models:
   const std::string fallback =
       R"(sluice_fallbacks_total{model="primary",deployment="up0/backup"} 1)";
   std::string scraped;
-  for (int i = 0; i < 100 && scraped.find(fallback) == std::string::npos; ++i) {
-    if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    auto m = request(gateway_.port, "GET", "/metrics");
-    scraped = m ? m->body : "";
-  }
-  EXPECT_NE(scraped.find(fallback), std::string::npos) << scraped;
+  EXPECT_TRUE(eventually(
+      [&] {
+        auto m = request(gateway_.port, "GET", "/metrics");
+        scraped = m ? m->body : "";
+        return scraped.find(fallback) != std::string::npos;
+      },
+      std::chrono::seconds(2)))
+      << scraped;
 
   auto lonely = chat(gateway_.port, "lonely");
   ASSERT_TRUE(lonely);
