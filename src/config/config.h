@@ -440,8 +440,11 @@ struct Metrics {
   bool operator==(const Metrics&) const = default;
 };
 
+// Config::source of the built-in configuration (loader.h, default_config), which has no file.
+inline constexpr std::string_view kDefaultSource = "<default>";
+
 struct Config {
-  std::string source = "<default>";  // file path the config was loaded from
+  std::string source = std::string(kDefaultSource);  // file path the config was loaded from
   Listen listen;
   int workers = 0;  // 0 means one per hardware thread ("auto")
   ServerLimits limits;

@@ -38,7 +38,7 @@ Model single_deployment_model(std::string_view name, std::string_view provider) 
 
 Config default_config() {
   Config config;
-  config.source = "<default>";
+  config.source = kDefaultSource;
 
   Provider sim;
   sim.name = "sim";

@@ -64,7 +64,7 @@ core::Result<Reloader::Outcome> Reloader::reload_file() {
   const std::string source = runtimes_.current()->config().source;
   config::Config next;
   try {
-    next = source == "<default>" ? config::default_config() : config::load_file(source);
+    next = source == config::kDefaultSource ? config::default_config() : config::load_file(source);
   } catch (const config::ConfigError& e) {
     return core::fail(core::Errc::kInvalidRequest,
                       "The configuration was not reloaded: " + source +
