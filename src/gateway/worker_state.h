@@ -52,8 +52,9 @@ struct WorkerState {
   metrics::WorkerMetrics* metrics = nullptr;  // this worker's recorder, when metrics are on
   // Every pool this worker has opened, by the provider configuration it was made for. A reload
   // keeps the pool of a provider whose configuration did not change (and its warm connections);
-  // the pool of one that changed or left is closed (retired) and kept until the worker ends,
-  // since requests of the old snapshot may still hold its connections.
+  // the pool of one that changed or left is closed (retired) and kept while requests of the old
+  // snapshot may still use it: a later reload frees it once no connection and no WorkerRoutes
+  // refers to it (Gateway::adopt).
   struct Pool {
     config::Provider provider;
     std::unique_ptr<http::UpstreamPool> pool;
