@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/asio.h"
+#include "http/sse.h"
 
 namespace sluice::cache {
 
@@ -22,7 +23,6 @@ constexpr std::string_view kDone = "[DONE]";
 constexpr std::string_view kChatObject = "chat.completion";
 constexpr std::string_view kChatChunkObject = "chat.completion.chunk";
 constexpr std::string_view kTextObject = "text_completion";
-constexpr std::string_view kBom = "\xEF\xBB\xBF";
 
 core::Error protocol(std::string message) {
   return core::fail(Errc::kUpstreamProtocol, std::move(message));
@@ -33,98 +33,6 @@ core::Error no_stream(Endpoint endpoint) {
                     std::string(api::endpoint_name(endpoint)) + " answers cannot be streamed",
                     "stream");
 }
-
-// ---------------------------------------------------------------------------------------------
-// Reading SSE
-
-struct Event {
-  std::string_view raw;   // the event's bytes, through the blank line that ends it
-  std::string_view data;  // the data lines joined with "\n"
-  std::string_view name;  // the `event` field; empty for the default "message"
-  bool has_data = false;
-  bool whole = true;  // false: the bytes ran out before the blank line
-};
-
-// Splits a stream into events the way an SSE client does. Events (and their data) are views
-// into the stream, except that an event with several data lines is joined into a buffer that
-// the next call reuses.
-class EventReader {
- public:
-  explicit EventReader(std::string_view sse) : sse_(sse) {
-    // A byte order mark is not part of the first field name (SSE specification), but it is
-    // part of the bytes a replay repeats: it stays in the first event's raw view.
-    if (sse_.substr(0, kBom.size()) == kBom) pos_ = kBom.size();
-  }
-
-  bool next(Event& ev) {
-    if (raw_begin_ >= sse_.size()) return false;
-    ev = Event{};
-    joined_.clear();
-    multi_line_ = false;
-    const char* base = sse_.data();
-    const std::size_t n = sse_.size();
-    while (pos_ < n) {
-      const std::size_t begin = pos_;
-      const void* nl = std::memchr(base + begin, '\n', n - begin);
-      const std::size_t limit =
-          nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - base) : n;
-      const void* cr = std::memchr(base + begin, '\r', limit - begin);
-      const std::size_t end =
-          cr ? static_cast<std::size_t>(static_cast<const char*>(cr) - base) : limit;
-      std::string_view line = sse_.substr(begin, end - begin);
-      if (end == n) {  // an unterminated last line
-        field(line, ev);
-        pos_ = n;
-        ev.whole = false;
-        break;
-      }
-      pos_ = end + 1;
-      if (base[end] == '\r' && pos_ < n && base[pos_] == '\n') ++pos_;
-      if (line.empty()) {
-        ev.raw = sse_.substr(raw_begin_, pos_ - raw_begin_);
-        raw_begin_ = pos_;
-        return true;
-      }
-      field(line, ev);
-    }
-    ev.raw = sse_.substr(raw_begin_, pos_ - raw_begin_);
-    raw_begin_ = pos_;
-    ev.whole = false;
-    return true;
-  }
-
- private:
-  void field(std::string_view line, Event& ev) {
-    if (line.empty() || line.front() == ':') return;  // a comment such as ": keep-alive"
-    std::size_t colon = line.find(':');
-    std::string_view name = line.substr(0, colon);
-    std::string_view value =
-        colon == std::string_view::npos ? std::string_view() : line.substr(colon + 1);
-    if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-    if (name == "data") {
-      if (!ev.has_data) {
-        ev.has_data = true;
-        ev.data = value;
-        return;
-      }
-      if (!multi_line_) {
-        joined_.assign(ev.data);
-        multi_line_ = true;
-      }
-      joined_ += '\n';
-      joined_ += value;
-      ev.data = joined_;
-    } else if (name == "event") {
-      ev.name = value == "message" ? std::string_view() : value;
-    }
-  }
-
-  std::string_view sse_;
-  std::size_t pos_ = 0;
-  std::size_t raw_begin_ = 0;
-  std::string joined_;
-  bool multi_line_ = false;
-};
 
 // ---------------------------------------------------------------------------------------------
 // JSON helpers
@@ -346,9 +254,9 @@ template <class OnChunk>
 core::Result<void> walk_stream(Endpoint endpoint, std::string_view sse, OnChunk&& on_chunk) {
   if (!api::endpoint_streams(endpoint)) return no_stream(endpoint);
   const std::string_view kind = chunk_object(endpoint);
-  EventReader reader(sse);
+  http::SseEventReader reader(sse);
   JsonParser parser;
-  Event ev;
+  http::SseEvent ev;
   bool done = false;
   std::size_t number = 0;
   std::map<std::int64_t, bool> finished;  // choice index -> got a finish_reason
@@ -987,9 +895,9 @@ std::string replay_stream(std::string_view sse, bool include_usage) {
   if (include_usage) return std::string(sse);
   std::string out;
   out.reserve(sse.size());
-  EventReader reader(sse);
+  http::SseEventReader reader(sse);
   JsonParser parser;
-  Event ev;
+  http::SseEvent ev;
   while (reader.next(ev)) {
     if (ev.whole && ev.has_data && may_have_usage(ev.data) && may_have_no_choices(ev.data)) {
       const json::value* v = parser.parse(ev.data);
@@ -1017,8 +925,8 @@ Usage usage_of(Format format, std::string_view body) {
     return u != nullptr && u->is_object() ? read_usage(u->get_object()) : Usage{};
   }
   Usage out;
-  EventReader reader(body);
-  Event ev;
+  http::SseEventReader reader(body);
+  http::SseEvent ev;
   while (reader.next(ev)) {
     if (!ev.has_data || !may_have_usage(ev.data)) continue;
     const json::value* v = parser.parse(ev.data);

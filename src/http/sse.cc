@@ -38,4 +38,76 @@ void SseSplitter::consumed(std::size_t n) {
   complete_ -= n;
 }
 
+namespace {
+constexpr std::string_view kBom = "\xEF\xBB\xBF";
+}  // namespace
+
+SseEventReader::SseEventReader(std::string_view sse) : sse_(sse) {
+  // A byte order mark is not part of the first field name (SSE specification), but it is part
+  // of the bytes a replay repeats: it stays in the first event's raw view.
+  if (sse_.substr(0, kBom.size()) == kBom) pos_ = kBom.size();
+}
+
+bool SseEventReader::next(SseEvent& ev) {
+  if (raw_begin_ >= sse_.size()) return false;
+  ev = SseEvent{};
+  joined_.clear();
+  multi_line_ = false;
+  const char* base = sse_.data();
+  const std::size_t n = sse_.size();
+  while (pos_ < n) {
+    const std::size_t begin = pos_;
+    const void* nl = std::memchr(base + begin, '\n', n - begin);
+    const std::size_t limit =
+        nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - base) : n;
+    const void* cr = std::memchr(base + begin, '\r', limit - begin);
+    const std::size_t end =
+        cr ? static_cast<std::size_t>(static_cast<const char*>(cr) - base) : limit;
+    std::string_view line = sse_.substr(begin, end - begin);
+    if (end == n) {  // an unterminated last line
+      field(line, ev);
+      pos_ = n;
+      ev.whole = false;
+      break;
+    }
+    pos_ = end + 1;
+    if (base[end] == '\r' && pos_ < n && base[pos_] == '\n') ++pos_;
+    if (line.empty()) {
+      ev.raw = sse_.substr(raw_begin_, pos_ - raw_begin_);
+      raw_begin_ = pos_;
+      return true;
+    }
+    field(line, ev);
+  }
+  ev.raw = sse_.substr(raw_begin_, pos_ - raw_begin_);
+  raw_begin_ = pos_;
+  ev.whole = false;
+  return true;
+}
+
+void SseEventReader::field(std::string_view line, SseEvent& ev) {
+  if (line.empty() || line.front() == ':') return;  // a comment such as ": keep-alive"
+  std::size_t colon = line.find(':');
+  std::string_view name = line.substr(0, colon);
+  std::string_view value =
+      colon == std::string_view::npos ? std::string_view() : line.substr(colon + 1);
+  if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  if (name == "data") {
+    if (!ev.has_data) {
+      ev.has_data = true;
+      ev.data = value;
+      return;
+    }
+    if (!multi_line_) {
+      joined_.assign(ev.data);
+      multi_line_ = true;
+    }
+    joined_ += '\n';
+    joined_ += value;
+    ev.data = joined_;
+  } else if (name == "event") {
+    ev.name = value == "message" ? std::string_view() : value;
+  }
+}
+
 }  // namespace sluice::http

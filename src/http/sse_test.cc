@@ -89,5 +89,31 @@ TEST(SseSplitter, MultiByteTextSplitAnywhereIsNeverCut) {
   }
 }
 
+TEST(SseEventReader, ReadsNamesDataCommentsAndLineEndingsAsAClientDoes) {
+  SseEventReader reader(
+      "\xEF\xBB\xBF"
+      "event: message_start\r\ndata: {\"a\":1}\r\n\r\n: keep-alive\n\nevent: message\ndata: "
+      "x\ndata: "
+      "y\rid: 7\r\rdata: tail");
+  SseEvent ev;
+  ASSERT_TRUE(reader.next(ev));
+  EXPECT_EQ(ev.name, "message_start");
+  EXPECT_EQ(ev.data, "{\"a\":1}");
+  EXPECT_TRUE(ev.has_data);
+  EXPECT_TRUE(ev.whole);
+  EXPECT_TRUE(
+      ev.raw.starts_with("\xEF\xBB\xBF"
+                         "event"));
+  ASSERT_TRUE(reader.next(ev));  // the comment alone
+  EXPECT_FALSE(ev.has_data);
+  ASSERT_TRUE(reader.next(ev));
+  EXPECT_EQ(ev.name, "");  // "message" is the default name
+  EXPECT_EQ(ev.data, "x\ny");
+  ASSERT_TRUE(reader.next(ev));
+  EXPECT_EQ(ev.data, "tail");
+  EXPECT_FALSE(ev.whole);
+  EXPECT_FALSE(reader.next(ev));
+}
+
 }  // namespace
 }  // namespace sluice::http
