@@ -10,6 +10,7 @@
 #include <atomic>
 #include <thread>
 
+#include "support/await.h"
 #include "support/http_client.h"
 #include "support/process.h"
 #include "support/redis_server.h"
@@ -102,6 +103,8 @@ TEST_F(CacheRedisTest, AMissOnOneGatewayIsARedisHitOnTheNext) {
   ASSERT_EQ(first.status, 200) << first.body;
   EXPECT_EQ(first.header("x-sluice-cache"), "miss");
   ASSERT_TRUE(wait_stat(a, "stores", 1));
+  // `stores` counts writes sent; b can only find the entry once Redis has applied it.
+  ASSERT_TRUE(eventually([&] { return redis_.command({"DBSIZE"}).integer >= 1; }, 5s));
 
   Response second = post(b, chat("Shared by every gateway"));
   EXPECT_EQ(second.status, 200);
@@ -117,6 +120,7 @@ TEST_F(CacheRedisTest, AMissOnOneGatewayIsARedisHitOnTheNext) {
   Response streamed = post(a, chat("A stream to share", true));
   ASSERT_EQ(streamed.status, 200);
   ASSERT_TRUE(wait_stat(a, "stores", 2));
+  ASSERT_TRUE(eventually([&] { return redis_.command({"DBSIZE"}).integer >= 2; }, 5s));
   Response replayed = post(b, chat("A stream to share", true));
   EXPECT_EQ(replayed.header("x-sluice-cache-tier"), "redis");
   EXPECT_EQ(replayed.body, streamed.body);
