@@ -42,6 +42,68 @@ std::string golden(std::string_view name) {
 
 json::value parse(std::string_view text) { return json::parse(text); }
 
+// The data of each event, as an SSE client reads them.
+std::vector<std::string> event_data(std::string_view sse) {
+  std::vector<std::string> out;
+  http::SseEventReader reader(sse);
+  http::SseEvent ev;
+  while (reader.next(ev)) {
+    if (ev.has_data) out.emplace_back(ev.data);
+  }
+  return out;
+}
+
+// Event by event: [DONE] as text, chunks as parsed JSON.
+void expect_same_events(std::string_view actual, std::string_view expected) {
+  auto a = event_data(actual);
+  auto e = event_data(expected);
+  ASSERT_EQ(a.size(), e.size()) << actual;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (e[i] == "[DONE]") {
+      EXPECT_EQ(a[i], e[i]) << "event " << i;
+    } else {
+      EXPECT_EQ(parse(a[i]), parse(e[i])) << "event " << i << ":\n" << a[i] << "\n" << e[i];
+    }
+  }
+}
+
+// The whole stream fed at once, then finished.
+std::string translate_stream(std::string_view sse, bool include_usage,
+                             std::string_view model = kModel) {
+  StreamTranslator t(include_usage, model, kId, kCreated);
+  std::string out;
+  auto fed = t.feed(sse, out);
+  EXPECT_TRUE(fed) << fed.error().message;
+  auto done = t.finish(out);
+  EXPECT_TRUE(done) << done.error().message;
+  return out;
+}
+
+// The stream as the provider feeds it: in `piece`-byte reads, whole events only (SseSplitter).
+std::string translate_in_pieces(std::string_view sse, std::size_t piece, bool include_usage) {
+  StreamTranslator t(include_usage, kModel, kId, kCreated);
+  http::SseSplitter splitter;
+  std::string buffer;
+  std::string out;
+  for (std::size_t at = 0; at < sse.size(); at += piece) {
+    buffer.append(sse.substr(at, piece));
+    std::size_t n = splitter.complete_prefix(buffer);
+    if (n == 0) continue;
+    EXPECT_TRUE(t.feed(std::string_view(buffer).substr(0, n), out));
+    buffer.erase(0, n);
+    splitter.consumed(n);
+  }
+  EXPECT_TRUE(buffer.empty());
+  EXPECT_TRUE(t.finish(out));
+  return out;
+}
+
+std::string answer(std::string_view gemini_body, std::string_view model = kModel) {
+  auto r = translate_response(gemini_body, model, kId, kCreated);
+  EXPECT_TRUE(r) << r.error().message;
+  return r ? *r : std::string();
+}
+
 // The Gemini body for an OpenAI request; the test fails when it is refused.
 json::object gemini(std::string_view openai) {
   auto r = translate_request(openai);
@@ -79,6 +141,116 @@ TEST(GeminiGolden, ChatRequest) {
   EXPECT_TRUE(r->stream);
   EXPECT_TRUE(r->include_usage);
   EXPECT_EQ(parse(r->body), parse(golden("chat-request.expected.json"))) << r->body;
+}
+
+TEST(GeminiGolden, WholeAnswers) {
+  for (std::string name :
+       {"text-answer", "function-call-answer", "prompt-blocked", "safety-finish"}) {
+    SCOPED_TRACE(name);
+    std::string out = answer(golden(name + ".json"));
+    EXPECT_EQ(parse(out), parse(golden(name + ".expected.json"))) << out;
+    // What the cache and the accounting read from it.
+    EXPECT_TRUE(cache::complete_json_answer(Endpoint::kChatCompletions, out));
+    auto usage = api::find_usage(out);
+    ASSERT_TRUE(usage.has_value());
+    json::value expected_answer = parse(golden(name + ".expected.json"));
+    const json::object& expected = expected_answer.at("usage").as_object();
+    auto count = [](const json::value& v) { return static_cast<std::uint64_t>(v.as_int64()); };
+    EXPECT_EQ(usage->prompt_tokens, count(expected.at("prompt_tokens")));
+    EXPECT_EQ(usage->completion_tokens, count(expected.at("completion_tokens")));
+    EXPECT_EQ(usage->cached_tokens,
+              count(expected.at("prompt_tokens_details").at("cached_tokens")));
+  }
+}
+
+TEST(GeminiGolden, TextStream) {
+  std::string sse = golden("text-stream.sse");
+  std::string out = translate_stream(sse, true);
+  expect_same_events(out, golden("text-stream.expected.sse"));
+  EXPECT_TRUE(cache::complete_stream(Endpoint::kChatCompletions, out));
+  auto usage = api::find_usage(out);
+  ASSERT_TRUE(usage.has_value());
+  EXPECT_EQ(usage->prompt_tokens, 11u);
+  EXPECT_EQ(usage->completion_tokens, 19u);
+
+  // Assembled by the cache, the stream is the answer Gemini gives whole.
+  auto assembled = cache::assemble(Endpoint::kChatCompletions, out);
+  ASSERT_TRUE(assembled) << assembled.error().message;
+  EXPECT_EQ(parse(*assembled), parse(answer(golden("text-stream.answer.json"))));
+  // Byte for byte: the emoji and the CJK text are not re-encoded.
+  EXPECT_NE(out.find("落叶纷飞 🍂\\n"), std::string::npos);
+}
+
+TEST(GeminiGolden, TextStreamWithoutUsage) {
+  std::string out = translate_stream(golden("text-stream.sse"), false);
+  EXPECT_EQ(out.find("usage"), std::string::npos) << out;
+  EXPECT_TRUE(cache::complete_stream(Endpoint::kChatCompletions, out));
+  // The same chunks as with include_usage, minus their "usage": null and the usage chunk.
+  std::string with = translate_stream(golden("text-stream.sse"), true);
+  auto a = event_data(out);
+  auto b = event_data(with);
+  ASSERT_EQ(a.size() + 1, b.size());
+  for (std::size_t i = 0; i + 1 < a.size(); ++i) {
+    json::object chunk = parse(b[i]).as_object();
+    chunk.erase("usage");
+    EXPECT_EQ(parse(a[i]), json::value(chunk));
+  }
+}
+
+TEST(GeminiGolden, StreamReadInPiecesIsTheSame) {
+  // Every split of the bytes, including inside an emoji and inside "\r\n".
+  for (std::string name : {"text-stream.sse", "function-call-stream.sse"}) {
+    std::string sse = golden(name);
+    std::string whole = translate_stream(sse, true);
+    for (std::size_t piece = 1; piece <= 64; ++piece) {
+      ASSERT_EQ(translate_in_pieces(sse, piece, true), whole) << name << " piece " << piece;
+    }
+  }
+}
+
+TEST(GeminiGolden, FunctionCallStream) {
+  std::string sse = golden("function-call-stream.sse");
+  std::string out = translate_stream(sse, false);
+  expect_same_events(out, golden("function-call-stream.expected.sse"));
+  EXPECT_TRUE(cache::complete_stream(Endpoint::kChatCompletions, out));
+
+  auto assembled = cache::assemble(Endpoint::kChatCompletions, translate_stream(sse, true));
+  ASSERT_TRUE(assembled) << assembled.error().message;
+  EXPECT_EQ(parse(*assembled), parse(answer(golden("function-call-stream.answer.json"))))
+      << *assembled;
+}
+
+TEST(GeminiGolden, ErrorInTheMiddleOfAStream) {
+  StreamTranslator t(false, kModel, kId, kCreated);
+  std::string out;
+  auto r = t.feed(golden("error-stream.sse"), out);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::kUpstreamError);
+  EXPECT_EQ(r.error().status, 503);
+  EXPECT_EQ(r.error().message, "The model is overloaded. Please try again later.");
+  expect_same_events(out + api::error_event(r.error()), golden("error-stream.expected.sse"));
+  // A stream that failed is not passed off as whole.
+  std::string rest;
+  EXPECT_FALSE(t.finish(rest));
+  EXPECT_FALSE(cache::complete_stream(Endpoint::kChatCompletions, out));
+}
+
+TEST(GeminiGolden, ErrorAnswers) {
+  struct Case {
+    std::string name;
+    int http_status;
+  };
+  for (const Case& c :
+       {Case{"error-api-key", 400}, Case{"error-not-found", 404}, Case{"error-quota", 429},
+        Case{"error-invalid-argument", 400}, Case{"error-internal", 500}}) {
+    SCOPED_TRACE(c.name);
+    TranslatedReply reply = translate_error(c.http_status, golden(c.name + ".json"));
+    json::value expected = parse(golden(c.name + ".expected.json"));
+    EXPECT_EQ(reply.status, expected.at("status").as_int64());
+    EXPECT_EQ(parse(reply.body), expected.at("body")) << reply.body;
+  }
+  EXPECT_EQ(retry_after(golden("error-quota.json")), "37");
+  EXPECT_EQ(retry_after(golden("error-not-found.json")), std::nullopt);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -498,6 +670,314 @@ TEST(GeminiRequest, FieldsThatOnlyConcernOpenAIAreAccepted) {
       "modalities":["text"],"parallel_tool_calls":true)"));
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(r->body, R"({"contents":[{"role":"user","parts":[{"text":"Hi"}]}]})");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Answers
+
+std::string candidate(std::string_view parts, std::string_view finish, std::string_view more = "") {
+  std::string c = R"({"content":{"parts":[)" + std::string(parts) + R"(],"role":"model"})";
+  if (!finish.empty()) c += R"(,"finishReason":")" + std::string(finish) + "\"";
+  if (!more.empty()) c += "," + std::string(more);
+  return c + "}";
+}
+
+json::value choice0(std::string_view gemini_body) {
+  return parse(answer(gemini_body)).at("choices").at(0);
+}
+
+TEST(GeminiAnswer, FinishReasons) {
+  struct Case {
+    std::string gemini;
+    std::string parts;
+    std::string openai;
+  };
+  const std::string text = R"({"text":"x"})";
+  const std::string call = R"({"functionCall":{"name":"f","args":{}}})";
+  for (const Case& c :
+       {Case{"STOP", text, "stop"}, Case{"STOP", call, "tool_calls"},
+        Case{"MAX_TOKENS", text, "length"}, Case{"MAX_TOKENS", call, "length"},
+        Case{"SAFETY", text, "content_filter"}, Case{"RECITATION", text, "content_filter"},
+        Case{"BLOCKLIST", text, "content_filter"},
+        Case{"PROHIBITED_CONTENT", text, "content_filter"}, Case{"SPII", text, "content_filter"},
+        Case{"IMAGE_SAFETY", text, "content_filter"}, Case{"OTHER", text, "stop"},
+        Case{"LANGUAGE", text, "stop"}, Case{"MALFORMED_FUNCTION_CALL", text, "stop"},
+        Case{"FINISH_REASON_UNSPECIFIED", text, "stop"}}) {
+    json::value c0 = choice0(R"({"candidates":[)" + candidate(c.parts, c.gemini) + "]}");
+    EXPECT_EQ(c0.at("finish_reason"), c.openai.c_str()) << c.gemini;
+  }
+}
+
+TEST(GeminiAnswer, SeveralCandidatesAndTheirIndexes) {
+  std::string out =
+      answer(R"({"candidates":[)" + candidate(R"({"text":"one"})", "STOP", R"("index":0)") + "," +
+             candidate(R"({"text":"two"},{"text":" more"})", "MAX_TOKENS", R"("index":1)") + "]}");
+  json::value v = parse(out);
+  EXPECT_EQ(v.at("choices").at(1).at("index"), 1);
+  EXPECT_EQ(v.at("choices").at(1).at("message").at("content"), "two more");
+  EXPECT_EQ(v.at("choices").at(1).at("finish_reason"), "length");
+  EXPECT_FALSE(v.as_object().contains("usage"));  // Gemini said nothing: nothing is made up
+  EXPECT_FALSE(api::find_usage(out).has_value());
+  EXPECT_TRUE(cache::complete_json_answer(Endpoint::kChatCompletions, out));
+}
+
+TEST(GeminiAnswer, TheModelAndTheCallIds) {
+  // Without modelVersion the upstream model is named; Gemini's own call ids are kept.
+  std::string out =
+      answer(R"({"candidates":[)" +
+                 candidate(R"({"functionCall":{"id":"fc-1","name":"f","args":{"a":[1]}}},
+                                           {"functionCall":{"name":"g"}})",
+                           "STOP") +
+                 "]}",
+             "gemini-2.0-flash");
+  json::value v = parse(out);
+  EXPECT_EQ(v.at("model"), "gemini-2.0-flash");
+  const json::value& calls = v.at("choices").at(0).at("message").at("tool_calls");
+  EXPECT_EQ(calls.at(0).at("id"), "fc-1");
+  EXPECT_EQ(calls.at(0).at("function").at("arguments"), R"({"a":[1]})");
+  EXPECT_EQ(calls.at(1).at("id"), (kCallPrefix + "1").c_str());
+  EXPECT_EQ(calls.at(1).at("function").at("arguments"), "{}");
+  EXPECT_TRUE(v.at("choices").at(0).at("message").at("content").is_null());
+}
+
+TEST(GeminiAnswer, Logprobs) {
+  json::value c0 = choice0(R"({"candidates":[)" + candidate(R"({"text":"Hé"})", "STOP", R"(
+      "logprobsResult":{"topCandidates":[{"candidates":[{"token":"Hé","tokenId":5,"logProbability":-0.25},
+        {"token":"Ha","tokenId":6,"logProbability":-1.5}]}],
+        "chosenCandidates":[{"token":"Hé","tokenId":5,"logProbability":-0.25}]})") +
+                           "]}");
+  EXPECT_EQ(c0.at("logprobs"),
+            parse(R"({"content":[{"token":"Hé","logprob":-0.25,"bytes":[72,195,169],
+      "top_logprobs":[{"token":"Hé","logprob":-0.25,"bytes":[72,195,169]},{"token":"Ha","logprob":-1.5,"bytes":[72,97]}]}]})"));
+}
+
+TEST(GeminiAnswer, UsageCountsToolPromptsAsInput) {
+  std::string out = answer(R"({"candidates":[)" + candidate(R"({"text":"x"})", "STOP") +
+                           R"(],"usageMetadata":{"promptTokenCount":10,"toolUsePromptTokenCount":5,
+      "candidatesTokenCount":3,"thoughtsTokenCount":4,"totalTokenCount":22}})");
+  EXPECT_EQ(parse(out).at("usage"),
+            parse(R"({"prompt_tokens":15,"completion_tokens":7,"total_tokens":22,
+      "prompt_tokens_details":{"cached_tokens":0},"completion_tokens_details":{"reasoning_tokens":4}})"));
+}
+
+TEST(GeminiAnswer, WhatIsNotADocumentedAnswerIsAProtocolError) {
+  auto bad = [](std::string_view body) {
+    auto r = translate_response(body, kModel, kId, kCreated);
+    EXPECT_FALSE(r) << body;
+    if (!r) {
+      EXPECT_EQ(r.error().code, Errc::kUpstreamProtocol);
+    }
+  };
+  bad("not json");
+  bad("[]");
+  bad(R"({"candidates":[]})");
+  bad(R"({"modelVersion":"x"})");
+  bad(R"({"error":{"code":500,"message":"x"}})");
+  bad(R"({"candidates":[7]})");
+  bad(R"({"candidates":[{"index":-1,"content":{"parts":[{"text":"x"}]}}]})");
+  bad(R"({"candidates":[{"content":{"parts":[{"text":5}]}}]})");
+  bad(R"({"candidates":[{"content":{"parts":[{"functionCall":{"args":{}}}]}}]})");
+  // An image from an image model has no place in a chat.completion: refused, not dropped.
+  bad(R"({"candidates":[{"content":{"parts":[{"inlineData":{"mimeType":"image/png","data":"AA=="}}]},"finishReason":"STOP"}]})");
+  // A part that only carries a signature is nothing to lose.
+  EXPECT_EQ(
+      choice0(
+          R"({"candidates":[{"content":{"parts":[{"text":"ok"},{"thoughtSignature":"c2ln"}]},"finishReason":"STOP"}]})")
+          .at("message")
+          .at("content"),
+      "ok");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streams
+
+// One Gemini stream event.
+std::string gemini_event(std::string_view json_text) {
+  return "data: " + std::string(json_text) + "\n\n";
+}
+
+TEST(GeminiStream, FinishReasonRepeatedOnEveryEventEndsTheChoiceOnce) {
+  // As the gemini-pro stream in the cookbook's REST quickstart: "STOP" on every event.
+  std::string sse =
+      gemini_event(R"({"candidates":[)" +
+                   candidate(R"({"text":"In the"})", "STOP", R"("index":0)") + "]}") +
+      gemini_event(R"({"candidates":[)" +
+                   candidate(R"({"text":" meadow."})", "STOP", R"("index":0)") + "]}");
+  std::string out = translate_stream(sse, false);
+  EXPECT_EQ(out.find("\"stop\""), out.rfind("\"stop\"")) << out;
+  auto assembled = cache::assemble(Endpoint::kChatCompletions, out);
+  ASSERT_TRUE(assembled) << out;
+  EXPECT_EQ(parse(*assembled).at("choices").at(0).at("message").at("content"), "In the meadow.");
+}
+
+TEST(GeminiStream, ABlockedPromptIsAFilteredEmptyChoice) {
+  std::string out = translate_stream(
+      gemini_event(
+          R"({"promptFeedback":{"blockReason":"PROHIBITED_CONTENT"},"usageMetadata":{"promptTokenCount":5,"totalTokenCount":5},"modelVersion":"gemini-2.0-flash"})"),
+      true);
+  EXPECT_TRUE(cache::complete_stream(Endpoint::kChatCompletions, out)) << out;
+  auto assembled = cache::assemble(Endpoint::kChatCompletions, out);
+  ASSERT_TRUE(assembled);
+  json::value v = parse(*assembled);
+  EXPECT_EQ(v.at("model"), "gemini-2.0-flash");
+  EXPECT_EQ(v.at("choices").at(0).at("message").at("content"), "");
+  EXPECT_EQ(v.at("choices").at(0).at("finish_reason"), "content_filter");
+  EXPECT_EQ(v.at("usage").at("prompt_tokens"), 5);
+
+  // Blocked after the text began: the choice it cut off ends as filtered.
+  out = translate_stream(
+      gemini_event(R"({"candidates":[{"content":{"parts":[{"text":"text1"}],"role":"model"}}]})") +
+          gemini_event(R"({"promptFeedback":{"blockReason":"SAFETY"}})"),
+      false);
+  assembled = cache::assemble(Endpoint::kChatCompletions, out);
+  ASSERT_TRUE(assembled) << out;
+  EXPECT_EQ(parse(*assembled).at("choices").at(0).at("finish_reason"), "content_filter");
+}
+
+TEST(GeminiStream, SeveralCandidates) {
+  std::string sse =
+      gemini_event(R"({"candidates":[)" + candidate(R"({"text":"a"})", "", R"("index":0)") + "," +
+                   candidate(R"({"text":"b"})", "", R"("index":1)") + "]}") +
+      gemini_event(
+          R"({"candidates":[)" + candidate(R"({"text":"c"})", "STOP", R"("index":1)") + "," +
+          candidate(R"({"functionCall":{"name":"f","args":{"x":1}}})", "STOP", R"("index":0)") +
+          "]}");
+  std::string out = translate_stream(sse, false);
+  auto assembled = cache::assemble(Endpoint::kChatCompletions, out);
+  ASSERT_TRUE(assembled) << out;
+  json::value v = parse(*assembled);
+  EXPECT_EQ(v.at("choices").at(0).at("message").at("content"), "a");
+  EXPECT_EQ(v.at("choices").at(0).at("finish_reason"), "tool_calls");
+  EXPECT_EQ(v.at("choices").at(0).at("message").at("tool_calls").at(0).at("id"),
+            (kCallPrefix + "0").c_str());
+  EXPECT_EQ(v.at("choices").at(1).at("message").at("content"), "bc");
+  EXPECT_EQ(v.at("choices").at(1).at("finish_reason"), "stop");
+}
+
+TEST(GeminiStream, EveryChunkHasTheEnvelope) {
+  std::string out = translate_stream(golden("function-call-stream.sse"), true);
+  for (const std::string& d : event_data(out)) {
+    if (d == "[DONE]") continue;
+    json::value v = parse(d);
+    EXPECT_EQ(v.at("id"), kId.c_str());
+    EXPECT_EQ(v.at("object"), "chat.completion.chunk");
+    EXPECT_EQ(v.at("created"), kCreated);
+    EXPECT_EQ(v.at("model"), "gemini-2.5-flash");
+    EXPECT_TRUE(v.as_object().contains("usage"));
+    for (const json::value& c : v.at("choices").as_array()) {
+      EXPECT_TRUE(c.as_object().contains("index"));
+      EXPECT_TRUE(c.as_object().contains("delta"));
+      EXPECT_TRUE(c.as_object().contains("finish_reason"));
+    }
+  }
+  // The first chunk opens the choice as OpenAI's does.
+  EXPECT_EQ(parse(event_data(out).front()).at("choices").at(0).at("delta").at("role"), "assistant");
+}
+
+TEST(GeminiStream, AStreamThatEndsEarlyIsNotPassedOffAsWhole) {
+  auto fails = [](std::string_view sse) {
+    StreamTranslator t(true, kModel, kId, kCreated);
+    std::string out;
+    auto fed = t.feed(sse, out);
+    if (fed) {
+      auto done = t.finish(out);
+      EXPECT_FALSE(done) << sse;
+      if (!done) {
+        EXPECT_EQ(done.error().code, Errc::kUpstreamProtocol);
+      }
+    } else {
+      EXPECT_EQ(fed.error().code, Errc::kUpstreamProtocol);
+    }
+  };
+  fails("");  // nothing at all
+  fails(gemini_event(
+      R"({"candidates":[{"content":{"parts":[{"text":"cut"}]}}]})"));  // no finishReason
+  fails(gemini_event("not json"));
+  fails(gemini_event("[1]"));
+  fails(gemini_event(R"({"candidates":{}})"));
+  fails(gemini_event(R"({"error":"overloaded"})"));
+  fails(R"(data: {"candidates":[{"content":{"parts":[{"text":"x"}]},"finishReason":"STOP"}]})");
+}
+
+TEST(GeminiStream, ErrorEventsCarryGeminisStatus) {
+  StreamTranslator t(false, kModel, kId, kCreated);
+  std::string out;
+  auto r = t.feed(
+      gemini_event(
+          R"({"error":{"code":429,"message":"Resource has been exhausted (e.g. check quota).","status":"RESOURCE_EXHAUSTED"}})"),
+      out);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::kUpstreamError);
+  EXPECT_EQ(api::http_status(r.error()), 429);
+  EXPECT_EQ(api::error_type(r.error()), "rate_limit_error");
+  EXPECT_TRUE(out.empty());
+}
+
+TEST(GeminiStream, IncludeUsageWithoutUsageFromGemini) {
+  std::string out = translate_stream(
+      gemini_event(
+          R"({"candidates":[{"content":{"parts":[{"text":"x"}]},"finishReason":"STOP"}]})"),
+      true);
+  EXPECT_TRUE(cache::complete_stream(Endpoint::kChatCompletions, out));
+  EXPECT_FALSE(api::find_usage(out).has_value());  // no usage chunk is made up
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+TEST(GeminiError, StatusesAndTypes) {
+  struct Case {
+    std::string status;
+    int code;
+    int client;
+    std::string type;
+  };
+  for (const Case& c :
+       {Case{"INVALID_ARGUMENT", 400, 400, "invalid_request_error"},
+        Case{"FAILED_PRECONDITION", 400, 400, "invalid_request_error"},
+        Case{"UNAUTHENTICATED", 401, 401, "authentication_error"},
+        Case{"PERMISSION_DENIED", 403, 403, "permission_error"},
+        Case{"NOT_FOUND", 404, 404, "invalid_request_error"},
+        Case{"RESOURCE_EXHAUSTED", 429, 429, "rate_limit_error"},
+        Case{"CANCELLED", 499, 502, "server_error"}, Case{"INTERNAL", 500, 500, "server_error"},
+        Case{"UNAVAILABLE", 503, 503, "server_error"},
+        Case{"DEADLINE_EXCEEDED", 504, 504, "server_error"},
+        Case{"SOMETHING_NEW", 418, 418, "invalid_request_error"}}) {
+    std::string body = R"({"error":{"code":)" + std::to_string(c.code) +
+                       R"(,"message":"m","status":")" + c.status + R"("}})";
+    TranslatedReply reply = translate_error(c.code, body);
+    EXPECT_EQ(reply.status, c.client) << c.status;
+    json::value v = parse(reply.body);
+    EXPECT_EQ(v.at("error").at("type"), c.type.c_str()) << c.status;
+    EXPECT_EQ(v.at("error").at("message"), "m");
+  }
+}
+
+TEST(GeminiError, BodiesThatAreNotGeminisShape) {
+  TranslatedReply html = translate_error(502, "<html><body>Bad Gateway</body></html>");
+  EXPECT_EQ(html.status, 502);
+  std::string message(parse(html.body).at("error").at("message").as_string());
+  EXPECT_NE(message.find("Bad Gateway"), std::string::npos) << message;
+
+  TranslatedReply empty = translate_error(503, "");
+  EXPECT_EQ(empty.status, 503);
+  EXPECT_EQ(parse(empty.body).at("error").at("type"), "server_error");
+
+  // A status that is no error still gives the client one.
+  EXPECT_EQ(translate_error(200, "{}").status, 502);
+}
+
+TEST(GeminiError, RetryAfter) {
+  auto retry = [](std::string_view delay) {
+    return retry_after(R"({"error":{"code":429,"status":"RESOURCE_EXHAUSTED","details":[
+        {"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":")" +
+                       std::string(delay) + R"("}]}})");
+  };
+  EXPECT_EQ(retry("32s"), "32");
+  EXPECT_EQ(retry("1.2s"), "2");
+  EXPECT_EQ(retry("0s"), "0");
+  EXPECT_EQ(retry("soon"), std::nullopt);
+  EXPECT_EQ(retry_after("not json"), std::nullopt);
 }
 
 }  // namespace
