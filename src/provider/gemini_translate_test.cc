@@ -253,6 +253,79 @@ TEST(GeminiGolden, ErrorAnswers) {
   EXPECT_EQ(retry_after(golden("error-not-found.json")), std::nullopt);
 }
 
+std::vector<float> decode_floats(std::string_view b64) {
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    return c == '+' ? 62 : c == '/' ? 63 : -1;
+  };
+  std::string bytes;
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (char c : b64) {
+    int v = value(c);
+    if (v < 0) break;
+    acc = acc << 6 | static_cast<std::uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      bytes += static_cast<char>(acc >> bits & 0xff);
+    }
+  }
+  std::vector<float> out(bytes.size() / 4);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    std::uint32_t u = 0;
+    for (int k = 0; k < 4; ++k)
+      u |= std::uint32_t(static_cast<unsigned char>(bytes[i * 4 + k])) << (8 * k);
+    std::memcpy(&out[i], &u, 4);
+  }
+  return out;
+}
+
+TEST(GeminiGolden, Embeddings) {
+  const std::string request =
+      R"({"model":"text-embedding-3-small","input":["What is the meaning of life?","How does the brain work?"]})";
+  EmbeddingsRequest info;
+  auto body = translate_embeddings_request(request, "gemini-embedding-001", &info);
+  ASSERT_TRUE(body) << body.error().message;
+  EXPECT_EQ(parse(*body), parse(R"({"requests":[
+      {"model":"models/gemini-embedding-001","content":{"parts":[{"text":"What is the meaning of life?"}]}},
+      {"model":"models/gemini-embedding-001","content":{"parts":[{"text":"How does the brain work?"}]}}]})"));
+  EXPECT_FALSE(info.base64);
+  EXPECT_EQ(info.inputs, 2u);
+  EXPECT_EQ(info.estimated_tokens, 13u);  // ceil(28 / 4) + ceil(24 / 4)
+
+  auto out =
+      translate_embeddings_response(golden("embeddings-answer.json"), "gemini-embedding-001", info);
+  ASSERT_TRUE(out) << out.error().message;
+  EXPECT_EQ(parse(*out), parse(golden("embeddings-answer.expected.json"))) << *out;
+  EXPECT_TRUE(cache::complete_json_answer(Endpoint::kEmbeddings, *out));
+  auto usage = api::find_usage(*out);
+  ASSERT_TRUE(usage.has_value());
+  EXPECT_EQ(usage->prompt_tokens, 13u);
+  // The values keep their digits (no 17-digit doubles), without Gemini's pretty-printing.
+  EXPECT_NE(out->find("-8.3654784e-05,0.031116402,"), std::string::npos) << *out;
+  EXPECT_EQ(out->find('\n'), std::string::npos);
+
+  // The OpenAI Node client's default: base64 of little-endian float32s.
+  info.base64 = true;
+  auto b64 =
+      translate_embeddings_response(golden("embeddings-answer.json"), "gemini-embedding-001", info);
+  ASSERT_TRUE(b64);
+  json::value v = parse(*b64);
+  json::value gemini_answer = parse(golden("embeddings-answer.json"));
+  const json::array& gemini = gemini_answer.at("embeddings").as_array();
+  for (std::size_t i = 0; i < 2; ++i) {
+    auto floats = decode_floats(v.at("data").at(i).at("embedding").as_string());
+    const json::array& values = gemini[i].at("values").as_array();
+    ASSERT_EQ(floats.size(), values.size());
+    for (std::size_t k = 0; k < floats.size(); ++k) {
+      EXPECT_EQ(floats[k], static_cast<float>(values[k].to_number<double>()));
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Requests: messages
 
@@ -978,6 +1051,65 @@ TEST(GeminiError, RetryAfter) {
   EXPECT_EQ(retry("0s"), "0");
   EXPECT_EQ(retry("soon"), std::nullopt);
   EXPECT_EQ(retry_after("not json"), std::nullopt);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Embeddings
+
+TEST(GeminiEmbeddings, Requests) {
+  EmbeddingsRequest info;
+  auto r = translate_embeddings_request(R"({"model":"e","input":"héllo","dimensions":256,
+      "encoding_format":"base64","user":"u"})",
+                                        "models/gemini-embedding-001", &info);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(parse(*r), parse(R"({"requests":[{"model":"models/gemini-embedding-001",
+      "content":{"parts":[{"text":"héllo"}]},"outputDimensionality":256}]})"));
+  EXPECT_TRUE(info.base64);
+  EXPECT_EQ(info.inputs, 1u);
+  EXPECT_EQ(info.estimated_tokens, 2u);  // 6 bytes
+
+  auto bad = [](std::string_view body, std::string_view param) {
+    auto r = translate_embeddings_request(body, "m");
+    EXPECT_FALSE(r) << body;
+    if (!r) {
+      EXPECT_EQ(api::http_status(r.error()), 400);
+      EXPECT_EQ(r.error().param, param);
+    }
+  };
+  bad(R"({"model":"e","input":[1,2,3]})", "input");
+  bad(R"({"model":"e","input":[[1,2],[3]]})", "input");
+  bad(R"({"model":"e","input":[]})", "input");
+  bad(R"({"model":"e","input":["a",{}]})", "input[1]");
+  bad(R"({"model":"e","input":7})", "input");
+  bad(R"({"model":"e"})", "input");
+  bad(R"({"model":"e","input":"a","encoding_format":"int8"})", "encoding_format");
+  bad(R"({"model":"e","input":"a","dimensions":"256"})", "dimensions");
+  bad(R"({"model":"e","input":"a","task":"x"})", "task");
+  bad("nope", "");
+}
+
+TEST(GeminiEmbeddings, Answers) {
+  EmbeddingsRequest two;
+  two.inputs = 2;
+  auto mismatch = translate_embeddings_response(R"({"embeddings":[{"values":[0.5]}]})", "m", two);
+  ASSERT_FALSE(mismatch);
+  EXPECT_EQ(mismatch.error().code, Errc::kUpstreamProtocol);
+  EXPECT_FALSE(translate_embeddings_response(R"({"embeddings":[{"values":["x"]}]})", "m"));
+  EXPECT_FALSE(translate_embeddings_response(R"({"embeddings":[]})", "m"));
+  EXPECT_FALSE(translate_embeddings_response("<html>", "m"));
+  // Vertex AI counts the prompt; its count wins over the estimate.
+  EmbeddingsRequest one;
+  one.estimated_tokens = 99;
+  auto vertex = translate_embeddings_response(
+      R"({"embeddings":[{"values":[1,0.25]}],"usageMetadata":{"promptTokenCount":4}})", "m", one);
+  ASSERT_TRUE(vertex);
+  EXPECT_EQ(parse(*vertex).at("usage"), parse(R"({"prompt_tokens":4,"total_tokens":4})"));
+  EXPECT_EQ(parse(*vertex).at("data").at(0).at("embedding"), parse("[1,0.25]"));
+  // Another "values" member elsewhere does not shift the vectors.
+  auto extra = translate_embeddings_response(
+      R"({"embeddings":[{"values":[0.5, -1]}],"metadata":{"values":[7]}})", "m");
+  ASSERT_TRUE(extra);
+  EXPECT_EQ(parse(*extra).at("data").at(0).at("embedding"), parse("[0.5,-1]"));
 }
 
 }  // namespace
