@@ -30,6 +30,7 @@
 #include "provider/translation.h"
 
 namespace boost::json {
+class object;
 class value;
 }  // namespace boost::json
 
@@ -81,6 +82,7 @@ class StreamTranslator final : public provider::StreamTranslator {
   enum class Block { kNone, kText, kThinking, kTool };
 
   core::Result<void> chunk(std::string_view data, std::string& out);
+  core::Result<void> apply_delta(const boost::json::object& delta, std::string& out);
   core::Result<void> tool_call(const boost::json::value& call, std::string& out);
   core::Result<void> done(std::string& out);
   void start_message(std::string_view completion_id, std::string& out);

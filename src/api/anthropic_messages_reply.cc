@@ -330,61 +330,55 @@ core::Result<void> StreamTranslator::chunk(std::string_view data, std::string& o
   if (v == nullptr || !v->is_object()) {
     return protocol("The upstream sent a stream event that is not a JSON object.");
   }
-  const json::object& o = v->get_object();
-  if (const json::value* e = o.if_contains("error"); e != nullptr && !e->is_null()) {
-    return upstream_error(*e);
+  // One pass over each object's members rather than a lookup per member wanted: a chunk is
+  // read once, and it is most of what a stream costs.
+  const json::value* error = nullptr;
+  const json::value* usage = nullptr;
+  const json::value* choices = nullptr;
+  std::string_view id;
+  for (const auto& kv : v->get_object()) {
+    const std::string_view key = kv.key();
+    if (key == "choices") {
+      choices = &kv.value();
+    } else if (key == "usage") {
+      usage = &kv.value();
+    } else if (key == "id") {
+      id = string_of(&kv.value());
+    } else if (key == "error") {
+      error = &kv.value();
+    }
   }
-  bool usage_here = false;
-  if (const json::value* u = o.if_contains("usage"); u != nullptr && u->is_object()) {
-    const Counts c = read_usage(u->get_object());
+  if (error != nullptr && !error->is_null()) return upstream_error(*error);
+  const bool usage_here = usage != nullptr && usage->is_object();
+  if (usage_here) {
+    const Counts c = read_usage(usage->get_object());
     prompt_tokens_ = c.prompt;
     completion_tokens_ = c.completion;
     cached_tokens_ = c.cached;
-    usage_here = true;
   }
-  if (!started_) start_message(string_of(o.if_contains("id")), out);
+  if (!started_) start_message(id, out);
 
-  const json::value* choices = o.if_contains("choices");
   if (!finished_ && choices != nullptr && choices->is_array()) {
     for (const json::value& cv : choices->get_array()) {
       if (!cv.is_object()) return protocol("The upstream sent a choice that is not an object.");
-      const json::object& choice = cv.get_object();
-      auto index = json_count(choice.if_contains("index"));
-      if (index.value_or(0) != 0) continue;
-      if (const json::value* dv = choice.if_contains("delta"); dv != nullptr && dv->is_object()) {
-        const json::object& delta = dv->get_object();
-        if (std::string_view r = reasoning_of(delta); !r.empty()) {
-          open(Block::kThinking, out);
-          event_head(out, "content_block_delta");
-          out += "{\"type\":\"content_block_delta\",\"index\":";
-          append_uint(out, index_);
-          out += ",\"delta\":{\"type\":\"thinking_delta\",\"thinking\":";
-          append_json_string(out, r);
-          out += "}}";
-          out += kEventEnd;
-        }
-        for (std::string_view key : {std::string_view("content"), std::string_view("refusal")}) {
-          std::string_view text = string_of(delta.if_contains(key));
-          if (text.empty()) continue;
-          if (key == "refusal") saw_refusal_ = true;
-          open(Block::kText, out);
-          event_head(out, "content_block_delta");
-          out += "{\"type\":\"content_block_delta\",\"index\":";
-          append_uint(out, index_);
-          out += ",\"delta\":{\"type\":\"text_delta\",\"text\":";
-          append_json_string(out, text);
-          out += "}}";
-          out += kEventEnd;
-        }
-        if (const json::value* calls = delta.if_contains("tool_calls");
-            calls != nullptr && calls->is_array()) {
-          for (const json::value& call : calls->get_array()) {
-            if (auto r = tool_call(call, out); !r) return r;
-          }
+      const json::value* index = nullptr;
+      const json::value* delta = nullptr;
+      std::string_view reason;
+      for (const auto& kv : cv.get_object()) {
+        const std::string_view key = kv.key();
+        if (key == "delta") {
+          delta = &kv.value();
+        } else if (key == "index") {
+          index = &kv.value();
+        } else if (key == "finish_reason") {
+          reason = string_of(&kv.value());
         }
       }
-      if (std::string_view reason = string_of(choice.if_contains("finish_reason"));
-          !reason.empty()) {
+      if (json_count(index).value_or(0) != 0) continue;
+      if (delta != nullptr && delta->is_object()) {
+        if (auto r = apply_delta(delta->get_object(), out); !r) return r;
+      }
+      if (!reason.empty()) {
         finish_reason_ = reason;
         finished_ = true;
         close(out);
@@ -394,6 +388,54 @@ core::Result<void> StreamTranslator::chunk(std::string_view data, std::string& o
   // OpenAI's usage chunk comes after the finish chunk (some servers put usage on the finish chunk
   // itself); message_delta carries both.
   if (finished_ && usage_here && !delta_sent_) message_delta(out);
+  return core::ok();
+}
+
+core::Result<void> StreamTranslator::apply_delta(const json::object& delta, std::string& out) {
+  std::string_view reasoning;
+  std::string_view text;
+  std::string_view refusal;
+  const json::value* calls = nullptr;
+  for (const auto& kv : delta) {
+    const std::string_view key = kv.key();
+    if (key == "content") {
+      text = string_of(&kv.value());
+    } else if (key == "tool_calls") {
+      calls = &kv.value();
+    } else if (key == "reasoning_content" || (key == "reasoning" && reasoning.empty())) {
+      if (std::string_view r = string_of(&kv.value()); !r.empty()) reasoning = r;
+    } else if (key == "refusal") {
+      refusal = string_of(&kv.value());
+    }
+  }
+  // Within one delta: reasoning leads to the text, text comes before the calls it announces.
+  if (!reasoning.empty()) {
+    open(Block::kThinking, out);
+    event_head(out, "content_block_delta");
+    out += "{\"type\":\"content_block_delta\",\"index\":";
+    append_uint(out, index_);
+    out += ",\"delta\":{\"type\":\"thinking_delta\",\"thinking\":";
+    append_json_string(out, reasoning);
+    out += "}}";
+    out += kEventEnd;
+  }
+  if (!refusal.empty()) saw_refusal_ = true;
+  for (std::string_view piece : {text, refusal}) {
+    if (piece.empty()) continue;
+    open(Block::kText, out);
+    event_head(out, "content_block_delta");
+    out += "{\"type\":\"content_block_delta\",\"index\":";
+    append_uint(out, index_);
+    out += ",\"delta\":{\"type\":\"text_delta\",\"text\":";
+    append_json_string(out, piece);
+    out += "}}";
+    out += kEventEnd;
+  }
+  if (calls != nullptr && calls->is_array()) {
+    for (const json::value& call : calls->get_array()) {
+      if (auto r = tool_call(call, out); !r) return r;
+    }
+  }
   return core::ok();
 }
 
