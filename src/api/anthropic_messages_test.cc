@@ -869,6 +869,17 @@ TEST(MessagesStream, UsageOnTheFinishChunkOrNoneAtAll) {
   EXPECT_EQ(events_of(out).back().name, "message_stop");
 }
 
+// Chunks larger than the parser's first arena block, for as long as a stream lasts (a model that
+// writes a long tool argument or a server that batches deltas).
+TEST(MessagesStream, LongStreamsOfLargeChunks) {
+  const std::string piece(6000, 'x');
+  std::string sse;
+  for (int i = 0; i < 200; ++i) sse += chunk(R"({"content":")" + piece + R"("})");
+  sse += std::string(kFinish) + std::string(kDone);
+  json::value message = accumulate(translate(sse));
+  EXPECT_EQ(message.at("content").at(0).at("text").as_string().size(), 200 * piece.size());
+}
+
 TEST(MessagesStream, CommentsOtherChoicesAndLateBytesAreIgnored) {
   const std::string sse =
       ": keep-alive\n\n" + std::string(kHead) +

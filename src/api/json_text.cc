@@ -28,9 +28,10 @@ const json::value* JsonArenaParser::parse(std::string_view text) {
 
 const json::value* JsonArenaParser::parse(std::string_view text, boost::system::error_code& ec,
                                           std::size_t& error_at) {
-  value_.reset();  // before the arena frees what it points to
-  arena_.release();
-  parser_.reset(&arena_);
+  value_.reset();   // before the arena frees what it points to
+  parser_.reset();  // drops a failed parse's partial values while their arena lives
+  arena_.emplace(first_block_, sizeof first_block_);
+  parser_.reset(&*arena_);
   error_at = parser_.write(text.data(), text.size(), ec);
   if (ec) return nullptr;
   value_.emplace(parser_.release());  // emplace keeps the arena; assignment would copy

@@ -24,6 +24,10 @@ namespace sluice::api {
 // small and dropped as soon as they are read, so a chunk that fits the first block (most do)
 // costs no heap allocation at all. Documents nest at most 128 deep (a tool's JSON schema may be
 // deep; the default of 32 is not enough for every one).
+//
+// The arena is made anew for each document rather than release()d: Boost 1.81's
+// monotonic_resource keeps doubling the size of its next block across release(), so a parser
+// that met a few dozen documents larger than the first block would ask for terabytes.
 class JsonArenaParser {
  public:
   JsonArenaParser();
@@ -39,7 +43,7 @@ class JsonArenaParser {
  private:
   unsigned char temp_[2048];
   unsigned char first_block_[4096];
-  json::monotonic_resource arena_{first_block_, sizeof first_block_};
+  std::optional<json::monotonic_resource> arena_;
   json::parser parser_;
   std::optional<json::value> value_;
 };
