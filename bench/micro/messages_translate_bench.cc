@@ -1,6 +1,6 @@
 // The cost of serving Anthropic's Messages API in front of an OpenAI-compatible model
-// (api/anthropic_messages.h): a request translated, a whole answer translated back, and a stream
-// translated event by event. Run with
+// (api/anthropic_messages.h): a request translated (a tool-use turn, a large image), a whole
+// answer translated back, and a stream translated event by event. Run with
 // `build/release/bench/sluice_micro_bench --benchmark_filter=Messages --benchmark_repetitions=3`.
 #include <benchmark/benchmark.h>
 
@@ -35,6 +35,25 @@ void BM_MessagesToChatRequest(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(kRequest.size()));
 }
 BENCHMARK(BM_MessagesToChatRequest);
+
+// A photo as a base64 image block (1 MiB of base64), the kind of body where the bytes copied and
+// escaped, not the fields, are the cost.
+void BM_MessagesToChatRequestImage(benchmark::State& state) {
+  std::string data;
+  const std::string_view alphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  for (std::size_t i = 0; i < (1u << 20); ++i) data += alphabet[(i * 7 + i / 64) % 64];
+  const std::string body =
+      R"({"model":"claude-sonnet-4-5","max_tokens":1024,"messages":[{"role":"user","content":[)"
+      R"({"type":"image","source":{"type":"base64","media_type":"image/jpeg","data":")" +
+      data + R"("}},{"type":"text","text":"Describe this image."}]}]})";
+  for (auto _ : state) {
+    auto r = api::messages::to_chat_request(body);
+    benchmark::DoNotOptimize(r);
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(body.size()));
+}
+BENCHMARK(BM_MessagesToChatRequestImage);
 
 // The load benchmark's answer (bench/load/proxy_bench.py), as hot_path_bench.cc has it.
 const std::string kAnswer =

@@ -1,6 +1,7 @@
 #include "api/json_text.h"
 
 #include <charconv>
+#include <cstring>
 #include <limits>
 
 namespace sluice::api {
@@ -38,14 +39,42 @@ const json::value* JsonArenaParser::parse(std::string_view text, boost::system::
   return &*value_;
 }
 
+namespace {
+
+// Whether none of the 8 bytes at `p` needs escaping: no control character, quote or backslash.
+// Strings are mostly plain (and a base64 image is megabytes of it), so they are scanned a word at
+// a time. The tests are exact for "is there any": a borrow can only flag a byte above one that is
+// really flagged.
+bool plain_word(const char* p) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
+  std::uint64_t x;
+  std::memcpy(&x, p, sizeof x);
+  auto has_zero = [](std::uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+  const std::uint64_t control = (x - 0x20 * kOnes) & ~x & kHigh;
+  return (control | has_zero(x ^ ('"' * kOnes)) | has_zero(x ^ ('\\' * kOnes))) == 0;
+}
+
+}  // namespace
+
 void append_json_chars(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
+  const char* data = s.data();
+  const std::size_t n = s.size();
   std::size_t run = 0;  // start of the bytes not yet copied
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(s.data() + run, i - run);
-    run = i + 1;
+  std::size_t i = 0;
+  while (i < n) {
+    if (i + 8 <= n && plain_word(data + i)) {
+      i += 8;
+      continue;
+    }
+    const auto c = static_cast<unsigned char>(data[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') {
+      ++i;
+      continue;
+    }
+    out.append(data + run, i - run);
+    run = ++i;
     switch (c) {
       case '"':
         out += "\\\"";
@@ -74,7 +103,7 @@ void append_json_chars(std::string& out, std::string_view s) {
         out += kHex[c & 0xF];
     }
   }
-  out.append(s.data() + run, s.size() - run);
+  out.append(data + run, n - run);
 }
 
 void append_json_string(std::string& out, std::string_view s) {
