@@ -1,0 +1,501 @@
+#include "provider/anthropic_translate.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <string_view>
+
+#include "api/errors.h"
+#include "core/asio.h"
+
+namespace sluice::provider::anthropic {
+namespace {
+
+using core::Errc;
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+std::string golden(std::string_view name) {
+  std::filesystem::path path =
+      std::filesystem::path(SLUICE_SOURCE_DIR) / "tests" / "golden" / "anthropic" / name;
+  std::ifstream in(path, std::ios::binary);
+  EXPECT_TRUE(in) << "cannot read " << path;
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+json::value to_json(std::string_view text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  EXPECT_FALSE(ec) << "not JSON: " << text;
+  return v;
+}
+
+void expect_same_json(std::string_view actual, std::string_view expected) {
+  json::value a = to_json(actual);
+  json::value e = to_json(expected);
+  EXPECT_EQ(a, e) << "got      " << json::serialize(a) << "\nexpected " << json::serialize(e);
+}
+
+json::object request(std::string_view openai_body, std::string_view model = "claude-sonnet-4-5") {
+  RequestOptions options;
+  options.model = model;
+  auto r = translate_request(openai_body, options);
+  EXPECT_TRUE(r) << (r ? "" : r.error().message);
+  if (!r) return {};
+  json::value v = to_json(r->body);
+  return v.is_object() ? v.get_object() : json::object();
+}
+
+core::Error refused(std::string_view openai_body) {
+  RequestOptions options;
+  options.model = "claude-sonnet-4-5";
+  auto r = translate_request(openai_body, options);
+  EXPECT_FALSE(r) << "accepted: " << (r ? r->body : "");
+  return r ? core::Error() : r.error();
+}
+
+// A chat request around `messages` (a JSON array) and extra top-level members.
+std::string chat(std::string_view messages, std::string_view extra = "") {
+  std::string body = R"({"model":"claude","messages":)";
+  body += messages;
+  if (!extra.empty()) {
+    body += ',';
+    body += extra;
+  }
+  body += '}';
+  return body;
+}
+
+constexpr std::string_view kHello = R"([{"role":"user","content":"Hello"}])";
+
+// ---------------------------------------------------------------------------------------------
+// Golden files: Anthropic's documented examples
+
+TEST(AnthropicGolden, Requests) {
+  struct Case {
+    std::string_view name;
+    std::string_view model;
+    bool stream;
+  };
+  for (const Case& c : {Case{"request_tool_use", "claude-sonnet-4-5", true},
+                        Case{"request_vision_url", "claude-opus-4-6", false},
+                        Case{"request_conversation", "claude-3-7-sonnet-20250219", false}}) {
+    SCOPED_TRACE(c.name);
+    RequestOptions options;
+    options.model = c.model;
+    auto r = translate_request(golden(std::string(c.name) + ".openai.json"), options);
+    ASSERT_TRUE(r) << r.error().message;
+    expect_same_json(r->body, golden(std::string(c.name) + ".expected.json"));
+    EXPECT_EQ(r->stream, c.stream);
+    EXPECT_FALSE(r->include_usage);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request: messages
+
+TEST(AnthropicRequest, SystemAndDeveloperMessagesBecomeTheSystemPrompt) {
+  json::object r =
+      request(chat(R"([{"role":"system","content":"Be terse."},)"
+                   R"({"role":"developer","content":[{"type":"text","text":"Answer in French."},)"
+                   R"({"type":"text","text":"No lists."}]},)"
+                   R"({"role":"user","content":"Hello"},)"
+                   R"({"role":"system","content":"Later instructions join too."}])"));
+  EXPECT_EQ(r.at("system"),
+            "Be terse.\n\nAnswer in French.\n\nNo lists.\n\nLater instructions join too.");
+  ASSERT_EQ(r.at("messages").get_array().size(), 1u);
+  EXPECT_EQ(r.at("messages").at(0), to_json(R"({"role":"user","content":"Hello"})"));
+}
+
+TEST(AnthropicRequest, ASystemMessageWithAnImageIsRefused) {
+  core::Error e = refused(chat(
+      R"([{"role":"system","content":[{"type":"image_url","image_url":{"url":"https://x/y.png"}}]},)"
+      R"({"role":"user","content":"Hi"}])"));
+  EXPECT_EQ(e.code, Errc::kInvalidRequest);
+  EXPECT_EQ(e.param, "messages[0].content[0].type");
+}
+
+TEST(AnthropicRequest, ConsecutiveMessagesOfOneRoleMerge) {
+  json::object r = request(chat(
+      R"([{"role":"user","content":"One."},{"role":"user","content":[{"type":"text","text":"Two."}]},)"
+      R"({"role":"assistant","content":"Three."},{"role":"assistant","content":"Four."},)"
+      R"({"role":"user","content":"Five."}])"));
+  EXPECT_EQ(r.at("messages"), to_json(R"([
+    {"role":"user","content":[{"type":"text","text":"One."},{"type":"text","text":"Two."}]},
+    {"role":"assistant","content":[{"type":"text","text":"Three."},{"type":"text","text":"Four."}]},
+    {"role":"user","content":"Five."}])"));
+}
+
+TEST(AnthropicRequest, ImagesFromDataUrlsAndFromTheWeb) {
+  json::object r = request(chat(
+      R"([{"role":"user","content":[{"type":"text","text":"What is in these?"},)"
+      R"({"type":"image_url","image_url":{"url":"data:image/jpeg;base64,/9j/4AAQSkZJRg...","detail":"high"}},)"
+      R"({"type":"image_url","image_url":{"url":"https://example.com/cat.png"}}]}])"));
+  EXPECT_EQ(r.at("messages").at(0).at("content"), to_json(R"([
+    {"type":"text","text":"What is in these?"},
+    {"type":"image","source":{"type":"base64","media_type":"image/jpeg","data":"/9j/4AAQSkZJRg..."}},
+    {"type":"image","source":{"type":"url","url":"https://example.com/cat.png"}}])"));
+}
+
+TEST(AnthropicRequest, ImagesAnthropicCannotTakeAreRefused) {
+  core::Error bmp = refused(chat(
+      R"([{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/bmp;base64,Qk0="}}]}])"));
+  EXPECT_EQ(bmp.code, Errc::kInvalidRequest);
+  EXPECT_EQ(bmp.param, "messages[0].content[0].image_url.url");
+  EXPECT_NE(bmp.message.find("image/bmp"), std::string::npos) << bmp.message;
+
+  core::Error ftp = refused(chat(
+      R"([{"role":"user","content":[{"type":"image_url","image_url":{"url":"ftp://example.com/a.png"}}]}])"));
+  EXPECT_EQ(ftp.param, "messages[0].content[0].image_url.url");
+
+  core::Error not_base64 = refused(chat(
+      R"([{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png,abc"}}]}])"));
+  EXPECT_EQ(not_base64.param, "messages[0].content[0].image_url.url");
+
+  core::Error no_url =
+      refused(chat(R"([{"role":"user","content":[{"type":"image_url","image_url":{}}]}])"));
+  EXPECT_EQ(no_url.param, "messages[0].content[0].image_url.url");
+}
+
+TEST(AnthropicRequest, InlinePdfsAreDocumentsAndOpenAiFileIdsAreRefused) {
+  json::object r = request(chat(
+      R"([{"role":"user","content":[{"type":"file","file":{"filename":"a.pdf",)"
+      R"("file_data":"data:application/pdf;base64,JVBERi0xLjQ="}},{"type":"text","text":"Summarise."}]}])"));
+  EXPECT_EQ(r.at("messages").at(0).at("content").at(0), to_json(R"(
+    {"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"JVBERi0xLjQ="}})"));
+
+  core::Error id = refused(
+      chat(R"([{"role":"user","content":[{"type":"file","file":{"file_id":"file-abc"}}]}])"));
+  EXPECT_EQ(id.param, "messages[0].content[0].file.file_id");
+}
+
+TEST(AnthropicRequest, AudioPartsAreRefused) {
+  core::Error e = refused(chat(
+      R"([{"role":"user","content":[{"type":"input_audio","input_audio":{"data":"AAAA","format":"wav"}}]}])"));
+  EXPECT_EQ(e.code, Errc::kInvalidRequest);
+  EXPECT_EQ(e.param, "messages[0].content[0]");
+}
+
+TEST(AnthropicRequest, UnknownPartTypesAndRolesAreRefused) {
+  EXPECT_EQ(refused(chat(R"([{"role":"user","content":[{"type":"video","video":{}}]}])")).param,
+            "messages[0].content[0].type");
+  EXPECT_EQ(refused(chat(R"([{"role":"narrator","content":"Once"}])")).param, "messages[0].role");
+  EXPECT_EQ(refused(chat(R"([{"content":"Once"}])")).param, "messages[0].role");
+  EXPECT_EQ(refused(chat(R"([{"role":"function","name":"f","content":"{}"}])")).param,
+            "messages[0].role");
+  EXPECT_EQ(refused(chat(R"([{"role":"user","content":42}])")).param, "messages[0].content");
+  EXPECT_EQ(refused(chat(R"([{"role":"user"}])")).param, "messages[0].content");
+  EXPECT_EQ(refused(chat(R"(["Hello"])")).param, "messages[0]");
+}
+
+TEST(AnthropicRequest, AssistantToolCallsBecomeToolUseBlocks) {
+  json::object r = request(chat(
+      R"([{"role":"user","content":"Weather in Paris and Tokyo?"},)"
+      R"({"role":"assistant","content":null,"tool_calls":[)"
+      R"({"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\": \"Paris\"}"}},)"
+      R"({"id":"call_2","type":"function","function":{"name":"get_time","arguments":""}}]},)"
+      R"({"role":"tool","tool_call_id":"call_1","content":"18°C"},)"
+      R"({"role":"tool","tool_call_id":"call_2","content":[{"type":"text","text":"09:00"}]},)"
+      R"({"role":"user","content":"Thanks. And Rome?"}])"));
+  EXPECT_EQ(r.at("messages"), to_json(R"([
+    {"role":"user","content":"Weather in Paris and Tokyo?"},
+    {"role":"assistant","content":[
+      {"type":"tool_use","id":"call_1","name":"get_weather","input":{"city":"Paris"}},
+      {"type":"tool_use","id":"call_2","name":"get_time","input":{}}]},
+    {"role":"user","content":[
+      {"type":"tool_result","tool_use_id":"call_1","content":"18°C"},
+      {"type":"tool_result","tool_use_id":"call_2","content":[{"type":"text","text":"09:00"}]},
+      {"type":"text","text":"Thanks. And Rome?"}]}])"));
+}
+
+TEST(AnthropicRequest, AssistantTextBeforeItsToolCallsIsKeptAndEmptyTextDropped) {
+  json::object r = request(chat(
+      R"([{"role":"user","content":"Hi"},)"
+      R"({"role":"assistant","content":"Let me look.","tool_calls":[{"id":"c","type":"function",)"
+      R"("function":{"name":"f","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c","content":""},)"
+      R"({"role":"assistant","content":"","tool_calls":[{"id":"d","type":"function",)"
+      R"("function":{"name":"f","arguments":"{}"}}]},{"role":"tool","tool_call_id":"d","content":"x"}])"));
+  EXPECT_EQ(r.at("messages"), to_json(R"([
+    {"role":"user","content":"Hi"},
+    {"role":"assistant","content":[{"type":"text","text":"Let me look."},
+                                    {"type":"tool_use","id":"c","name":"f","input":{}}]},
+    {"role":"user","content":[{"type":"tool_result","tool_use_id":"c"}]},
+    {"role":"assistant","content":[{"type":"tool_use","id":"d","name":"f","input":{}}]},
+    {"role":"user","content":[{"type":"tool_result","tool_use_id":"d","content":"x"}]}])"));
+}
+
+TEST(AnthropicRequest, ToolCallArgumentsThatAreNotAJsonObjectAreRefused) {
+  for (std::string_view arguments : {R"("{\"city\": ")", R"("[1,2]")", R"("\"Paris\"")"}) {
+    SCOPED_TRACE(arguments);
+    core::Error e = refused(chat(
+        R"([{"role":"user","content":"Hi"},{"role":"assistant","tool_calls":[{"id":"a","type":"function",)"
+        R"("function":{"name":"f","arguments":"{}"}},{"id":"b","type":"function","function":{"name":"f",)"
+        R"("arguments":)" +
+        std::string(arguments) + "}}]}]"));
+    EXPECT_EQ(e.code, Errc::kInvalidRequest);
+    EXPECT_EQ(e.param, "messages[1].tool_calls[1].function.arguments");
+  }
+}
+
+TEST(AnthropicRequest, MalformedToolCallsAndResultsAreRefused) {
+  EXPECT_EQ(
+      refused(
+          chat(
+              R"([{"role":"assistant","tool_calls":[{"type":"function","function":{"name":"f"}}]}])"))
+          .param,
+      "messages[0].tool_calls[0].id");
+  EXPECT_EQ(
+      refused(
+          chat(R"([{"role":"assistant","tool_calls":[{"id":"a","type":"custom","custom":{}}]}])"))
+          .param,
+      "messages[0].tool_calls[0].type");
+  EXPECT_EQ(refused(chat(R"([{"role":"tool","content":"18°C"}])")).param,
+            "messages[0].tool_call_id");
+  EXPECT_EQ(refused(chat(R"([{"role":"assistant","content":null}])")).param, "messages[0].content");
+  EXPECT_EQ(
+      refused(
+          chat(
+              R"([{"role":"assistant","content":"x","function_call":{"name":"f","arguments":"{}"}}])"))
+          .param,
+      "messages[0].function_call");
+}
+
+TEST(AnthropicRequest, MessagesThatSayNothingAreRefused) {
+  EXPECT_EQ(refused(chat(R"([{"role":"user","content":""}])")).param, "messages[0].content");
+  EXPECT_EQ(refused(chat(R"([{"role":"system","content":"Be terse."}])")).param, "messages");
+  EXPECT_EQ(refused(chat("[]")).param, "messages");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request: tools
+
+TEST(AnthropicRequest, FunctionToolsHaveAnInputSchema) {
+  json::object r = request(chat(kHello, R"("tools":[
+    {"type":"function","function":{"name":"get_weather","description":"Weather now","strict":true,
+     "parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}},
+    {"type":"function","function":{"name":"ping"}}])"));
+  EXPECT_EQ(r.at("tools"), to_json(R"([
+    {"name":"get_weather","description":"Weather now",
+     "input_schema":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}},
+    {"name":"ping","input_schema":{"type":"object","properties":{}}}])"));
+  EXPECT_FALSE(r.contains("tool_choice"));
+}
+
+TEST(AnthropicRequest, ToolChoiceMapsToAnthropicsFourKinds) {
+  const std::string tools = R"("tools":[{"type":"function","function":{"name":"f"}}])";
+  struct Case {
+    std::string_view openai;
+    std::string_view anthropic;
+  };
+  for (const Case& c :
+       {Case{R"("auto")", R"({"type":"auto"})"}, Case{R"("required")", R"({"type":"any"})"},
+        Case{R"("none")", R"({"type":"none"})"},
+        Case{R"({"type":"function","function":{"name":"f"}})", R"({"type":"tool","name":"f"})"}}) {
+    SCOPED_TRACE(c.openai);
+    json::object r = request(chat(kHello, tools + R"(,"tool_choice":)" + std::string(c.openai)));
+    EXPECT_EQ(r.at("tool_choice"), to_json(c.anthropic));
+  }
+}
+
+TEST(AnthropicRequest, ParallelToolCallsFalseDisablesParallelToolUse) {
+  const std::string tools = R"("tools":[{"type":"function","function":{"name":"f"}}])";
+  EXPECT_EQ(request(chat(kHello, tools + R"(,"parallel_tool_calls":false)")).at("tool_choice"),
+            to_json(R"({"type":"auto","disable_parallel_tool_use":true})"));
+  EXPECT_EQ(
+      request(chat(kHello, tools + R"(,"tool_choice":"required","parallel_tool_calls":false)"))
+          .at("tool_choice"),
+      to_json(R"({"type":"any","disable_parallel_tool_use":true})"));
+  EXPECT_EQ(request(chat(kHello, tools + R"(,"tool_choice":"none","parallel_tool_calls":false)"))
+                .at("tool_choice"),
+            to_json(R"({"type":"none"})"));
+  EXPECT_FALSE(
+      request(chat(kHello, tools + R"(,"parallel_tool_calls":true)")).contains("tool_choice"));
+  EXPECT_EQ(refused(chat(kHello, tools + R"(,"parallel_tool_calls":"no")")).param,
+            "parallel_tool_calls");
+}
+
+TEST(AnthropicRequest, BadToolsAndToolChoicesAreRefused) {
+  const std::string tools = R"("tools":[{"type":"function","function":{"name":"f"}}])";
+  EXPECT_EQ(refused(chat(kHello, R"("tools":[{"type":"custom","custom":{"name":"x"}}])")).param,
+            "tools[0].type");
+  EXPECT_EQ(refused(chat(kHello, R"("tools":[{"type":"function","function":{}}])")).param,
+            "tools[0].function.name");
+  EXPECT_EQ(
+      refused(
+          chat(kHello, R"("tools":[{"type":"function","function":{"name":"f","parameters":"x"}}])"))
+          .param,
+      "tools[0].function.parameters");
+  EXPECT_EQ(refused(chat(kHello, tools + R"(,"tool_choice":"sometimes")")).param, "tool_choice");
+  EXPECT_EQ(
+      refused(chat(kHello, tools + R"(,"tool_choice":{"type":"allowed_tools","allowed_tools":{}})"))
+          .param,
+      "tool_choice");
+  EXPECT_EQ(refused(chat(kHello, R"("tool_choice":"required")")).param, "tool_choice");
+  // Without tools, "auto" and "none" ask for what happens anyway.
+  EXPECT_FALSE(request(chat(kHello, R"("tool_choice":"none")")).contains("tool_choice"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request: the other fields
+
+TEST(AnthropicRequest, TheModelIsTheDeployments) {
+  EXPECT_EQ(request(chat(kHello), "claude-opus-4-1").at("model"), "claude-opus-4-1");
+}
+
+TEST(AnthropicRequest, MaxTokensComesFromEitherFieldOrTheDefault) {
+  EXPECT_EQ(request(chat(kHello, R"("max_tokens":300)")).at("max_tokens"), 300);
+  EXPECT_EQ(
+      request(chat(kHello, R"("max_completion_tokens":200,"max_tokens":300)")).at("max_tokens"),
+      200);
+  EXPECT_EQ(request(chat(kHello)).at("max_tokens"), 4096);
+  RequestOptions options;
+  options.model = "m";
+  options.default_max_tokens = 1000;
+  auto r = translate_request(chat(kHello), options);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(to_json(r->body).at("max_tokens"), 1000);
+
+  EXPECT_EQ(refused(chat(kHello, R"("max_tokens":0)")).param, "max_tokens");
+  EXPECT_EQ(refused(chat(kHello, R"("max_completion_tokens":-5)")).param, "max_completion_tokens");
+  EXPECT_EQ(refused(chat(kHello, R"("max_tokens":"100")")).param, "max_tokens");
+  EXPECT_EQ(refused(chat(kHello, R"("max_tokens":1.5)")).param, "max_tokens");
+}
+
+TEST(AnthropicRequest, TemperatureAboveOneIsAsHighAsAnthropicGoes) {
+  auto number = [](std::string_view extra, std::string_view key) {
+    return request(chat(kHello, extra)).at(key).to_number<double>();
+  };
+  EXPECT_EQ(number(R"("temperature":0.3)", "temperature"), 0.3);
+  EXPECT_EQ(number(R"("temperature":1.7)", "temperature"), 1.0);
+  EXPECT_EQ(number(R"("temperature":1)", "temperature"), 1.0);
+  EXPECT_EQ(number(R"("temperature":0)", "temperature"), 0.0);
+  EXPECT_EQ(number(R"("top_p":0.9)", "top_p"), 0.9);
+  EXPECT_EQ(number(R"("top_p":1e-3)", "top_p"), 0.001);
+  EXPECT_FALSE(request(chat(kHello, R"("temperature":null)")).contains("temperature"));
+  EXPECT_EQ(refused(chat(kHello, R"("temperature":2.5)")).param, "temperature");
+  EXPECT_EQ(refused(chat(kHello, R"("temperature":-0.1)")).param, "temperature");
+  EXPECT_EQ(refused(chat(kHello, R"("temperature":"hot")")).param, "temperature");
+  EXPECT_EQ(refused(chat(kHello, R"("top_p":1.5)")).param, "top_p");
+}
+
+TEST(AnthropicRequest, StopBecomesStopSequences) {
+  EXPECT_EQ(request(chat(kHello, R"("stop":"END")")).at("stop_sequences"), to_json(R"(["END"])"));
+  EXPECT_EQ(request(chat(kHello, R"("stop":["a","b"])")).at("stop_sequences"),
+            to_json(R"(["a","b"])"));
+  EXPECT_FALSE(request(chat(kHello, R"("stop":[])")).contains("stop_sequences"));
+  EXPECT_FALSE(request(chat(kHello, R"("stop":null)")).contains("stop_sequences"));
+  EXPECT_EQ(refused(chat(kHello, R"("stop":5)")).param, "stop");
+  EXPECT_EQ(refused(chat(kHello, R"("stop":["a",1])")).param, "stop");
+}
+
+TEST(AnthropicRequest, StreamAndItsUsageChunk) {
+  RequestOptions options;
+  options.model = "m";
+  auto r = translate_request(
+      chat(kHello, R"("stream":true,"stream_options":{"include_usage":true})"), options);
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->stream);
+  EXPECT_TRUE(r->include_usage);
+  EXPECT_EQ(to_json(r->body).at("stream"), true);
+  EXPECT_FALSE(to_json(r->body).get_object().contains("stream_options"));
+
+  r = translate_request(chat(kHello, R"("stream_options":{"include_usage":true})"), options);
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->stream);
+  EXPECT_FALSE(r->include_usage);
+  EXPECT_FALSE(to_json(r->body).get_object().contains("stream"));
+
+  EXPECT_EQ(refused(chat(kHello, R"("stream":"yes")")).param, "stream");
+  EXPECT_EQ(refused(chat(kHello, R"("stream":true,"stream_options":{"include_usage":1})")).param,
+            "stream_options.include_usage");
+}
+
+TEST(AnthropicRequest, TheUserIsMetadataUserId) {
+  EXPECT_EQ(request(chat(kHello, R"("user":"user-123")")).at("metadata"),
+            to_json(R"({"user_id":"user-123"})"));
+  EXPECT_EQ(request(chat(kHello, R"("safety_identifier":"hash-9")")).at("metadata"),
+            to_json(R"({"user_id":"hash-9"})"));
+  EXPECT_EQ(refused(chat(kHello, R"("user":7)")).param, "user");
+}
+
+TEST(AnthropicRequest, FieldsThatOnlyTuneOpenAisServiceAreDropped) {
+  json::object r = request(chat(
+      kHello,
+      R"("seed":7,"frequency_penalty":0.5,"presence_penalty":0.2,"store":true,"service_tier":"flex",)"
+      R"("metadata":{"team":"a"},"prediction":{"type":"content","content":"x"},"prompt_cache_key":"k",)"
+      R"("reasoning_effort":"low","verbosity":"low","n":1,"logprobs":false,"top_logprobs":0,)"
+      R"("logit_bias":{},"response_format":{"type":"text"},"modalities":["text"],"parallel_tool_calls":true)"));
+  EXPECT_EQ(json::value(r), to_json(R"({"model":"claude-sonnet-4-5","max_tokens":4096,
+                         "messages":[{"role":"user","content":"Hello"}]})"));
+}
+
+TEST(AnthropicRequest, AnthropicsOwnFieldsPassThrough) {
+  json::object r =
+      request(chat(kHello, R"("top_k":40,"thinking":{"type":"enabled","budget_tokens":2048})"));
+  EXPECT_EQ(r.at("top_k"), 40);
+  EXPECT_EQ(r.at("thinking"), to_json(R"({"type":"enabled","budget_tokens":2048})"));
+  EXPECT_EQ(refused(chat(kHello, R"("top_k":"many")")).param, "top_k");
+  EXPECT_EQ(refused(chat(kHello, R"("thinking":true)")).param, "thinking");
+}
+
+TEST(AnthropicRequest, WhatWouldChangeTheAnswerIsRefusedByName) {
+  struct Case {
+    std::string_view extra;
+    std::string_view param;
+  };
+  for (const Case& c : {
+           Case{R"("n":2)", "n"},
+           Case{R"("logprobs":true)", "logprobs"},
+           Case{R"("top_logprobs":3)", "top_logprobs"},
+           Case{R"("response_format":{"type":"json_object"})", "response_format"},
+           Case{
+               R"("response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{}}})",
+               "response_format"},
+           Case{R"("audio":{"voice":"alloy","format":"wav"})", "audio"},
+           Case{R"("modalities":["text","audio"])", "modalities"},
+           Case{R"("functions":[{"name":"f"}])", "functions"},
+           Case{R"("function_call":"auto")", "function_call"},
+           Case{R"("logit_bias":{"50256":-100})", "logit_bias"},
+           Case{R"("web_search_options":{})", "web_search_options"},
+       }) {
+    SCOPED_TRACE(c.extra);
+    core::Error e = refused(chat(kHello, c.extra));
+    EXPECT_EQ(e.code, Errc::kInvalidRequest);
+    EXPECT_EQ(e.param, c.param);
+    EXPECT_EQ(api::http_status(e), 400);
+    EXPECT_NE(e.message.find("Anthropic"), std::string::npos) << e.message;
+  }
+  EXPECT_EQ(refused(chat(kHello, R"("n":0)")).param, "n");
+  EXPECT_EQ(refused(chat(kHello, R"("response_format":{"type":"yaml"})")).param,
+            "response_format.type");
+}
+
+TEST(AnthropicRequest, BodiesThatAreNotChatRequestsAreRefused) {
+  for (std::string_view body :
+       {"", "{", "not json", "[1,2]", "\"text\"", R"({"model":"m"})",
+        R"({"model":"m","messages":null})", R"({"model":"m","messages":{"role":"user"}})"}) {
+    SCOPED_TRACE(body);
+    core::Error e = refused(body);
+    EXPECT_EQ(e.code, Errc::kInvalidRequest);
+    EXPECT_EQ(api::http_status(e), 400);
+  }
+  EXPECT_EQ(refused(R"({"model":"m"})").param, "messages");
+}
+
+TEST(AnthropicRequest, TextKeepsItsBytes) {
+  json::object r = request(
+      chat(R"([{"role":"user","content":"東京の天気は？ 🌧️ \"quoted\" \\ tab\t"}])"));
+  EXPECT_EQ(r.at("messages").at(0).at("content"),
+            "東京の天気は？ 🌧️ \"quoted\" \\ tab\t");
+}
+
+}  // namespace
+}  // namespace sluice::provider::anthropic
