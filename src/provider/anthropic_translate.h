@@ -1,5 +1,6 @@
 // The translation between OpenAI's chat completions and Anthropic's Messages API that a
-// `kind: anthropic` provider applies: the client's request body becomes a Messages request.
+// `kind: anthropic` provider applies: the client's request body becomes a Messages request, and
+// Anthropic's answer (a `message` or an error) becomes what OpenAI would have sent.
 // docs/providers.md ("Anthropic") has the field mapping, what is refused and why.
 //
 // Everything here is pure (translation.h): JSON text in, JSON text out, no I/O, no clock.
@@ -8,7 +9,7 @@
 // sent without it; fields that only tune OpenAI's own service (seed, store, service_tier, ...)
 // are dropped.
 //
-// The request is anthropic_request.cc.
+// The request is anthropic_request.cc, the answer and errors anthropic_response.cc.
 //
 // Thread safety: the functions are pure and thread-safe.
 #pragma once
@@ -32,5 +33,20 @@ struct RequestOptions {
 // what the Messages API cannot do.
 core::Result<TranslatedRequest> translate_request(std::string_view openai_body,
                                                   const RequestOptions& options);
+
+// A 2xx Anthropic `message` JSON -> OpenAI `chat.completion` JSON, with `created` as its time.
+// Fails with kUpstreamProtocol for a body that is not a message.
+core::Result<std::string> translate_response(std::string_view body, std::int64_t created);
+
+// An Anthropic error answer (any non-2xx status and its body, which may not even be JSON) -> the
+// status the client gets and an OpenAI-shaped error body {"error":{"message","type","param",
+// "code"}}. Anthropic's status says whose fault it is: the client's request (4xx, kept), the
+// gateway's own credentials or account (401, 402, 403: 502, since the client's key is fine and
+// another deployment may work), or Anthropic (500 becomes 502, 529 overloaded becomes 503).
+TranslatedReply translate_error(int status, std::string_view body);
+
+// The HTTP status an Anthropic error `type` stands for, as translate_error() would give it (an
+// error's status where it has none of its own; overloaded_error: 503).
+int error_type_status(std::string_view type);
 
 }  // namespace sluice::provider::anthropic

@@ -10,13 +10,19 @@
 #include <string>
 #include <string_view>
 
+#include "api/endpoint.h"
 #include "api/errors.h"
+#include "api/usage.h"
+#include "cache/stream_assembly.h"
 #include "core/asio.h"
 
 namespace sluice::provider::anthropic {
 namespace {
 
+using api::Endpoint;
 using core::Errc;
+
+constexpr std::int64_t kCreated = 1735689600;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -76,8 +82,68 @@ std::string chat(std::string_view messages, std::string_view extra = "") {
 
 constexpr std::string_view kHello = R"([{"role":"user","content":"Hello"}])";
 
+// An Anthropic message with these content blocks and stop_reason.
+std::string message(std::string_view content, std::string_view stop_reason = "end_turn",
+                    std::string_view usage = R"({"input_tokens":10,"output_tokens":5})") {
+  std::string out = R"({"id":"msg_01","type":"message","role":"assistant","model":"claude-x",)";
+  out += R"("content":)";
+  out += content;
+  out += R"(,"stop_reason":")";
+  out += stop_reason;
+  out += R"(","stop_sequence":null,"usage":)";
+  out += usage;
+  out += '}';
+  return out;
+}
+
+json::object answer(std::string_view anthropic_body) {
+  auto r = translate_response(anthropic_body, kCreated);
+  EXPECT_TRUE(r) << (r ? "" : r.error().message);
+  if (!r) return {};
+  EXPECT_TRUE(cache::complete_json_answer(Endpoint::kChatCompletions, *r)) << *r;
+  return to_json(*r).get_object();
+}
+
+const json::object& message_of(const json::object& completion) {
+  return completion.at("choices").at(0).at("message").get_object();
+}
+
 // ---------------------------------------------------------------------------------------------
 // Golden files: Anthropic's documented examples
+
+TEST(AnthropicGolden, Responses) {
+  for (std::string_view name : {"message_text", "message_tool_use", "message_thinking"}) {
+    SCOPED_TRACE(name);
+    std::string input = golden(std::string(name) + ".json");
+    auto r = translate_response(input, kCreated);
+    ASSERT_TRUE(r) << r.error().message;
+    expect_same_json(*r, golden(std::string(name) + ".expected.json"));
+    EXPECT_TRUE(cache::complete_json_answer(Endpoint::kChatCompletions, *r));
+  }
+}
+
+TEST(AnthropicGolden, Errors) {
+  struct Case {
+    std::string_view name;
+    int status;
+    std::string_view ext;
+  };
+  for (const Case& c :
+       {Case{"error_400_invalid_request", 400, ".json"},
+        Case{"error_401_authentication", 401, ".json"}, Case{"error_403_permission", 403, ".json"},
+        Case{"error_404_not_found", 404, ".json"}, Case{"error_413_cloudflare", 413, ".html"},
+        Case{"error_429_rate_limit", 429, ".json"}, Case{"error_500_api", 500, ".json"},
+        Case{"error_529_overloaded", 529, ".json"}}) {
+    SCOPED_TRACE(c.name);
+    TranslatedReply reply =
+        translate_error(c.status, golden(std::string(c.name) + std::string(c.ext)));
+    json::value expected = to_json(golden(std::string(c.name) + ".expected.json"));
+    EXPECT_EQ(reply.status, expected.at("status"));
+    expect_same_json(reply.body, json::serialize(expected.at("body")));
+    // Already OpenAI's shape: the pipeline's normalize_upstream_error leaves it as it is.
+    EXPECT_EQ(api::normalize_upstream_error(reply.status, reply.body), reply.body);
+  }
+}
 
 TEST(AnthropicGolden, Requests) {
   struct Case {
@@ -97,6 +163,39 @@ TEST(AnthropicGolden, Requests) {
     EXPECT_EQ(r->stream, c.stream);
     EXPECT_FALSE(r->include_usage);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Usage
+
+TEST(AnthropicUsage, TheGatewayReadsItFromTheAnswer) {
+  auto r = translate_response(golden("message_text.json"), kCreated);
+  ASSERT_TRUE(r);
+  auto u = api::find_usage(*r);
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->prompt_tokens, 2095u);
+  EXPECT_EQ(u->completion_tokens, 503u);
+  EXPECT_EQ(u->cached_tokens, 0u);
+  cache::Usage c = cache::usage_of(cache::Format::kJson, *r);
+  EXPECT_EQ(c.prompt_tokens, 2095u);
+  EXPECT_EQ(c.completion_tokens, 503u);
+}
+
+TEST(AnthropicUsage, CacheReadsAndWritesArePromptTokensAndReadsAreCached) {
+  json::object a = answer(message(
+      R"([{"type":"text","text":"ok"}])", "end_turn",
+      R"({"input_tokens":10,"cache_creation_input_tokens":20,"cache_read_input_tokens":100,)"
+      R"("output_tokens":5})"));
+  const json::object& usage = a.at("usage").get_object();
+  EXPECT_EQ(usage.at("prompt_tokens"), 130);
+  EXPECT_EQ(usage.at("completion_tokens"), 5);
+  EXPECT_EQ(usage.at("total_tokens"), 135);
+  EXPECT_EQ(usage.at("prompt_tokens_details").at("cached_tokens"), 100);
+  auto u = api::find_usage(json::serialize(a));
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->prompt_tokens, 130u);
+  EXPECT_EQ(u->completion_tokens, 5u);
+  EXPECT_EQ(u->cached_tokens, 100u);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -495,6 +594,132 @@ TEST(AnthropicRequest, TextKeepsItsBytes) {
       chat(R"([{"role":"user","content":"東京の天気は？ 🌧️ \"quoted\" \\ tab\t"}])"));
   EXPECT_EQ(r.at("messages").at(0).at("content"),
             "東京の天気は？ 🌧️ \"quoted\" \\ tab\t");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Response
+
+TEST(AnthropicResponse, StopReasonsBecomeFinishReasons) {
+  struct Case {
+    std::string_view stop_reason;
+    std::string_view finish_reason;
+  };
+  for (const Case& c :
+       {Case{"end_turn", "stop"}, Case{"stop_sequence", "stop"}, Case{"max_tokens", "length"},
+        Case{"tool_use", "tool_calls"}, Case{"refusal", "content_filter"},
+        Case{"pause_turn", "stop"}, Case{"model_context_window_exceeded", "length"},
+        Case{"a_reason_added_later", "stop"}}) {
+    SCOPED_TRACE(c.stop_reason);
+    json::object a = answer(message(R"([{"type":"text","text":"x"}])", c.stop_reason));
+    EXPECT_EQ(a.at("choices").at(0).at("finish_reason"), json::value(c.finish_reason));
+  }
+}
+
+TEST(AnthropicResponse, AReplyOfToolCallsOnlyHasNullContent) {
+  json::object a = answer(
+      message(R"([{"type":"tool_use","id":"toolu_1","name":"f","input":{"a":[1,{"b":"東京"}]}},)"
+              R"({"type":"tool_use","id":"toolu_2","name":"g","input":{}}])",
+              "tool_use"));
+  const json::object& m = message_of(a);
+  EXPECT_TRUE(m.at("content").is_null());
+  ASSERT_EQ(m.at("tool_calls").get_array().size(), 2u);
+  EXPECT_EQ(m.at("tool_calls").at(0).at("function").at("arguments"), R"({"a":[1,{"b":"東京"}]})");
+  EXPECT_EQ(m.at("tool_calls").at(1).at("function").at("arguments"), "{}");
+  EXPECT_EQ(m.at("tool_calls").at(1).at("id"), "toolu_2");
+}
+
+TEST(AnthropicResponse, TextBlocksConcatenateAndBlocksWithoutCounterpartAreLeftOut) {
+  json::object a = answer(message(
+      R"([{"type":"redacted_thinking","data":"EmwKAhgB..."},)"
+      R"({"type":"text","text":"I'll search. "},)"
+      R"({"type":"server_tool_use","id":"srvtoolu_1","name":"web_search","input":{"query":"x"}},)"
+      R"({"type":"web_search_tool_result","tool_use_id":"srvtoolu_1","content":[]},)"
+      R"({"type":"text","text":"Found it.","citations":[]}])"));
+  const json::object& m = message_of(a);
+  EXPECT_EQ(m.at("content"), "I'll search. Found it.");
+  EXPECT_FALSE(m.contains("tool_calls"));
+  EXPECT_FALSE(m.contains("reasoning_content"));
+}
+
+TEST(AnthropicResponse, AnEmptyAnswerHasEmptyContent) {
+  json::object a = answer(message("[]", "max_tokens"));
+  EXPECT_EQ(message_of(a).at("content"), "");
+  EXPECT_EQ(a.at("choices").at(0).at("finish_reason"), "length");
+}
+
+TEST(AnthropicResponse, WhatIsNotAMessageIsAProtocolError) {
+  for (
+      std::string_view body :
+      {"", "<html>", "[]", R"({"type":"error","error":{"type":"api_error","message":"boom"}})",
+       R"({"type":"completion","id":"x"})", R"({"id":"m","model":"c","stop_reason":"end_turn"})",
+       R"({"id":"m","model":"c","content":[],"stop_reason":null})",
+       R"({"id":"m","model":"c","content":[1],"stop_reason":"end_turn"})",
+       R"({"id":"m","model":"c","content":[{"type":"tool_use","input":{}}],"stop_reason":"tool_use"})"}) {
+    SCOPED_TRACE(body);
+    auto r = translate_response(body, kCreated);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, Errc::kUpstreamProtocol);
+  }
+  auto r = translate_response(R"({"type":"error","error":{"type":"api_error","message":"boom"}})",
+                              kCreated);
+  EXPECT_NE(r.error().message.find("boom"), std::string::npos);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+TEST(AnthropicError, StatusesByWhoseFaultItIs) {
+  struct Case {
+    int anthropic;
+    int client;
+    std::string_view type;
+  };
+  for (const Case& c : {Case{400, 400, "invalid_request_error"}, Case{401, 502, "server_error"},
+                        Case{402, 502, "server_error"}, Case{403, 502, "server_error"},
+                        Case{404, 404, "invalid_request_error"},
+                        Case{413, 413, "invalid_request_error"}, Case{429, 429, "rate_limit_error"},
+                        Case{500, 502, "server_error"}, Case{503, 503, "server_error"},
+                        Case{504, 504, "server_error"}, Case{529, 503, "server_error"},
+                        Case{200, 502, "server_error"}, Case{600, 502, "server_error"}}) {
+    SCOPED_TRACE(c.anthropic);
+    TranslatedReply r =
+        translate_error(c.anthropic, R"({"type":"error","error":{"type":"x","message":"m"}})");
+    EXPECT_EQ(r.status, c.client);
+    EXPECT_EQ(to_json(r.body).at("error").at("type"), json::value(c.type));
+  }
+}
+
+TEST(AnthropicError, BodiesThatAreNotAnthropicsSayWhatCameBack) {
+  json::value empty = to_json(translate_error(502, "").body);
+  EXPECT_EQ(empty.at("error").at("message"), "Anthropic answered HTTP 502 with an empty body");
+
+  json::value proxy = to_json(translate_error(503, R"({"message":"upstream connect error"})").body);
+  EXPECT_EQ(proxy.at("error").at("message"), "Anthropic answered HTTP 503: upstream connect error");
+
+  std::string long_body(500, 'x');
+  std::string quoted =
+      to_json(translate_error(502, long_body).body).at("error").at("message").as_string().c_str();
+  EXPECT_EQ(quoted, "Anthropic answered HTTP 502 with a body that is not JSON: " +
+                        std::string(200, 'x') + "...");
+
+  json::value other = to_json(translate_error(500, R"({"status":"down"})").body);
+  EXPECT_EQ(
+      other.at("error").at("message"),
+      R"(Anthropic answered HTTP 500 with a body that is not an Anthropic error: {"status":"down"})");
+}
+
+TEST(AnthropicError, ErrorTypesHaveTheStatusTheirHttpAnswerWouldGet) {
+  EXPECT_EQ(error_type_status("invalid_request_error"), 400);
+  EXPECT_EQ(error_type_status("authentication_error"), 502);
+  EXPECT_EQ(error_type_status("billing_error"), 502);
+  EXPECT_EQ(error_type_status("permission_error"), 502);
+  EXPECT_EQ(error_type_status("not_found_error"), 404);
+  EXPECT_EQ(error_type_status("request_too_large"), 413);
+  EXPECT_EQ(error_type_status("rate_limit_error"), 429);
+  EXPECT_EQ(error_type_status("api_error"), 502);
+  EXPECT_EQ(error_type_status("overloaded_error"), 503);
+  EXPECT_EQ(error_type_status("timeout_error"), 504);
+  EXPECT_EQ(error_type_status("something_new"), 502);
 }
 
 }  // namespace
