@@ -1,5 +1,5 @@
-// The pieces the parts of the Anthropic translation share (anthropic_request.cc,
-// anthropic_response.cc): reading JSON to the depth the gateway accepts, and
+// The pieces the three parts of the Anthropic translation share (anthropic_request.cc,
+// anthropic_response.cc, anthropic_stream.cc): reading JSON to the depth the gateway accepts, and
 // writing OpenAI's JSON directly as text, strings escaped on the way, where building a document
 // only to serialize it would cost more than the translation itself; and what the end of an
 // Anthropic answer (its stop_reason and usage) is in OpenAI's terms.

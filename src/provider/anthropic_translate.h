@@ -1,20 +1,22 @@
 // The translation between OpenAI's chat completions and Anthropic's Messages API that a
 // `kind: anthropic` provider applies: the client's request body becomes a Messages request, and
-// Anthropic's answer (a `message` or an error) becomes what OpenAI would have sent.
-// docs/providers.md ("Anthropic") has the field mapping, what is refused and why.
+// Anthropic's answer (a `message`, an error, or a stream of events) becomes what OpenAI would
+// have sent. docs/providers.md ("Anthropic") has the field mapping, what is refused and why.
 //
-// Everything here is pure (translation.h): JSON text in, JSON text out, no I/O, no clock.
+// Everything here is pure (translation.h): JSON text in, JSON or SSE text out, no I/O, no clock.
 // A request that cannot be expressed without changing its answer (n > 1, logprobs, a JSON
 // response format, audio, ...) is refused with kInvalidRequest naming the field, rather than
 // sent without it; fields that only tune OpenAI's own service (seed, store, service_tier, ...)
 // are dropped.
 //
-// The request is anthropic_request.cc, the answer and errors anthropic_response.cc.
+// The request is anthropic_request.cc, the answer and errors anthropic_response.cc, the stream
+// anthropic_stream.cc.
 //
-// Thread safety: the functions are pure and thread-safe.
+// Thread safety: the functions are pure and thread-safe; a StreamTranslator belongs to one stream.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -45,8 +47,26 @@ core::Result<std::string> translate_response(std::string_view body, std::int64_t
 // another deployment may work), or Anthropic (500 becomes 502, 529 overloaded becomes 503).
 TranslatedReply translate_error(int status, std::string_view body);
 
-// The HTTP status an Anthropic error `type` stands for, as translate_error() would give it (an
-// error's status where it has none of its own; overloaded_error: 503).
+// The HTTP status an Anthropic error `type` stands for, as translate_error() would give it: the
+// status of a mid-stream `error` event, which has none of its own (overloaded_error: 503).
 int error_type_status(std::string_view type);
+
+// Anthropic SSE events -> OpenAI chat.completion.chunk SSE events ("data: {json}\n\n" each), as
+// OpenAI streams them: a first chunk with the role, one chunk per text, tool-input or thinking
+// delta (thinking as `reasoning_content`), a chunk with the finish_reason, then at finish() the
+// usage chunk (include_usage) and `data: [DONE]`. Every chunk carries the message's id and model
+// and `created`; with include_usage each also says "usage": null, as OpenAI's do.
+class StreamTranslator final : public provider::StreamTranslator {
+ public:
+  StreamTranslator(bool include_usage, std::int64_t created);
+  ~StreamTranslator() override;
+
+  core::Result<void> feed(std::string_view events, std::string& out) override;
+  core::Result<void> finish(std::string& out) override;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 }  // namespace sluice::provider::anthropic

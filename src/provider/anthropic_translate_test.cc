@@ -9,12 +9,14 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "api/endpoint.h"
 #include "api/errors.h"
 #include "api/usage.h"
 #include "cache/stream_assembly.h"
 #include "core/asio.h"
+#include "http/sse.h"
 
 namespace sluice::provider::anthropic {
 namespace {
@@ -44,10 +46,69 @@ json::value to_json(std::string_view text) {
   return v;
 }
 
+// The data of each event, parsed; "[DONE]" stays a string.
+std::vector<json::value> events_of(std::string_view sse) {
+  std::vector<json::value> out;
+  http::SseEventReader reader(sse);
+  http::SseEvent ev;
+  while (reader.next(ev)) {
+    EXPECT_TRUE(ev.whole) << "a stream that ends in the middle of an event";
+    if (!ev.has_data) continue;
+    if (ev.data == "[DONE]") {
+      out.emplace_back("[DONE]");
+    } else {
+      out.push_back(to_json(ev.data));
+    }
+  }
+  return out;
+}
+
+// The raw bytes of each event, as the gateway's SSE splitter cuts them.
+std::vector<std::string_view> raw_events(std::string_view sse) {
+  std::vector<std::string_view> out;
+  http::SseEventReader reader(sse);
+  http::SseEvent ev;
+  while (reader.next(ev)) out.push_back(ev.raw);
+  return out;
+}
+
+void expect_same_events(std::string_view actual, std::string_view expected) {
+  std::vector<json::value> a = events_of(actual);
+  std::vector<json::value> e = events_of(expected);
+  ASSERT_EQ(a.size(), e.size()) << actual;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i], e[i]) << "event " << i << ":\n  got      " << json::serialize(a[i])
+                          << "\n  expected " << json::serialize(e[i]);
+  }
+}
+
 void expect_same_json(std::string_view actual, std::string_view expected) {
   json::value a = to_json(actual);
   json::value e = to_json(expected);
   EXPECT_EQ(a, e) << "got      " << json::serialize(a) << "\nexpected " << json::serialize(e);
+}
+
+struct Streamed {
+  std::string out;
+  core::Result<void> result = core::ok();
+};
+
+// Feeds the whole stream in one call (or one event per call), then finishes it; stops at the
+// first failure as the provider does.
+Streamed translate_stream(std::string_view sse, bool include_usage, bool event_by_event = false) {
+  Streamed s;
+  StreamTranslator t(include_usage, kCreated);
+  if (event_by_event) {
+    for (std::string_view ev : raw_events(sse)) {
+      s.result = t.feed(ev, s.out);
+      if (!s.result) return s;
+    }
+  } else {
+    s.result = t.feed(sse, s.out);
+    if (!s.result) return s;
+  }
+  s.result = t.finish(s.out);
+  return s;
 }
 
 json::object request(std::string_view openai_body, std::string_view model = "claude-sonnet-4-5") {
@@ -108,6 +169,44 @@ const json::object& message_of(const json::object& completion) {
   return completion.at("choices").at(0).at("message").get_object();
 }
 
+// A stream of Anthropic events, written compactly: message_start, then `body`.
+std::string stream(std::string_view body) {
+  std::string out =
+      "event: message_start\n"
+      R"(data: {"type":"message_start","message":{"id":"msg_s","type":"message",)"
+      R"("role":"assistant","model":"claude-x","content":[],"stop_reason":null,)"
+      R"("stop_sequence":null,"usage":{"input_tokens":7,"output_tokens":1}}})"
+      "\n\n";
+  out += body;
+  return out;
+}
+
+std::string event(std::string_view name, std::string_view data) {
+  std::string out = "event: ";
+  out += name;
+  out += "\ndata: ";
+  out += data;
+  out += "\n\n";
+  return out;
+}
+
+std::string end_of_stream(std::string_view stop_reason = "end_turn") {
+  return event("message_delta", R"({"type":"message_delta","delta":{"stop_reason":")" +
+                                    std::string(stop_reason) +
+                                    R"(","stop_sequence":null},"usage":{"output_tokens":3}})") +
+         event("message_stop", R"({"type":"message_stop"})");
+}
+
+std::string text_block(int index, std::string_view text_json) {
+  const std::string i = std::to_string(index);
+  return event("content_block_start", R"({"type":"content_block_start","index":)" + i +
+                                          R"(,"content_block":{"type":"text","text":""}})") +
+         event("content_block_delta", R"({"type":"content_block_delta","index":)" + i +
+                                          R"(,"delta":{"type":"text_delta","text":)" +
+                                          std::string(text_json) + "}}") +
+         event("content_block_stop", R"({"type":"content_block_stop","index":)" + i + "}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Golden files: Anthropic's documented examples
 
@@ -119,6 +218,75 @@ TEST(AnthropicGolden, Responses) {
     ASSERT_TRUE(r) << r.error().message;
     expect_same_json(*r, golden(std::string(name) + ".expected.json"));
     EXPECT_TRUE(cache::complete_json_answer(Endpoint::kChatCompletions, *r));
+  }
+}
+
+TEST(AnthropicGolden, Streams) {
+  struct Case {
+    std::string_view input;
+    std::string_view expected;
+    bool include_usage;
+  };
+  for (const Case& c : {Case{"stream_text.sse", "stream_text.expected.sse", false},
+                        Case{"stream_text.sse", "stream_text.usage.expected.sse", true},
+                        Case{"stream_tool_use.sse", "stream_tool_use.expected.sse", false},
+                        Case{"stream_tool_use.sse", "stream_tool_use.usage.expected.sse", true},
+                        Case{"stream_thinking.sse", "stream_thinking.expected.sse", false}}) {
+    SCOPED_TRACE(c.expected);
+    const std::string input = golden(c.input);
+    Streamed whole = translate_stream(input, c.include_usage);
+    ASSERT_TRUE(whole.result) << whole.result.error().message;
+    expect_same_events(whole.out, golden(c.expected));
+    EXPECT_TRUE(cache::complete_stream(Endpoint::kChatCompletions, whole.out));
+
+    // The provider feeds whatever complete events one network read brought: one at a time or
+    // all at once, the client gets the same bytes.
+    Streamed one_by_one = translate_stream(input, c.include_usage, true);
+    ASSERT_TRUE(one_by_one.result) << one_by_one.result.error().message;
+    EXPECT_EQ(one_by_one.out, whole.out);
+
+    // Every chunk is OpenAI's envelope: id, object, created, model, one choice at index 0 with
+    // logprobs and finish_reason, and "usage": null before the usage chunk with include_usage.
+    for (const json::value& ev : events_of(whole.out)) {
+      if (ev.is_string()) continue;  // [DONE]
+      const json::object& chunk = ev.get_object();
+      EXPECT_EQ(chunk.at("object"), "chat.completion.chunk");
+      EXPECT_EQ(chunk.at("created"), kCreated);
+      EXPECT_TRUE(chunk.at("id").is_string());
+      EXPECT_TRUE(chunk.at("model").is_string());
+      const json::array& choices = chunk.at("choices").get_array();
+      if (choices.empty()) {
+        EXPECT_TRUE(c.include_usage);
+        EXPECT_TRUE(chunk.at("usage").is_object());
+        continue;
+      }
+      ASSERT_EQ(choices.size(), 1u);
+      const json::object& choice = choices[0].get_object();
+      EXPECT_EQ(choice.at("index"), 0);
+      EXPECT_TRUE(choice.at("delta").is_object());
+      EXPECT_TRUE(choice.at("logprobs").is_null());
+      EXPECT_TRUE(choice.contains("finish_reason"));
+      EXPECT_EQ(chunk.contains("usage"), c.include_usage);
+      if (c.include_usage) {
+        EXPECT_TRUE(chunk.at("usage").is_null());
+      }
+    }
+  }
+}
+
+TEST(AnthropicGolden, StreamWithAnErrorMidWay) {
+  const std::string input = golden("stream_error.sse");
+  for (bool event_by_event : {false, true}) {
+    Streamed s = translate_stream(input, false, event_by_event);
+    ASSERT_FALSE(s.result);
+    const core::Error& e = s.result.error();
+    EXPECT_EQ(e.code, Errc::kUpstreamError);
+    EXPECT_EQ(e.message, "Overloaded");
+    EXPECT_EQ(e.status, 503);
+    EXPECT_EQ(api::http_status(e), 503);
+    // What the client sees: the chunks so far, then the gateway's error event, and no [DONE].
+    expect_same_events(s.out + api::error_event(e), golden("stream_error.expected.sse"));
+    EXPECT_FALSE(cache::complete_stream(Endpoint::kChatCompletions, s.out));
   }
 }
 
@@ -166,6 +334,65 @@ TEST(AnthropicGolden, Requests) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// A stream assembled is the answer unstreamed
+
+// The arguments of each tool call parsed, since a stream carries Anthropic's JSON text as it was
+// typed and the whole answer carries its `input` re-serialized.
+json::value comparable(std::string_view completion) {
+  json::value v = to_json(completion);
+  for (json::value& choice : v.at("choices").get_array()) {
+    json::object& m = choice.at("message").get_object();
+    if (json::value* calls = m.if_contains("tool_calls")) {
+      for (json::value& call : calls->get_array()) {
+        json::value& arguments = call.at("function").at("arguments");
+        arguments = to_json(arguments.get_string());
+      }
+    }
+  }
+  return v;
+}
+
+TEST(AnthropicStream, AssemblesToTheAnswerOfTheSameMessageUnstreamed) {
+  struct Case {
+    std::string_view stream;
+    std::string message;  // the same message as Anthropic answers it without streaming
+  };
+  const Case cases[] = {
+      {"stream_text.sse",
+       R"({"id":"msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY","type":"message","role":"assistant",)"
+       R"("content":[{"type":"text","text":"Hello!"}],"model":"claude-sonnet-4-5-20250929",)"
+       R"("stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":25,)"
+       R"("output_tokens":15}})"},
+      {"stream_tool_use.sse",
+       R"({"id":"msg_014p7gG3wDgGV9EUtLvnow3U","type":"message","role":"assistant",)"
+       R"("model":"claude-sonnet-4-5-20250929","content":[{"type":"text","text":"Okay, let's )"
+       R"(check the weather for San Francisco, CA:"},{"type":"tool_use","id":)"
+       R"("toolu_01T1x1fJ34qAmk2tNTrN7Up6","name":"get_weather","input":{"location":)"
+       R"("San Francisco, CA","unit":"fahrenheit"}}],"stop_reason":"tool_use",)"
+       R"("stop_sequence":null,"usage":{"input_tokens":472,"output_tokens":89}})"},
+      {"stream_thinking.sse",
+       R"({"id":"msg_01...","type":"message","role":"assistant","content":[{"type":"thinking",)"
+       R"("thinking":"Let me solve this step by step:\n\n1. First break down 27 * 453\n2. 453 )"
+       R"(= 400 + 50 + 3\n3. 27 * 400 = 10,800\n4. 27 * 50 = 1,350\n5. 27 * 3 = 81\n6. )"
+       R"(10,800 + 1,350 + 81 = 12,231","signature":"EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkz)"
+       R"(Loky3dl1pkiMOYds..."},{"type":"text","text":"27 * 453 = 12,231"}],"model":)"
+       R"("claude-sonnet-4-5-20250929","stop_reason":"end_turn","stop_sequence":null})"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.stream);
+    Streamed s = translate_stream(golden(c.stream), true);
+    ASSERT_TRUE(s.result) << s.result.error().message;
+    auto assembled = cache::assemble(Endpoint::kChatCompletions, s.out);
+    ASSERT_TRUE(assembled) << assembled.error().message;
+    auto whole = translate_response(c.message, kCreated);
+    ASSERT_TRUE(whole) << whole.error().message;
+    json::value a = comparable(*assembled);
+    json::value w = comparable(*whole);
+    EXPECT_EQ(a, w) << "assembled " << json::serialize(a) << "\nwhole     " << json::serialize(w);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Usage
 
 TEST(AnthropicUsage, TheGatewayReadsItFromTheAnswer) {
@@ -196,6 +423,54 @@ TEST(AnthropicUsage, CacheReadsAndWritesArePromptTokensAndReadsAreCached) {
   EXPECT_EQ(u->prompt_tokens, 130u);
   EXPECT_EQ(u->completion_tokens, 5u);
   EXPECT_EQ(u->cached_tokens, 100u);
+}
+
+TEST(AnthropicUsage, TheGatewayReadsItFromTheStream) {
+  Streamed s = translate_stream(golden("stream_tool_use.sse"), true);
+  ASSERT_TRUE(s.result);
+  auto u = api::find_usage(s.out);
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->prompt_tokens, 472u);
+  EXPECT_EQ(u->completion_tokens, 89u);
+  // The gateway's tap looks at the tail of each batch only: the last batch (finish()'s) has it.
+  api::StreamUsageTap tap;
+  std::string last;
+  StreamTranslator t(true, kCreated);
+  std::string ignored;
+  ASSERT_TRUE(t.feed(golden("stream_tool_use.sse"), ignored));
+  ASSERT_TRUE(t.finish(last));
+  EXPECT_TRUE(tap.feed(last));
+  EXPECT_EQ(tap.usage()->prompt_tokens, 472u);
+}
+
+TEST(AnthropicUsage, MessageDeltaCountsReplaceTheStartsWhenTheyAreGiven) {
+  // As the documented web-search stream: the final input count differs from the first.
+  std::string sse = stream(
+      text_block(0, R"("hi")") +
+      event("message_delta",
+            R"({"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},)"
+            R"("usage":{"input_tokens":10682,"cache_creation_input_tokens":0,)"
+            R"("cache_read_input_tokens":300,"output_tokens":510,)"
+            R"("server_tool_use":{"web_search_requests":1}}})") +
+      event("message_stop", R"({"type":"message_stop"})"));
+  Streamed s = translate_stream(sse, true);
+  ASSERT_TRUE(s.result) << s.result.error().message;
+  auto u = api::find_usage(s.out);
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->prompt_tokens, 10982u);
+  EXPECT_EQ(u->completion_tokens, 510u);
+  EXPECT_EQ(u->cached_tokens, 300u);
+}
+
+TEST(AnthropicUsage, AStreamThatReportsNoneHasNoUsageChunk) {
+  // The documented thinking stream carries no usage: nothing true to put in the chunk.
+  Streamed s = translate_stream(golden("stream_thinking.sse"), true);
+  ASSERT_TRUE(s.result);
+  EXPECT_FALSE(api::find_usage(s.out));
+  std::vector<json::value> evs = events_of(s.out);
+  ASSERT_GE(evs.size(), 2u);
+  EXPECT_EQ(evs.back(), "[DONE]");
+  EXPECT_FALSE(evs[evs.size() - 2].at("choices").get_array().empty());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -720,6 +995,296 @@ TEST(AnthropicError, ErrorTypesHaveTheStatusTheirHttpAnswerWouldGet) {
   EXPECT_EQ(error_type_status("overloaded_error"), 503);
   EXPECT_EQ(error_type_status("timeout_error"), 504);
   EXPECT_EQ(error_type_status("something_new"), 502);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stream
+
+TEST(AnthropicStream, MultiByteTextComesOutByteForByte) {
+  const std::string text = "你好，世界 👋🏽 naïve — ∑";
+  std::string sse = stream(text_block(0, "\"" + text + "\"") + end_of_stream());
+  Streamed s = translate_stream(sse, false);
+  ASSERT_TRUE(s.result) << s.result.error().message;
+  // The bytes themselves, not an escaped form of them.
+  EXPECT_NE(s.out.find(R"("content":")" + text + "\""), std::string::npos) << s.out;
+  auto assembled = cache::assemble(Endpoint::kChatCompletions, s.out);
+  ASSERT_TRUE(assembled);
+  EXPECT_EQ(message_of(to_json(*assembled).get_object()).at("content"), json::value(text));
+
+  // Escaped in Anthropic's JSON, the same characters come out as the same text.
+  std::string escaped = stream(text_block(0, R"("\u4f60\u597d \ud83d\udc4b")") + end_of_stream());
+  s = translate_stream(escaped, false);
+  ASSERT_TRUE(s.result);
+  EXPECT_NE(s.out.find(R"("content":"你好 👋")"), std::string::npos) << s.out;
+}
+
+TEST(AnthropicStream, SpecialCharactersAreEscaped) {
+  std::string sse =
+      stream(text_block(0, R"("quote \" backslash \\ newline \n tab \t bell \u0007 slash /")") +
+             end_of_stream());
+  Streamed s = translate_stream(sse, false);
+  ASSERT_TRUE(s.result);
+  auto assembled = cache::assemble(Endpoint::kChatCompletions, s.out);
+  ASSERT_TRUE(assembled);
+  EXPECT_EQ(message_of(to_json(*assembled).get_object()).at("content"),
+            "quote \" backslash \\ newline \n tab \t bell \a slash /");
+}
+
+TEST(AnthropicStream, ToolsAreNumberedInOrderAndServerToolsAreLeftOut) {
+  std::string sse = stream(
+      text_block(0, R"("Searching.")") +
+      event("content_block_start",
+            R"({"type":"content_block_start","index":1,"content_block":{"type":"server_tool_use",)"
+            R"("id":"srvtoolu_1","name":"web_search","input":{}}})") +
+      event("content_block_delta",
+            R"({"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta",)"
+            R"("partial_json":"{\"query\":\"x\"}"}})") +
+      event("content_block_stop", R"({"type":"content_block_stop","index":1})") +
+      event("content_block_start",
+            R"({"type":"content_block_start","index":2,"content_block":{"type":"tool_use",)"
+            R"("id":"toolu_a","name":"lookup","input":{}}})") +
+      event("content_block_delta",
+            R"({"type":"content_block_delta","index":2,"delta":{"type":"input_json_delta",)"
+            R"("partial_json":"{\"city\": \"東"}})") +
+      event("content_block_delta",
+            R"({"type":"content_block_delta","index":2,"delta":{"type":"input_json_delta",)"
+            R"("partial_json":"京\"}"}})") +
+      event("content_block_stop", R"({"type":"content_block_stop","index":2})") +
+      // A tool without parameters: its input came whole at the start, no JSON streams.
+      event("content_block_start",
+            R"({"type":"content_block_start","index":3,"content_block":{"type":"tool_use",)"
+            R"("id":"toolu_b","name":"now","input":{}}})") +
+      event("content_block_delta",
+            R"({"type":"content_block_delta","index":3,"delta":{"type":"input_json_delta",)"
+            R"("partial_json":""}})") +
+      event("content_block_stop", R"({"type":"content_block_stop","index":3})") +
+      end_of_stream("tool_use"));
+  Streamed s = translate_stream(sse, false);
+  ASSERT_TRUE(s.result) << s.result.error().message;
+  auto assembled = cache::assemble(Endpoint::kChatCompletions, s.out);
+  ASSERT_TRUE(assembled) << assembled.error().message;
+  json::object a = to_json(*assembled).get_object();
+  EXPECT_EQ(json::value(message_of(a)),
+            to_json(R"({"role":"assistant","content":"Searching.","tool_calls":[
+      {"id":"toolu_a","type":"function","function":{"name":"lookup","arguments":"{\"city\": \"東京\"}"}},
+      {"id":"toolu_b","type":"function","function":{"name":"now","arguments":"{}"}}]})"));
+  EXPECT_EQ(a.at("choices").at(0).at("finish_reason"), "tool_calls");
+  // The indexes OpenAI's clients assemble by: 0 and 1, not Anthropic's block numbers 2 and 3.
+  EXPECT_NE(s.out.find(R"({"tool_calls":[{"index":1,"id":"toolu_b")"), std::string::npos);
+}
+
+TEST(AnthropicStream, WhatHasNoCounterpartIsIgnored) {
+  std::string sse = stream(
+      ": a comment\n\n" + event("ping", R"({"type":"ping"})") +
+      event("a_new_event", R"({"type":"a_new_event","detail":{"x":1}})") +
+      event(
+          "content_block_start",
+          R"({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})") +
+      event("content_block_delta",
+            R"({"type":"content_block_delta","index":0,"delta":{"type":"citations_delta",)"
+            R"("citation":{"type":"char_location","cited_text":"x"}}})") +
+      event(
+          "content_block_delta",
+          R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"ok"}})") +
+      event("content_block_stop", R"({"type":"content_block_stop","index":0})") +
+      event(
+          "content_block_start",
+          R"({"type":"content_block_start","index":1,"content_block":{"type":"redacted_thinking",)"
+          R"("data":"EmwK..."}})") +
+      event("content_block_stop", R"({"type":"content_block_stop","index":1})") + end_of_stream() +
+      event("ping", R"({"type":"ping"})"));
+  Streamed s = translate_stream(sse, false);
+  ASSERT_TRUE(s.result) << s.result.error().message;
+  std::vector<json::value> evs = events_of(s.out);
+  ASSERT_EQ(evs.size(), 4u) << s.out;  // role, "ok", finish, [DONE]
+  EXPECT_EQ(evs[1].at("choices").at(0).at("delta"), to_json(R"({"content":"ok"})"));
+}
+
+TEST(AnthropicStream, ACutStreamIsNotPassedOffAsWhole) {
+  std::string sse = stream(text_block(0, R"("Hel")"));
+  Streamed s = translate_stream(sse, true);
+  ASSERT_FALSE(s.result);
+  EXPECT_EQ(s.result.error().code, Errc::kUpstreamProtocol);
+  EXPECT_EQ(s.out.find("[DONE]"), std::string::npos);
+
+  // message_delta came, message_stop did not.
+  std::string no_stop = stream(
+      text_block(0, R"("Hel")") +
+      event("message_delta", R"({"type":"message_delta","delta":{"stop_reason":"end_turn"}})"));
+  s = translate_stream(no_stop, false);
+  ASSERT_FALSE(s.result);
+  EXPECT_EQ(s.result.error().code, Errc::kUpstreamProtocol);
+
+  // message_stop without a stop_reason first.
+  std::string no_reason =
+      stream(text_block(0, R"("Hel")") + event("message_stop", R"({"type":"message_stop"})"));
+  s = translate_stream(no_reason, false);
+  ASSERT_FALSE(s.result);
+  EXPECT_EQ(s.result.error().code, Errc::kUpstreamProtocol);
+}
+
+TEST(AnthropicStream, MalformedEventsAreProtocolErrors) {
+  const std::string before_start = event(
+      "content_block_start",
+      R"({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})");
+  for (
+      const std::string& sse : {
+          before_start,
+          stream("data: {not json\n\n"),
+          stream("data: [1]\n\n"),
+          stream("event: content_block_delta\ndata: {\"type\":\"content_block_delta\""),
+          stream(event(
+              "content_block_delta",
+              R"({"type":"content_block_delta","index":4,"delta":{"type":"text_delta","text":"x"}})")),
+          stream(event(
+              "content_block_start",
+              R"({"type":"content_block_start","index":-1,"content_block":{"type":"text"}})")),
+          stream(event(
+              "content_block_start",
+              R"({"type":"content_block_start","index":0,"content_block":{"type":"tool_use"}})")),
+          stream(event("message_start",
+                       R"({"type":"message_start","message":{"id":"a","model":"b"}})")),
+          event("message_start", R"({"type":"message_start","message":{"id":"a"}})"),
+      }) {
+    SCOPED_TRACE(sse);
+    Streamed s = translate_stream(sse, false);
+    ASSERT_FALSE(s.result);
+    EXPECT_EQ(s.result.error().code, Errc::kUpstreamProtocol);
+  }
+  // Pings may come before message_start.
+  Streamed ping_first = translate_stream(
+      event("ping", R"({"type":"ping"})") + stream(text_block(0, R"("x")") + end_of_stream()),
+      false);
+  EXPECT_TRUE(ping_first.result);
+}
+
+TEST(AnthropicStream, ErrorEventsCarryTheStatusOfTheirType) {
+  struct Case {
+    std::string_view error;
+    int status;
+    std::string_view message;
+  };
+  for (const Case& c :
+       {Case{R"({"type":"error","error":{"type":"rate_limit_error","message":"Slow down"}})", 429,
+             "Slow down"},
+        Case{R"({"type":"error","error":{"type":"api_error","message":"Internal"}})", 502,
+             "Internal"},
+        Case{R"({"type":"error","error":{"type":"overloaded_error"}})", 503,
+             "Anthropic's stream failed with overloaded_error"},
+        Case{R"({"type":"error"})", 502, "Anthropic's stream failed"}}) {
+    SCOPED_TRACE(c.error);
+    Streamed s = translate_stream(stream(text_block(0, R"("x")") + event("error", c.error)), false);
+    ASSERT_FALSE(s.result);
+    EXPECT_EQ(s.result.error().code, Errc::kUpstreamError);
+    EXPECT_EQ(s.result.error().status, c.status);
+    EXPECT_EQ(s.result.error().message, c.message);
+  }
+}
+
+// The same stream without its `event:` lines: every event then goes through the parser, none
+// through the compact-delta match.
+std::string without_event_names(std::string_view sse) {
+  std::string out;
+  for (std::size_t at = 0; at < sse.size();) {
+    std::size_t end = sse.find('\n', at);
+    end = end == std::string_view::npos ? sse.size() : end + 1;
+    std::string_view line = sse.substr(at, end - at);
+    if (!line.starts_with("event:")) out += line;
+    at = end;
+  }
+  return out;
+}
+
+TEST(AnthropicStream, CompactDeltasReadAsTheParserReadsThem) {
+  // Each a text delta's JSON string as Anthropic may write it.
+  for (std::string_view text : {R"("plain words")", R"("line\nbreak and \"quotes\" \\ \/ \t")",
+                                R"("\u00e9\u4f60 escaped")", R"("\ud83d\udc4b a surrogate pair")",
+                                R"("raw UTF-8: é 你好 👋🏽")", R"("\u0000 nul")", R"("")"}) {
+    SCOPED_TRACE(text);
+    std::string sse = stream(
+        event(
+            "content_block_start",
+            R"({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})") +
+        event("content_block_delta",
+              R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":)" +
+                  std::string(text) + "}}") +
+        event("content_block_stop", R"({"type":"content_block_stop","index":0})") +
+        end_of_stream());
+    Streamed matched = translate_stream(sse, false);
+    Streamed parsed = translate_stream(without_event_names(sse), false);
+    ASSERT_TRUE(matched.result) << matched.result.error().message;
+    ASSERT_TRUE(parsed.result) << parsed.result.error().message;
+    expect_same_events(matched.out, parsed.out);
+  }
+  // Tool input and thinking take the same path; an index past 9 too.
+  std::string sse =
+      stream(event("content_block_start",
+                   R"({"type":"content_block_start","index":12,"content_block":{"type":"tool_use",)"
+                   R"("id":"toolu_1","name":"f","input":{}}})") +
+             event("content_block_delta",
+                   R"({"type":"content_block_delta","index":12,"delta":{"type":"input_json_delta",)"
+                   R"("partial_json":"{\"q\": \"x\"}"}})") +
+             event("content_block_stop", R"({"type":"content_block_stop","index":12})") +
+             event("content_block_start",
+                   R"({"type":"content_block_start","index":13,"content_block":{"type":"thinking",)"
+                   R"("thinking":""}})") +
+             event("content_block_delta",
+                   R"({"type":"content_block_delta","index":13,"delta":{"type":"thinking_delta",)"
+                   R"("thinking":"Hmm.\n"}})") +
+             event("content_block_stop", R"({"type":"content_block_stop","index":13})") +
+             end_of_stream("tool_use"));
+  Streamed matched = translate_stream(sse, true);
+  Streamed parsed = translate_stream(without_event_names(sse), true);
+  ASSERT_TRUE(matched.result) << matched.result.error().message;
+  ASSERT_TRUE(parsed.result) << parsed.result.error().message;
+  EXPECT_EQ(matched.out, parsed.out);  // nothing to escape differently: the same bytes
+}
+
+TEST(AnthropicStream, DeltasThatAreNotValidJsonFailEitherWay) {
+  for (std::string_view text : {"\"\xff\xfe bad UTF-8\"", R"("bad escape \x")", "\"raw\ttab\"",
+                                R"("lone \ud800 surrogate")", R"("unterminated)"}) {
+    SCOPED_TRACE(text);
+    std::string sse = stream(
+        event(
+            "content_block_start",
+            R"({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})") +
+        event("content_block_delta",
+              R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":)" +
+                  std::string(text) + "}}") +
+        end_of_stream());
+    Streamed s = translate_stream(sse, false);
+    ASSERT_FALSE(s.result);
+    EXPECT_EQ(s.result.error().code, Errc::kUpstreamProtocol);
+  }
+}
+
+TEST(AnthropicStream, AnyGroupingOfEventsGivesTheSameBytes) {
+  const std::string input = golden("stream_tool_use.sse");
+  const std::string whole = translate_stream(input, true).out;
+  std::vector<std::string_view> evs = raw_events(input);
+  for (std::size_t group : {2u, 3u, 7u}) {
+    SCOPED_TRACE(group);
+    StreamTranslator t(true, kCreated);
+    std::string out;
+    for (std::size_t i = 0; i < evs.size(); i += group) {
+      const char* begin = evs[i].data();
+      const std::size_t last = std::min(i + group, evs.size()) - 1;
+      const char* end = evs[last].data() + evs[last].size();
+      ASSERT_TRUE(t.feed(std::string_view(begin, static_cast<std::size_t>(end - begin)), out));
+    }
+    ASSERT_TRUE(t.finish(out));
+    EXPECT_EQ(out, whole);
+  }
+}
+
+TEST(AnthropicStream, LineEndingsOtherThanNewlineReadTheSame) {
+  std::string input = golden("stream_text.sse");
+  std::string crlf;
+  for (char c : input) {
+    if (c == '\n') crlf += '\r';
+    crlf += c;
+  }
+  EXPECT_EQ(translate_stream(crlf, false).out, translate_stream(input, false).out);
 }
 
 }  // namespace
