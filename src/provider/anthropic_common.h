@@ -1,8 +1,8 @@
 // The pieces the three parts of the Anthropic translation share (anthropic_request.cc,
-// anthropic_response.cc, anthropic_stream.cc): reading JSON to the depth the gateway accepts, and
-// writing OpenAI's JSON directly as text, strings escaped on the way, where building a document
-// only to serialize it would cost more than the translation itself; and what the end of an
-// Anthropic answer (its stop_reason and usage) is in OpenAI's terms.
+// anthropic_response.cc, anthropic_stream.cc), beside the JSON parser and writers of
+// api/json_text.h that they use: JSON read to the depth the gateway accepts, members read
+// leniently, and what the end of an Anthropic answer (its stop_reason and usage) is in OpenAI's
+// terms.
 //
 // Internal to the Anthropic translation. Pure functions, and values that belong to one use.
 #pragma once
@@ -11,7 +11,6 @@
 
 #include <charconv>
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
 
@@ -26,43 +25,12 @@ inline constexpr std::size_t kMaxDepth = 128;
 
 json::parse_options parse_options();
 
-// Parses one document at a time into an arena that the next parse reuses (as the cache's stream
-// assembly does): an event is read once and dropped, so an event that fits the first block
-// (most do) costs no heap allocation at all.
-class JsonParser {
- public:
-  JsonParser() : parser_(json::storage_ptr(), parse_options(), temp_, sizeof temp_) {}
-
-  // The value stays valid until the next parse().
-  const json::value* parse(std::string_view text) {
-    value_.reset();  // before the arena frees what it points to
-    arena_.release();
-    parser_.reset(&arena_);
-    boost::system::error_code ec;
-    parser_.write(text.data(), text.size(), ec);
-    if (ec) return nullptr;
-    value_.emplace(parser_.release());  // emplace keeps the arena; assignment would copy
-    return &*value_;
-  }
-
- private:
-  unsigned char temp_[2048];
-  unsigned char first_block_[4096];
-  json::monotonic_resource arena_{first_block_, sizeof first_block_};
-  json::parser parser_;
-  std::optional<json::value> value_;
-};
-
 // A member that is there and not null.
 const json::value* member(const json::object& o, std::string_view key);
 
 std::string_view string_or_empty(const json::value* v);
 
-// Appends `s` as a JSON string. Strings here come from boost::json's parser, which checked their
-// UTF-8, so only quotes, backslashes and control characters are escaped: CJK and emoji are copied
-// byte for byte.
-void append_quoted(std::string& out, std::string_view s);
-
+// `n` in decimal; signed too, where api::append_uint takes only unsigned (`created`).
 template <class Int>
 void append_int(std::string& out, Int n) {
   char buf[24];
@@ -90,4 +58,5 @@ struct Tokens {
 // OpenAI's usage object: Anthropic counts cache reads and writes apart from input_tokens, OpenAI
 // counts every prompt token in prompt_tokens and says how many came from the cache.
 void append_usage(std::string& out, const Tokens& t);
+
 }  // namespace sluice::provider::anthropic

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "api/errors.h"
+#include "api/json_text.h"
 #include "provider/anthropic_common.h"
 
 namespace sluice::provider::anthropic {
@@ -118,7 +119,8 @@ core::Error unsupported(const Path& path, std::string_view why) {
 // The request
 //
 // The client's body is parsed once; the Messages body is written straight out as text while the
-// parsed one is read, strings escaped on the way (append_quoted), so no second document is built.
+// parsed one is read, strings escaped on the way (api/json_text.h), so no second document is
+// built.
 
 bool is_number(const json::value& v) { return v.is_int64() || v.is_uint64() || v.is_double(); }
 
@@ -126,18 +128,6 @@ double number_of(const json::value& v) {
   if (v.is_int64()) return static_cast<double>(v.get_int64());
   if (v.is_uint64()) return static_cast<double>(v.get_uint64());
   return v.get_double();
-}
-
-void append_number(std::string& out, const json::value& v) {
-  if (v.is_int64()) {
-    append_int(out, v.get_int64());
-  } else if (v.is_uint64()) {
-    append_int(out, v.get_uint64());
-  } else {
-    char buf[32];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v.get_double());
-    out.append(buf, static_cast<std::size_t>(end - buf));
-  }
 }
 
 // The members of the request this translation reads, found in one pass over its object. Null
@@ -422,7 +412,7 @@ core::Result<void> MessagesWriter::end_turn() {
                          "Anthropic's Messages API needs every turn to say something).");
   }
   if (pending_text_ != nullptr) {
-    append_quoted(out_, *pending_text_);
+    api::append_json_string(out_, *pending_text_);
     pending_text_ = nullptr;
   } else {
     out_ += ']';
@@ -433,7 +423,7 @@ core::Result<void> MessagesWriter::end_turn() {
 
 void MessagesWriter::text_block(std::string_view text) {
   out_ += "{\"type\":\"text\",\"text\":";
-  append_quoted(out_, text);
+  api::append_json_string(out_, text);
   out_ += '}';
 }
 
@@ -470,9 +460,9 @@ void MessagesWriter::base64_source(std::string_view block_type, const DataUrl& d
   out_ += "{\"type\":\"";
   out_ += block_type;
   out_ += "\",\"source\":{\"type\":\"base64\",\"media_type\":";
-  append_quoted(out_, data.media_type);
+  api::append_json_string(out_, data.media_type);
   out_ += ",\"data\":";
-  append_quoted(out_, data.data);
+  api::append_json_string(out_, data.data);
   out_ += "}}";
 }
 
@@ -672,7 +662,7 @@ core::Result<void> MessagesWriter::image(const json::value& image_url, const Pat
   }
   open_block();
   out_ += "{\"type\":\"image\",\"source\":{\"type\":\"url\",\"url\":";
-  append_quoted(out_, url);
+  api::append_json_string(out_, url);
   out_ += "}}";
   return core::ok();
 }
@@ -751,9 +741,9 @@ core::Result<void> MessagesWriter::tool_calls(const json::value& calls, const Pa
     }
     open_block();
     out_ += "{\"type\":\"tool_use\",\"id\":";
-    append_quoted(out_, id->get_string());
+    api::append_json_string(out_, id->get_string());
     out_ += ",\"name\":";
-    append_quoted(out_, name->get_string());
+    api::append_json_string(out_, name->get_string());
     out_ += ",\"input\":";
     out_ += input;
     out_ += '}';
@@ -793,11 +783,11 @@ core::Result<void> MessagesWriter::tool_result(const json::object& m, const Path
   }
   open_block();
   out_ += "{\"type\":\"tool_result\",\"tool_use_id\":";
-  append_quoted(out_, id->get_string());
+  api::append_json_string(out_, id->get_string());
   // An empty result is sent without content, as Anthropic spells an empty result.
   if (content->is_string() && !content->get_string().empty()) {
     out_ += ",\"content\":";
-    append_quoted(out_, content->get_string());
+    api::append_json_string(out_, content->get_string());
   } else if (texts > 0) {
     out_ += ",\"content\":[";
     bool first = true;
@@ -845,14 +835,14 @@ core::Result<void> write_tools(const Members& m, std::string& out) {
         return wrong_type(fn_path.dot("parameters"), "an object", *parameters);
       }
       out += count++ == 0 ? ",\"tools\":[{\"name\":" : ",{\"name\":";
-      append_quoted(out, name->get_string());
+      api::append_json_string(out, name->get_string());
       if (description != nullptr) {
         out += ",\"description\":";
-        append_quoted(out, description->get_string());
+        api::append_json_string(out, description->get_string());
       }
       out += ",\"input_schema\":";
       if (parameters != nullptr) {
-        out += json::serialize(*parameters);
+        api::append_json(out, *parameters);
       } else {
         // OpenAI lets a function leave its parameters out; Anthropic needs a schema.
         out += "{\"type\":\"object\",\"properties\":{}}";
@@ -916,7 +906,7 @@ core::Result<void> write_tools(const Members& m, std::string& out) {
   out += '"';
   if (!name.empty()) {
     out += ",\"name\":";
-    append_quoted(out, name);
+    api::append_json_string(out, name);
   }
   // `none` calls no tool at all, so there is nothing to keep from running in parallel.
   if (serial && type != "none") out += ",\"disable_parallel_tool_use\":true";
@@ -979,7 +969,7 @@ core::Result<void> write_request(const json::object& request, std::size_t body_s
   std::string& out = translated.body;
   out.reserve(body_size + 256);  // most of a body is its messages' text, written once
   out += "{\"model\":";
-  append_quoted(out, options.model);
+  api::append_json_string(out, options.model);
   out += ",\"max_tokens\":";
   append_int(out, *max_tokens);
   out += ',';
@@ -987,13 +977,13 @@ core::Result<void> write_request(const json::object& request, std::size_t body_s
   if (auto r = messages.write(*m.messages); !r) return r;
   if (!messages.system().empty()) {
     out += ",\"system\":";
-    append_quoted(out, messages.system());
+    api::append_json_string(out, messages.system());
   }
   if (const json::value* stop = m.stop) {
     std::size_t n = 0;
     auto add = [&](std::string_view s) {
       out += n++ == 0 ? ",\"stop_sequences\":[" : ",";
-      append_quoted(out, s);
+      api::append_json_string(out, s);
     };
     if (stop->is_string()) {
       add(stop->get_string());
@@ -1007,27 +997,27 @@ core::Result<void> write_request(const json::object& request, std::size_t body_s
     if (number_of(*m.temperature) > 1) {
       out += '1';
     } else {
-      append_number(out, *m.temperature);
+      api::append_json(out, *m.temperature);
     }
   }
   if (m.top_p != nullptr) {
     out += ",\"top_p\":";
-    append_number(out, *m.top_p);
+    api::append_json(out, *m.top_p);
   }
   if (m.top_k != nullptr) {
     out += ",\"top_k\":";
-    append_number(out, *m.top_k);
+    api::append_json(out, *m.top_k);
   }
   if (translated.stream) out += ",\"stream\":true";
   if (user != nullptr) {
     out += ",\"metadata\":{\"user_id\":";
-    append_quoted(out, user->get_string());
+    api::append_json_string(out, user->get_string());
     out += '}';
   }
   if (auto r = write_tools(m, out); !r) return r;
   if (m.thinking != nullptr) {
     out += ",\"thinking\":";
-    out += json::serialize(*m.thinking);
+    api::append_json(out, *m.thinking);
   }
   out += '}';
   return core::ok();

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "api/errors.h"
+#include "api/json_text.h"
 #include "provider/anthropic_common.h"
 
 namespace sluice::provider::anthropic {
@@ -62,7 +63,7 @@ std::string quote_body(std::string_view body) {
 }  // namespace
 
 core::Result<std::string> translate_response(std::string_view body, std::int64_t created) {
-  JsonParser parser;
+  api::JsonArenaParser parser;
   const json::value* v = parser.parse(body);
   if (v == nullptr) return protocol("Anthropic's answer is not JSON");
   if (!v->is_object()) return protocol("Anthropic's answer is not a JSON object");
@@ -108,6 +109,7 @@ core::Result<std::string> translate_response(std::string_view body, std::int64_t
   std::string reasoning;
   bool thinking = false;
   std::string calls;  // the tool_calls array's elements, written as they are read
+  std::string arguments;
   std::size_t call_count = 0;
   for (const json::value& b : content->get_array()) {
     if (!b.is_object()) return protocol("a content block of Anthropic's message is not an object");
@@ -127,11 +129,17 @@ core::Result<std::string> translate_response(std::string_view body, std::int64_t
       const json::value* input = member(block, "input");
       if (call_count++ > 0) calls += ',';
       calls += "{\"id\":";
-      append_quoted(calls, call_id->get_string());
+      api::append_json_string(calls, call_id->get_string());
       calls += ",\"type\":\"function\",\"function\":{\"name\":";
-      append_quoted(calls, name->get_string());
+      api::append_json_string(calls, name->get_string());
       calls += ",\"arguments\":";
-      append_quoted(calls, input != nullptr ? json::serialize(*input) : std::string("{}"));
+      arguments.clear();
+      if (input != nullptr) {
+        api::append_json(arguments, *input);
+      } else {
+        arguments = "{}";
+      }
+      api::append_json_string(calls, arguments);
       calls += "}}";
     }
     // redacted_thinking (encrypted, for Anthropic alone), server tool blocks and their results
@@ -141,21 +149,21 @@ core::Result<std::string> translate_response(std::string_view body, std::int64_t
   std::string out;
   out.reserve(256 + text.size() + reasoning.size() + calls.size());
   out += "{\"id\":";
-  append_quoted(out, id->get_string());
+  api::append_json_string(out, id->get_string());
   out += ",\"object\":\"chat.completion\",\"created\":";
   append_int(out, created);
   out += ",\"model\":";
-  append_quoted(out, model->get_string());
+  api::append_json_string(out, model->get_string());
   out += ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":";
   // As OpenAI's: null when the reply is only tool calls.
   if (text.empty() && call_count > 0) {
     out += "null";
   } else {
-    append_quoted(out, text);
+    api::append_json_string(out, text);
   }
   if (thinking) {
     out += ",\"reasoning_content\":";
-    append_quoted(out, reasoning);
+    api::append_json_string(out, reasoning);
   }
   if (call_count > 0) {
     out += ",\"tool_calls\":[";
@@ -192,7 +200,7 @@ TranslatedReply translate_error(int status, std::string_view body) {
   std::string& message = error.message;
   const std::string code = std::to_string(status);
 
-  JsonParser parser;
+  api::JsonArenaParser parser;
   const json::value* v = body.empty() ? nullptr : parser.parse(body);
   const json::object* outer = v != nullptr && v->is_object() ? &v->get_object() : nullptr;
   const json::value* inner = outer != nullptr ? member(*outer, "error") : nullptr;

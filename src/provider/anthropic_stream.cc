@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "api/json_text.h"
 #include "http/sse.h"
 #include "provider/anthropic_common.h"
 
@@ -127,8 +128,8 @@ std::size_t copyable_string_end(std::string_view s, std::size_t i) {
 // compactly, members in one order:
 //   {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hello"}}
 // That spelling is matched rather than parsed, and its string, once checked, is copied into the
-// chunk as it is: a parse would only decode what append_quoted encodes again. Any other spelling
-// (whitespace, another order, other members) gives nullopt and goes to the parser.
+// chunk as it is: a parse would only decode what append_json_string encodes again. Any other
+// spelling (whitespace, another order, other members) gives nullopt and goes to the parser.
 std::optional<Delta> compact_delta(std::string_view data) {
   constexpr std::string_view kHead = R"({"type":"content_block_delta","index":)";
   constexpr std::string_view kDelta = R"(,"delta":{"type":")";
@@ -224,7 +225,7 @@ struct StreamTranslator::State {
       out += s;
       out += '"';
     } else {
-      append_quoted(out, s);
+      api::append_json_string(out, s);
     }
   }
   void content_chunk(std::string& out, std::string_view text, bool raw = false) const {
@@ -249,7 +250,7 @@ struct StreamTranslator::State {
 
   const bool include_usage;
   const std::int64_t created;
-  JsonParser parser;
+  api::JsonArenaParser parser;  // the events other than compact deltas
   std::string head;          // `data: {"id":...,"object":...,"created":...,"model":...,"choices":[`
   std::string tail;          // `,"usage":null}\n\n` with include_usage, else `}\n\n`
   std::string content_open;  // head + `{"index":0,"delta":{"content":`
@@ -312,11 +313,11 @@ core::Result<void> StreamTranslator::State::message_start(const json::object& e,
   }
   started = true;
   head = "data: {\"id\":";
-  append_quoted(head, id->get_string());
+  api::append_json_string(head, id->get_string());
   head += ",\"object\":\"chat.completion.chunk\",\"created\":";
   append_int(head, created);
   head += ",\"model\":";
-  append_quoted(head, model->get_string());
+  api::append_json_string(head, model->get_string());
   head += ",\"choices\":[";
   tail = include_usage ? ",\"usage\":null}\n\n" : "}\n\n";
   content_open = head + "{\"index\":0,\"delta\":{\"content\":";
@@ -367,13 +368,17 @@ core::Result<void> StreamTranslator::State::block_start(const json::object& e, s
     b.kind = BlockKind::kTool;
     b.tool = tools++;
     const json::value* input = member(content, "input");
-    b.start_input = input != nullptr ? json::serialize(*input) : std::string("{}");
+    if (input != nullptr) {
+      api::append_json(b.start_input, *input);
+    } else {
+      b.start_input = "{}";
+    }
     out += tool_open;
     append_int(out, b.tool);
     out += ",\"id\":";
-    append_quoted(out, id->get_string());
+    api::append_json_string(out, id->get_string());
     out += ",\"type\":\"function\",\"function\":{\"name\":";
-    append_quoted(out, name->get_string());
+    api::append_json_string(out, name->get_string());
     out += ",\"arguments\":\"\"}}]";
     out += delta_close;
   } else if (type == "thinking") {

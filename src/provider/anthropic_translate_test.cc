@@ -1258,6 +1258,34 @@ TEST(AnthropicStream, DeltasThatAreNotValidJsonFailEitherWay) {
   }
 }
 
+TEST(AnthropicStream, ManyLargeEventsReadOneAfterAnother) {
+  // Events that outgrow the parser's first arena block, more than a few dozen of them: each is
+  // parsed into an arena of its own (Boost 1.81's monotonic_resource doubles its next block
+  // across release(), so reusing one asked for terabytes after some forty such events).
+  const std::string big(6000, 'x');
+  std::string body = event(
+      "content_block_start",
+      R"({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})");
+  for (int i = 0; i < 60; ++i) {
+    // Spaced, so they take the parser rather than the compact-delta match.
+    body += event(
+        "content_block_delta",
+        R"({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": ")" +
+            big + R"("}})");
+  }
+  body += event("content_block_stop", R"({"type":"content_block_stop","index":0})");
+  Streamed s = translate_stream(stream(body + end_of_stream()), false, true);
+  ASSERT_TRUE(s.result) << s.result.error().message;
+  std::size_t content = 0;
+  for (const json::value& ev : events_of(s.out)) {
+    if (ev.is_string()) continue;  // [DONE]
+    const json::value* text =
+        ev.at("choices").at(0).at("delta").get_object().if_contains("content");
+    if (text != nullptr) content += text->as_string().size();
+  }
+  EXPECT_EQ(content, 60 * big.size());
+}
+
 TEST(AnthropicStream, AnyGroupingOfEventsGivesTheSameBytes) {
   const std::string input = golden("stream_tool_use.sse");
   const std::string whole = translate_stream(input, true).out;
