@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "api/json_text.h"
 #include "core/asio.h"
 #include "http/sse.h"
 
@@ -37,32 +38,9 @@ core::Error no_stream(Endpoint endpoint) {
 // ---------------------------------------------------------------------------------------------
 // JSON helpers
 
-// Parses one document at a time into an arena that the next parse reuses: a stream's chunks are
-// small and dropped as soon as they are read, so a chunk that fits the first block (most do)
-// costs no heap allocation at all.
-class JsonParser {
- public:
-  JsonParser() : parser_(json::storage_ptr(), json::parse_options(), temp_, sizeof temp_) {}
-
-  // The value stays valid until the next parse().
-  const json::value* parse(std::string_view text) {
-    value_.reset();  // before the arena frees what it points to
-    arena_.release();
-    parser_.reset(&arena_);
-    boost::system::error_code ec;
-    parser_.write(text.data(), text.size(), ec);
-    if (ec) return nullptr;
-    value_.emplace(parser_.release());  // emplace keeps the arena; assignment would copy
-    return &*value_;
-  }
-
- private:
-  unsigned char temp_[2048];
-  unsigned char first_block_[4096];
-  json::monotonic_resource arena_{first_block_, sizeof first_block_};
-  json::parser parser_;
-  std::optional<json::value> value_;
-};
+// One parse per event into an arena (api/json_text.h): a stream's chunks are small and dropped
+// as soon as they are read.
+using JsonParser = api::JsonArenaParser;
 
 std::string_view string_or_empty(const json::value* v) {
   return v != nullptr && v->is_string() ? std::string_view(v->get_string()) : std::string_view();

@@ -1248,5 +1248,25 @@ TEST(StreamAssemblyRobustness, HostileInputs) {
   EXPECT_EQ(message_of(v).at("tool_calls").as_array().size(), 1u);
 }
 
+TEST(StreamAssemblyAssemble, ALongStreamOfLargeChunksIsReadWithoutGrowingMemory) {
+  // Boost 1.81's parser, reused with release(), doubled its next block each time: some forty
+  // chunks over 4 KiB ended in std::bad_alloc. Sixty of 6 KiB must assemble.
+  const std::string piece(6 * 1024, 'x');
+  std::string sse;
+  for (int i = 0; i < 60; ++i) {
+    sse += R"(data: {"id":"c1","object":"chat.completion.chunk","created":5,"model":"m",)"
+           R"("choices":[{"index":0,"delta":{"content":")" +
+           piece + R"("},"logprobs":null,"finish_reason":null}]})" + "\n\n";
+  }
+  sse += R"(data: {"id":"c1","object":"chat.completion.chunk","created":5,"model":"m",)"
+         R"("choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]})"
+         "\n\ndata: [DONE]\n\n";
+  EXPECT_TRUE(complete_stream(Endpoint::kChatCompletions, sse));
+  auto answer = assemble(Endpoint::kChatCompletions, sse);
+  ASSERT_TRUE(answer) << answer.error().message;
+  EXPECT_EQ(json::parse(*answer).at("choices").at(0).at("message").at("content").as_string().size(),
+            60u * piece.size());
+}
+
 }  // namespace
 }  // namespace sluice::cache
