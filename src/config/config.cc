@@ -58,3 +58,23 @@ bool alert_kind_has_window(AlertRule::Kind kind) {
 }
 
 }  // namespace sluice::config
+
+namespace sluice::config {
+
+namespace {
+constexpr std::string_view kProviderKindNames[] = {"openai", "azure", "anthropic", "gemini",
+                                                   "mock"};
+}  // namespace
+
+std::string_view provider_kind_name(ProviderKind kind) {
+  return kProviderKindNames[static_cast<std::size_t>(kind)];
+}
+
+std::optional<ProviderKind> parse_provider_kind(std::string_view name) {
+  for (std::size_t i = 0; i < std::size(kProviderKindNames); ++i) {
+    if (kProviderKindNames[i] == name) return static_cast<ProviderKind>(i);
+  }
+  return std::nullopt;
+}
+
+}  // namespace sluice::config

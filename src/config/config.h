@@ -31,9 +31,16 @@ struct Mark {
 };
 
 enum class ProviderKind {
-  kOpenAI,  // any OpenAI-compatible HTTP API (OpenAI, vLLM, llama.cpp, Ollama, Groq, ...)
-  kMock,    // the built-in simulated provider, answering in-process
+  kOpenAI,     // any OpenAI-compatible HTTP API (OpenAI, vLLM, llama.cpp, Ollama, Groq, ...)
+  kAzure,      // Azure OpenAI: deployment URLs, api-version, api-key (docs/providers.md)
+  kAnthropic,  // Anthropic's Messages API, translated both ways
+  kGemini,     // Google's Gemini API (generateContent, batchEmbedContents), translated both ways
+  kMock,       // the built-in simulated provider, answering in-process
 };
+
+// The `kind` as the file writes it, and back.
+std::string_view provider_kind_name(ProviderKind kind);
+std::optional<ProviderKind> parse_provider_kind(std::string_view name);
 
 // An upstream base URL split into the parts the HTTP client needs.
 struct Url {
@@ -70,8 +77,14 @@ struct Provider {
   Mark mark;
   std::string name;
   ProviderKind kind = ProviderKind::kOpenAI;
-  Url base_url;         // kOpenAI only
-  std::string api_key;  // sent upstream as "Authorization: Bearer <api_key>" when set
+  Url base_url;  // every kind but kMock; Anthropic and Gemini default to the vendor's API
+  // Sent upstream the way the kind expects it when set: "Authorization: Bearer" (openai),
+  // "api-key" (azure), "x-api-key" (anthropic), "x-goog-api-key" (gemini).
+  std::string api_key;
+  // kAzure: the api-version query parameter; kAnthropic: the anthropic-version header.
+  std::string api_version;
+  // kAnthropic: max_tokens when a request sets none (Anthropic requires it, OpenAI does not).
+  std::uint64_t default_max_tokens = 4096;
   UpstreamTimeouts timeouts;
   bool tls_verify = true;  // verify the upstream certificate and host name
   std::string ca_file;     // PEM bundle to trust instead of the system store

@@ -182,10 +182,13 @@ json::object difference(const json::object& value, const json::object& base) {
 }
 
 json::value provider(const Provider& p, bool redact) {
-  json::object out{{"name", text(p.name)},
-                   {"kind", p.kind == ProviderKind::kMock ? "mock" : "openai"}};
-  if (p.kind == ProviderKind::kOpenAI) out["base_url"] = text(p.base_url.text);
+  json::object out{{"name", text(p.name)}, {"kind", provider_kind_name(p.kind)}};
+  if (p.kind != ProviderKind::kMock) out["base_url"] = text(p.base_url.text);
   out["api_key"] = secret(p.api_key, redact);
+  if (p.kind == ProviderKind::kAzure || p.kind == ProviderKind::kAnthropic) {
+    out["api_version"] = text(p.api_version);
+  }
+  if (p.kind == ProviderKind::kAnthropic) out["default_max_tokens"] = p.default_max_tokens;
   out["timeouts"] = json::object{{"connect", duration(p.timeouts.connect)},
                                  {"first_byte", duration(p.timeouts.first_byte)},
                                  {"idle", duration(p.timeouts.idle)},

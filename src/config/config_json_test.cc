@@ -63,7 +63,7 @@ static_assert(member_count<Cache::Redis>() == 3);
 static_assert(member_count<Coalesce>() == 1);
 static_assert(member_count<Metrics>() == 1);
 static_assert(member_count<Routing>() == 3);
-static_assert(member_count<Provider>() == 13);
+static_assert(member_count<Provider>() == 15);
 static_assert(member_count<Url>() == 5);
 static_assert(member_count<UpstreamTimeouts>() == 4);
 static_assert(member_count<MockSettings>() == 6);
@@ -161,6 +161,19 @@ providers:
     forward_headers: [X-Trace-*, x-request-id]
     max_idle_connections: 5
     pool_idle_timeout: 10s
+  - name: claude
+    kind: anthropic
+    base_url: http://127.0.0.1:10
+    api_key: sk-ant
+    api_version: "2023-01-01"
+    default_max_tokens: 1000
+  - name: az
+    kind: azure
+    base_url: https://team.openai.azure.com
+    api_version: 2025-01-01-preview
+  - name: gem
+    kind: gemini
+    base_url: http://127.0.0.1:9/v1
   - name: sim
     kind: mock
     api_key: ""
@@ -302,6 +315,9 @@ TEST(ConfigJsonTest, RichFixtureSetsEveryKeyToAnotherValue) {
   Config rich = load_yaml(rich_yaml(dir.write("ca.pem", "x")), "test.yaml");
   Config plain = load_yaml(R"(providers:
   - {name: up, kind: openai, base_url: "http://h/"}
+  - {name: claude, kind: anthropic}
+  - {name: az, kind: azure, base_url: "http://h/"}
+  - {name: gem, kind: gemini}
   - {name: sim, kind: mock}
 models:
   - name: x
@@ -314,13 +330,21 @@ models:
   // Lists are compared by their first element; the rest of the fixture covers the other shapes.
   std::vector<std::string> same;
   expect_every_member_differs(r, p, "", same);
-  for (const char* list : {"providers", "models"}) {
-    expect_every_member_differs(r.at(list).at(0), p.at(list).at(0), list, same);
+  expect_every_member_differs(r.at("models").at(0), p.at("models").at(0), "models", same);
+  expect_every_member_differs(r.at("providers").at(0), p.at("providers").at(0), "providers", same);
+  // The keys only some kinds have (the first provider has those every kind shares).
+  for (std::size_t i = 1; i < 4; ++i) {
+    const json::object& plain_kind = p.at("providers").at(i).as_object();
+    for (const char* key : {"base_url", "api_version", "default_max_tokens"}) {
+      if (!plain_kind.contains(key)) continue;
+      expect_every_member_differs(r.at("providers").at(i).at(key), plain_kind.at(key),
+                                  std::string(plain_kind.at("kind").as_string()) + "." + key, same);
+    }
   }
   expect_every_member_differs(r.at("models").at(0).at("deployments").at(0),
                               p.at("models").at(0).at("deployments").at(0), "deployments", same);
-  expect_every_member_differs(r.at("providers").at(1).at("mock"),
-                              p.at("providers").at(1).at("mock"), "mock", same);
+  expect_every_member_differs(r.at("providers").at(4).at("mock"),
+                              p.at("providers").at(4).at("mock"), "mock", same);
   // Lists differ as wholes; the name "x" and the kinds are shared on purpose.
   std::erase_if(same, [](const std::string& path) {
     return path == "providers" || path == "models" || path == "models.name" ||
@@ -464,7 +488,8 @@ TEST(ConfigJsonTest, RedactionHidesEverySecretAndNothingElse) {
   EXPECT_EQ(doc.at("cache").at("redis").at("url"),
             "redis://cache-user:<redacted>@cache.internal:6391/3");
   // An empty secret says that none is set.
-  EXPECT_EQ(doc.at("providers").at(1).at("api_key"), "");
+  EXPECT_EQ(doc.at("providers").at(4).at("api_key"), "");
+  EXPECT_EQ(doc.at("providers").at(1).at("api_key"), "<redacted>");
   // Everything else is as without redaction.
   json::value plain = to_json(c, false);
   EXPECT_EQ(doc.at("routing"), plain.at("routing"));

@@ -54,17 +54,15 @@ constexpr std::string_view kLimitsKeys[] = {
     "max_header_bytes", "max_body_bytes", "max_response_bytes",   "header_timeout", "body_timeout",
     "idle_timeout",     "send_timeout",   "max_connections",      "backend",        "redis",
     "failure_mode",     "global",         "reserve_output_tokens"};
-constexpr std::string_view kProviderKeys[] = {"name",
-                                              "kind",
-                                              "base_url",
-                                              "api_key",
-                                              "timeouts",
-                                              "tls",
-                                              "headers",
-                                              "forward_headers",
-                                              "max_idle_connections",
-                                              "pool_idle_timeout",
-                                              "mock"};
+// The vendors' own endpoints, for kinds whose base_url may be left out.
+constexpr std::string_view kAnthropicBaseUrl = "https://api.anthropic.com";
+constexpr std::string_view kGeminiBaseUrl = "https://generativelanguage.googleapis.com/v1beta";
+constexpr std::string_view kAzureApiVersion = "2024-10-21";
+constexpr std::string_view kAnthropicVersion = "2023-06-01";
+constexpr std::string_view kProviderKeys[] = {
+    "name",     "kind", "base_url", "api_key",         "api_version",          "default_max_tokens",
+    "timeouts", "tls",  "headers",  "forward_headers", "max_idle_connections", "pool_idle_timeout",
+    "mock"};
 constexpr std::string_view kTimeoutKeys[] = {"connect", "first_byte", "idle", "total"};
 constexpr std::string_view kTlsKeys[] = {"verify", "ca_file"};
 constexpr std::string_view kMockKeys[] = {"first_token_delay", "tokens_per_second",
@@ -1354,12 +1352,10 @@ class Loader {
     if (require(*s, "kind")) {
       const Entry& e = *s->value("kind");
       if (auto text = scalar(e)) {
-        if (*text == "openai") {
-          kind = ProviderKind::kOpenAI;
-        } else if (*text == "mock") {
-          kind = ProviderKind::kMock;
-        } else {
-          report(e, "unknown kind " + quote(*text) + " (expected openai or mock)");
+        kind = parse_provider_kind(*text);
+        if (!kind) {
+          report(e, "unknown kind " + quote(*text) +
+                        " (expected openai, azure, anthropic, gemini or mock)");
         }
       }
     }
@@ -1368,18 +1364,42 @@ class Loader {
     if (kind == ProviderKind::kMock && s->value("base_url") != nullptr) {
       report(*s->value("base_url"),
              "not allowed for kind mock (the mock provider answers in-process)");
-    } else if (kind != ProviderKind::kOpenAI ||
-               require(*s, "base_url", "required for kind openai")) {
-      if (const Entry* e = s->value("base_url")) {
-        if (auto text = scalar(*e)) {
-          std::string error;
-          if (auto url = parse_base_url(*text, error)) {
-            p.base_url = std::move(*url);
-          } else {
-            report(*e, error);
-          }
+    } else if ((kind != ProviderKind::kOpenAI && kind != ProviderKind::kAzure) ||
+               require(*s, "base_url",
+                       "required for kind " + std::string(provider_kind_name(*kind)))) {
+      std::optional<std::string> text;
+      const Entry* e = s->value("base_url");
+      if (e != nullptr) {
+        text = scalar(*e);
+      } else if (kind == ProviderKind::kAnthropic) {
+        text = std::string(kAnthropicBaseUrl);
+      } else if (kind == ProviderKind::kGemini) {
+        text = std::string(kGeminiBaseUrl);
+      }
+      if (text) {
+        std::string error;
+        if (auto url = parse_base_url(*text, error)) {
+          p.base_url = std::move(*url);
+        } else if (e != nullptr) {
+          report(*e, error);
         }
       }
+    }
+
+    // The version the vendor's API is asked for: a query parameter for Azure, a header for
+    // Anthropic. Defaults are versions both document as current and stable.
+    if (kind == ProviderKind::kAzure || kind == ProviderKind::kAnthropic) {
+      p.api_version = kind == ProviderKind::kAzure ? kAzureApiVersion : kAnthropicVersion;
+      read_string(*s, "api_version", p.api_version);
+      if (p.api_version.empty()) report(*s->value("api_version"), "must not be empty");
+    } else if (s->value("api_version") != nullptr) {
+      report(*s->value("api_version"), "only allowed for kinds azure and anthropic");
+    }
+    if (kind == ProviderKind::kAnthropic) {
+      read_uint64(*s, "default_max_tokens", p.default_max_tokens);
+      if (p.default_max_tokens == 0) report(*s->value("default_max_tokens"), "must be at least 1");
+    } else if (s->value("default_max_tokens") != nullptr) {
+      report(*s->value("default_max_tokens"), "only allowed for kind anthropic");
     }
 
     read_string(*s, "api_key", p.api_key);
@@ -1410,7 +1430,7 @@ class Loader {
              std::numeric_limits<int>::max());
     read_duration(*s, "pool_idle_timeout", p.pool_idle_timeout);
 
-    if (kind == ProviderKind::kOpenAI && s->value("mock") != nullptr) {
+    if (kind != ProviderKind::kMock && s->value("mock") != nullptr) {
       report(*s->value("mock"), "only allowed for kind mock");
     } else if (auto m = subsection(*s, "mock", kMockKeys)) {
       read_duration(*m, "first_token_delay", p.mock.first_token_delay, /*allow_zero=*/true);

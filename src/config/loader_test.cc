@@ -459,6 +459,43 @@ TEST(LoaderTest, UnknownNestedKeysNameTheirSection) {
               ElementsAre(HasSubstr("unknown key \"deployment\" in models[0]")));
 }
 
+TEST(LoaderTest, TranslatingAndAzureKindsHaveTheirDefaultsAndOwnKeys) {
+  auto provider = [](std::string_view fields) {
+    return "providers:\n  - name: p\n" + indent(fields) + std::string(kModelsForP);
+  };
+  Config anthropic = load(provider("kind: anthropic\napi_key: k"));
+  const Provider& a = anthropic.providers[0];
+  EXPECT_EQ(a.kind, ProviderKind::kAnthropic);
+  EXPECT_EQ(a.base_url.host, "api.anthropic.com");
+  EXPECT_TRUE(a.base_url.tls);
+  EXPECT_EQ(a.api_version, "2023-06-01");
+  EXPECT_EQ(a.default_max_tokens, 4096u);
+  Config gemini = load(provider("kind: gemini"));
+  EXPECT_EQ(gemini.providers[0].base_url.host, "generativelanguage.googleapis.com");
+  EXPECT_EQ(gemini.providers[0].base_url.base_path, "/v1beta");
+  EXPECT_TRUE(gemini.providers[0].api_version.empty());
+  Config azure = load(provider("kind: azure\nbase_url: https://team.openai.azure.com"));
+  EXPECT_EQ(azure.providers[0].api_version, "2024-10-21");
+  EXPECT_EQ(load(provider("kind: azure\nbase_url: http://h\napi_version: 2025-01-01-preview"))
+                .providers[0]
+                .api_version,
+            "2025-01-01-preview");
+
+  EXPECT_THAT(problems(provider("kind: azure")),
+              ElementsAre(HasSubstr("missing key \"base_url\" in providers[0] (required for kind "
+                                    "azure)")));
+  EXPECT_THAT(problems(provider("kind: openai\nbase_url: http://h\napi_version: v1")),
+              ElementsAre(HasSubstr("api_version: only allowed for kinds azure and anthropic")));
+  EXPECT_THAT(problems(provider("kind: gemini\ndefault_max_tokens: 10")),
+              ElementsAre(HasSubstr("default_max_tokens: only allowed for kind anthropic")));
+  EXPECT_THAT(problems(provider("kind: anthropic\ndefault_max_tokens: 0")),
+              ElementsAre(HasSubstr("default_max_tokens: must be at least 1")));
+  EXPECT_THAT(problems(provider("kind: anthropic\napi_version: \"\"")),
+              ElementsAre(HasSubstr("api_version: must not be empty")));
+  EXPECT_THAT(problems(provider("kind: gemini\nmock: {seed: 1}")),
+              ElementsAre(HasSubstr("mock: only allowed for kind mock")));
+}
+
 TEST(LoaderTest, DuplicateKeys) {
   EXPECT_THAT(problems(with_top("workers: 2\nworkers: 3")),
               ElementsAre("test.yaml:2:1: duplicate key \"workers\" in top level (first at line "
@@ -486,8 +523,8 @@ workers: 0
 )";
   EXPECT_THAT(
       problems(yaml),
-      ElementsAre("test.yaml:7:11: providers[1].kind: unknown kind \"opena\" (expected openai or "
-                  "mock)",
+      ElementsAre("test.yaml:7:11: providers[1].kind: unknown kind \"opena\" (expected openai, "
+                  "azure, anthropic, gemini or mock)",
                   "test.yaml:11:19: models[0].deployments[0].provider: unknown provider \"nope\"",
                   StartsWith("test.yaml:12:10: workers: ")));
 }
@@ -893,8 +930,8 @@ TEST(ProvidersTest, KindRequiredAndKnown) {
   EXPECT_THAT(problems("providers: [{name: p}]\n" + std::string(kModelsForP)),
               ElementsAre(HasSubstr("missing key \"kind\" in providers[0]")));
   EXPECT_THAT(problems("providers: [{name: p, kind: OpenAI}]\n" + std::string(kModelsForP)),
-              ElementsAre(HasSubstr("providers[0].kind: unknown kind \"OpenAI\" (expected openai "
-                                    "or mock)")));
+              ElementsAre(HasSubstr("providers[0].kind: unknown kind \"OpenAI\" (expected openai, "
+                                    "azure, anthropic, gemini or mock)")));
 }
 
 TEST(BaseUrlTest, RequiredForOpenAI) {

@@ -5,6 +5,8 @@
 #include <ctime>
 
 #include "http/upstream.h"
+#include "provider/anthropic_provider.h"
+#include "provider/gemini_provider.h"
 #include "provider/mock_provider.h"
 #include "provider/openai_provider.h"
 
@@ -32,19 +34,26 @@ std::shared_ptr<const Runtime> Runtime::build(std::shared_ptr<const config::Conf
   const config::Config& cfg = *rt->config_;
   for (std::size_t slot = 0; slot < cfg.providers.size(); ++slot) {
     const config::Provider& p = cfg.providers[slot];
+    std::unique_ptr<provider::HttpProvider> http;
     switch (p.kind) {
-      case config::ProviderKind::kOpenAI: {
-        auto provider =
-            std::make_unique<provider::OpenAIProvider>(p, slot, cfg.limits.max_response_bytes);
-        rt->origins_.push_back(provider->origin());
-        rt->providers_.push_back(std::move(provider));
+      case config::ProviderKind::kOpenAI:
+      case config::ProviderKind::kAzure:
+        http = std::make_unique<provider::OpenAIProvider>(p, slot, cfg.limits.max_response_bytes);
         break;
-      }
+      case config::ProviderKind::kAnthropic:
+        http =
+            std::make_unique<provider::AnthropicProvider>(p, slot, cfg.limits.max_response_bytes);
+        break;
+      case config::ProviderKind::kGemini:
+        http = std::make_unique<provider::GeminiProvider>(p, slot, cfg.limits.max_response_bytes);
+        break;
       case config::ProviderKind::kMock:
         rt->origins_.push_back(nullptr);
         rt->providers_.push_back(std::make_unique<provider::MockProvider>(p));
-        break;
+        continue;
     }
+    rt->origins_.push_back(http->origin());
+    rt->providers_.push_back(std::move(http));
   }
   rt->models_ = std::make_unique<route::ModelRegistry>(
       cfg, rt->providers_, previous != nullptr ? previous->models_.get() : nullptr);

@@ -2,10 +2,12 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <stdexcept>
 
 namespace sluice::testing {
@@ -70,12 +72,24 @@ void FakeUpstream::run() {
     if (fd < 0) continue;
     std::string request = read_request(fd);
     ++requests_;
-    std::string response = respond_(request);
-    std::size_t sent = 0;
-    while (sent < response.size()) {
-      ssize_t n = ::send(fd, response.data() + sent, response.size() - sent, MSG_NOSIGNAL);
-      if (n <= 0) break;
-      sent += static_cast<std::size_t>(n);
+    const std::string response = respond_(request);
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    std::string_view rest = response;
+    for (bool more = true; more;) {
+      auto at = rest.find(kFlush);
+      more = at != std::string_view::npos;
+      std::string_view piece = rest.substr(0, at);
+      std::size_t sent = 0;
+      while (sent < piece.size()) {
+        ssize_t n = ::send(fd, piece.data() + sent, piece.size() - sent, MSG_NOSIGNAL);
+        if (n <= 0) break;
+        sent += static_cast<std::size_t>(n);
+      }
+      if (more) {
+        rest.remove_prefix(at + kFlush.size());
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
     }
     ::shutdown(fd, SHUT_WR);
     // Let the peer read everything before the socket goes away.

@@ -10,12 +10,18 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <thread>
 
 namespace sluice::testing {
 
 class FakeUpstream {
  public:
+  // Put in a response, makes the bytes before it go out in their own write, 20 ms before the
+  // rest: a stream split at an exact byte (inside a multi-byte character, between an event's
+  // lines) reaches the gateway in separate reads.
+  static constexpr std::string_view kFlush = "\x01<flush>\x01";
+
   // `respond` gets the raw request (head and body) and returns the raw response bytes.
   explicit FakeUpstream(std::function<std::string(const std::string& request)> respond);
   ~FakeUpstream();
