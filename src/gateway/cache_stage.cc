@@ -26,7 +26,7 @@ bool CacheStage::needs_canonical() {
   const config::Cache& config = ctx_.runtime->config().cache;
   cached_ = s.cache != nullptr && cache::endpoint_cached(config, *ctx_.endpoint);
   if (!cached_ && s.coalescer == nullptr) return false;
-  raw_ = cache::raw_key(cache_namespace(), *ctx_.endpoint, ctx_.session.request().body());
+  raw_ = cache::raw_key(cache_namespace(), *ctx_.endpoint, ctx_.body);
   if (!cached_) {
     // Coalescing alone: byte-identical requests get byte-identical answers, usage chunk and all.
     key_ = cache::KeyInfo{raw_, false, true};

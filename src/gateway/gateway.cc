@@ -11,6 +11,7 @@
 #include "gateway/access_log.h"
 #include "gateway/auth_stage.h"
 #include "gateway/gateway_metrics.h"
+#include "gateway/messages_front.h"
 #include "gateway/pipeline.h"
 #include "gateway/record_stage.h"
 #include "gateway/respond.h"
@@ -120,6 +121,10 @@ asio::awaitable<void> Gateway::handle(http::ServerSession& session) {
   static constexpr http::Header kAllowPost[] = {{"allow", "POST"}};
   static constexpr http::Header kAllowGet[] = {{"allow", "GET, HEAD"}};
 
+  // Anthropic's API in front: from here on, whatever is written goes out in Anthropic's shape.
+  std::optional<MessagesFront> messages;
+  if (path == "/v1/messages") messages.emplace(ctx);
+
   // 3. Authenticate: every /v1/ path needs a key when keys are on.
   bool authenticated = true;
   if (state_.tenants && path.starts_with("/v1/")) {
@@ -135,6 +140,14 @@ asio::awaitable<void> Gateway::handle(http::ServerSession& session) {
       record_usage(ctx);
     } else {
       co_await respond_error(ctx, wrong_method(session), kAllowPost);
+    }
+  } else if (messages) {
+    if (session.request().method() != bhttp::verb::post) {
+      co_await respond_error(ctx, wrong_method(session), kAllowPost);
+    } else if (co_await messages->translate_request()) {
+      ctx.endpoint = api::Endpoint::kChatCompletions;
+      co_await run_inference(ctx);
+      record_usage(ctx);
     }
   } else if (path == "/v1/models") {
     if (is_get(session)) {

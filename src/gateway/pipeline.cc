@@ -113,8 +113,7 @@ asio::awaitable<void> run_inference(RequestContext& ctx) {
 
   // 4. Decode the body once (with its canonical form when stage 6 needs the cache key).
   CacheStage cache(ctx);
-  auto decoded =
-      api::decode_inference(*ctx.endpoint, session.request().body(), cache.needs_canonical());
+  auto decoded = api::decode_inference(*ctx.endpoint, ctx.body, cache.needs_canonical());
   if (!decoded) co_return co_await respond_error(ctx, decoded.error());
   ctx.request = std::move(*decoded);
   ctx.model = ctx.request.model();

@@ -47,6 +47,10 @@ struct RequestContext {
   WorkerState& worker;
 
   std::optional<api::Endpoint> endpoint;
+  // The OpenAI request the pipeline serves: the client's body, or, for an API served in another
+  // shape (/v1/messages), its translation, which `translated_body` holds.
+  std::string_view body;
+  std::string translated_body;
   api::InferenceRequest request;
   // The body as sent upstream when the gateway changed it (asking a stream for its usage).
   std::string upstream_body;

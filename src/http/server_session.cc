@@ -220,6 +220,11 @@ asio::awaitable<ServerSession::ReadOutcome> ServerSession::reject(const core::Er
 asio::awaitable<bool> ServerSession::respond(int status, std::string_view content_type,
                                              std::string_view body, std::span<const Header> extra) {
   if (head_sent_) co_return false;
+  if (rewriter_ != nullptr) [[unlikely]] {
+    rewritten_.assign(body);
+    rewriter_->rewrite_reply(status, rewritten_);
+    body = rewritten_;
+  }
   HeadOptions o;
   o.status = status;
   o.content_type = content_type;
@@ -248,6 +253,8 @@ asio::awaitable<bool> ServerSession::begin_stream(int status, std::string_view c
                                                   std::span<const Header> extra,
                                                   std::string_view first, bool last) {
   if (head_sent_) co_return false;
+  if (rewriter_ != nullptr) [[unlikely]]
+    first = rewriter_->rewrite_stream(first, last);
   HeadOptions o;
   o.status = status;
   o.content_type = content_type;
@@ -285,6 +292,8 @@ asio::awaitable<bool> ServerSession::begin_stream(int status, std::string_view c
 asio::awaitable<bool> ServerSession::write_stream(std::string_view data, bool last) {
   if (!streaming_) co_return head_request_&& head_sent_;  // HEAD: bodies are not sent
   if (last) streaming_ = false;
+  if (rewriter_ != nullptr) [[unlikely]]
+    data = rewriter_->rewrite_stream(data, last);
   if (stream_until_close_ || data.empty()) {
     if (data.empty() && (!last || stream_until_close_)) co_return true;
     std::array buffers{cbuf(data.empty() ? kLastChunk : data)};

@@ -62,6 +62,18 @@ using SessionRegistryHook =
     boost::intrusive::list_base_hook<boost::intrusive::tag<SessionRegistryTag>,
                                      boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
 
+// Rewrites the bodies a handler writes for one request, for an API served in another vendor's
+// shape (the gateway's /v1/messages): the handler and its stages write OpenAI's answers, errors
+// and events, and the client receives the other shape. Set with ServerSession::rewrite_with().
+class ResponseRewriter {
+ public:
+  virtual ~ResponseRewriter() = default;
+  // A whole response: may change its status and body.
+  virtual void rewrite_reply(int& status, std::string& body) = 0;
+  // A stream's bytes: what to send instead (valid until the next call).
+  virtual std::string_view rewrite_stream(std::string_view data, bool last) = 0;
+};
+
 class ServerSession final : public net::Deadline, public SessionRegistryHook {
  public:
   ServerSession(asio::ip::tcp::socket socket, Handler& handler, const config::ServerLimits& limits,
@@ -99,6 +111,10 @@ class ServerSession final : public net::Deadline, public SessionRegistryHook {
                                      std::string_view first = {}, bool last = false);
   // Sends `data` as one chunk; `last` also ends the stream, in the same write.
   asio::awaitable<bool> write_stream(std::string_view data, bool last);
+
+  // Every body of the current request's response goes through `rewriter` (null: none); the
+  // handler clears it before the request ends.
+  void rewrite_with(ResponseRewriter* rewriter) { rewriter_ = rewriter; }
 
   // Drops the connection now, without finishing the response (the mock's injected faults).
   void abort();
@@ -158,6 +174,8 @@ class ServerSession final : public net::Deadline, public SessionRegistryHook {
   std::string request_id_;
   std::chrono::steady_clock::time_point started_;
 
+  ResponseRewriter* rewriter_ = nullptr;
+  std::string rewritten_;   // a rewritten whole body
   std::string head_;        // response head, reused
   std::string chunk_head_;  // chunk-size line, reused
   std::array<char, 2048> linger_buf_;
