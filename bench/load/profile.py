@@ -40,6 +40,9 @@ def main() -> int:
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--out", default="", help="report file (default: in /tmp)")
     ap.add_argument("--stream-upstream", choices=("chunked", "length"), default="chunked")
+    ap.add_argument("--stream-kind", choices=("openai", "anthropic"), default="openai",
+                    help="anthropic: the stream model reads the upstream's Anthropic-format "
+                         "stream through the translation (translate_bench.py's case)")
     ap.add_argument("--keys", action="store_true",
                     help="with keys, limits and the ledger on, as keys_bench.py runs it")
     ap.add_argument("--ledger", action="store_true",
@@ -60,6 +63,7 @@ def main() -> int:
         for d in ("upstream-tmp", "www"):
             (tmp / d).mkdir()
         (tmp / "www/stream.sse").write_text(pb.upstream_chat_sse())
+        (tmp / "www/anthropic.sse").write_text(pb.upstream_anthropic_sse())
         upstream_port = pb.free_port()
         user = "user root;" if os.geteuid() == 0 else ""
         upstream = pb.start_nginx("upstream", pb.render("upstream.conf.in", {
@@ -86,7 +90,8 @@ def main() -> int:
         script.chmod(0o755)
         args.sluice = str(script)
         sluice, port = pb.start_sluice(args, upstream_port, tmp, cache=args.case == "hit",
-                                       extra=extra, model_extra=model_extra)
+                                       extra=extra, model_extra=model_extra,
+                                       stream_kind=args.stream_kind)
         started.append(sluice)
         pb.log(f"sluice under {args.wrap} on :{port}; warming up")
         pb.wrk(args, port, args.case, 2, secret)

@@ -121,6 +121,37 @@ def upstream_chat_sse() -> str:
     return "".join(events)
 
 
+def upstream_anthropic_sse() -> str:
+    """The same answer as upstream_chat_sse() in Anthropic's Messages stream format, as the API
+    sends it: message_start, a text block with one content_block_delta per token, its stop,
+    message_delta with the stop reason and usage, message_stop."""
+    text = ("Exit code 137 means the process received SIGKILL, which is 128 plus signal 9. "
+            "In a nightly job this is almost always the out-of-memory killer. First check the "
+            "memory limit of the container or cgroup, then look at dmesg for oom-kill lines and compare the input sizes.")
+    words = text.split(" ")
+    tokens = [words[0]] + [" " + w for w in words[1:]]
+
+    def event(name: str, data: dict) -> str:
+        return f"event: {name}\ndata: " + json.dumps(data, separators=(",", ":")) + "\n\n"
+
+    events = [event("message_start", {"type": "message_start", "message": {
+        "id": "msg_BENCH01XFDUDzJfbKqHnbmrCs", "type": "message", "role": "assistant",
+        "model": "claude-sonnet-4-5-20250929", "content": [], "stop_reason": None,
+        "stop_sequence": None, "usage": {"input_tokens": 52, "cache_creation_input_tokens": 0,
+                                         "cache_read_input_tokens": 0, "output_tokens": 1}}})]
+    events.append(event("content_block_start", {"type": "content_block_start", "index": 0,
+                                                "content_block": {"type": "text", "text": ""}}))
+    events.append(event("ping", {"type": "ping"}))
+    events += [event("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                             "delta": {"type": "text_delta", "text": t}})
+               for t in tokens]
+    events.append(event("content_block_stop", {"type": "content_block_stop", "index": 0}))
+    events.append(event("message_delta", {"type": "message_delta", "delta": {
+        "stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": 47}}))
+    events.append(event("message_stop", {"type": "message_stop"}))
+    return "".join(events)
+
+
 def nginx_quote(s: str) -> str:
     """Text for inside a single-quoted nginx string."""
     if "$" in s:
@@ -502,10 +533,11 @@ def stream_path(args) -> str:
 
 def start_sluice(args, upstream_port: int, tmp: Path, name: str = "sluice",
                  cache: bool = False, deployments: int = 1, extra: str = "",
-                 model_extra: str = "") -> tuple[Server, int]:
+                 model_extra: str = "", stream_kind: str = "openai") -> tuple[Server, int]:
     """`deployments` > 1 puts that many deployments (each its own provider, all on the same
     upstream) behind each model, balanced by the default strategy, p2c-ewma. `extra` is added
-    to the top level of the configuration, `model_extra` to each model."""
+    to the top level of the configuration, `model_extra` to each model. `stream_kind`
+    "anthropic" serves the stream model from the upstream's Anthropic-format stream, translated."""
     conf = tmp / f"{name}.yaml"
     purpose = ("answers from its response cache" if cache
                else "a pure pass-through to the upstream nginx")
@@ -517,8 +549,8 @@ def start_sluice(args, upstream_port: int, tmp: Path, name: str = "sluice",
     kind: openai
     base_url: http://127.0.0.1:{upstream_port}/v1
   - name: upstream-stream{i}
-    kind: openai
-    base_url: http://127.0.0.1:{upstream_port}/{stream_path(args)}/v1
+    kind: {stream_kind}
+    base_url: http://127.0.0.1:{upstream_port}/{stream_path(args) if stream_kind == "openai" else "anthropic"}{"/v1" if stream_kind == "openai" else ""}
 """ for i in range(deployments))
     json_deps = ", ".join(f"{{provider: upstream{i}, model: {JSON_MODEL}}}"
                           for i in range(deployments))
@@ -726,6 +758,7 @@ def run_sluice_bench(ap: argparse.ArgumentParser, args, prefix: str, start, repo
     user = "user root;" if os.geteuid() == 0 else ""
     try:
         (tmp / "www/stream.sse").write_text(upstream_chat_sse())
+        (tmp / "www/anthropic.sse").write_text(upstream_anthropic_sse())
         upstream_port = free_port()
         upstream = start_nginx("upstream", render("upstream.conf.in", {
             "USER": user, "DIR": tmp, "PORT": upstream_port,
