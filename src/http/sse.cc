@@ -46,6 +46,8 @@ SseEventReader::SseEventReader(std::string_view sse) : sse_(sse) {
   // A byte order mark is not part of the first field name (SSE specification), but it is part
   // of the bytes a replay repeats: it stays in the first event's raw view.
   if (sse_.substr(0, kBom.size()) == kBom) pos_ = kBom.size();
+  // Most streams end their lines in "\n" alone: one scan here spares one per line.
+  has_cr_ = !sse_.empty() && std::memchr(sse_.data(), '\r', sse_.size()) != nullptr;
 }
 
 bool SseEventReader::next(SseEvent& ev) {
@@ -60,7 +62,7 @@ bool SseEventReader::next(SseEvent& ev) {
     const void* nl = std::memchr(base + begin, '\n', n - begin);
     const std::size_t limit =
         nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - base) : n;
-    const void* cr = std::memchr(base + begin, '\r', limit - begin);
+    const void* cr = has_cr_ ? std::memchr(base + begin, '\r', limit - begin) : nullptr;
     const std::size_t end =
         cr ? static_cast<std::size_t>(static_cast<const char*>(cr) - base) : limit;
     std::string_view line = sse_.substr(begin, end - begin);

@@ -64,6 +64,7 @@ class SseEventReader {
   std::size_t raw_begin_ = 0;
   std::string joined_;
   bool multi_line_ = false;
+  bool has_cr_ = true;  // the bytes hold a '\r': lines may end in "\r\n" or "\r"
 };
 
 }  // namespace sluice::http

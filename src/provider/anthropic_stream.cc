@@ -174,6 +174,23 @@ std::optional<Delta> compact_delta(std::string_view data) {
   return d;
 }
 
+// `{"type":"content_block_stop","index":N}` as Anthropic writes it: the block's index, or
+// nullopt for any other spelling (which the parser reads).
+std::optional<std::int64_t> compact_block_stop(std::string_view data) {
+  constexpr std::string_view kHead = R"({"type":"content_block_stop","index":)";
+  if (!data.starts_with(kHead) || !data.ends_with("}")) return std::nullopt;
+  const std::string_view digits = data.substr(kHead.size(), data.size() - kHead.size() - 1);
+  if (digits.empty() || digits.size() > 6 || (digits[0] == '0' && digits.size() > 1)) {
+    return std::nullopt;
+  }
+  std::int64_t index = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return std::nullopt;
+    index = index * 10 + (c - '0');
+  }
+  return index;
+}
+
 core::Error stream_error(const json::object& e) {
   // Mid-stream, where a status can no longer be sent: the error's type says which it was.
   const json::value* inner = member(e, "error");
@@ -205,7 +222,9 @@ struct StreamTranslator::State {
   core::Result<void> block_start(const json::object& e, std::string& out);
   core::Result<void> delta(const Delta& d, std::string& out);
   core::Result<void> block_stop(const json::object& e, std::string& out);
+  core::Result<void> block_stop(std::optional<std::int64_t> index, std::string& out);
   core::Result<void> message_delta(const json::object& e, std::string& out);
+  core::Result<void> message_stop();
   core::Result<Block*> block_at(std::optional<std::int64_t> index, std::string_view event);
 
   // A chunk is head + `{"index":0,"delta":` + the delta + `,"logprobs":null,"finish_reason":` +
@@ -296,6 +315,10 @@ core::Result<void> StreamTranslator::State::event(const json::object& e, std::st
   }
   if (type == "content_block_stop") return block_stop(e, out);
   if (type == "message_delta") return message_delta(e, out);
+  return message_stop();
+}
+
+core::Result<void> StreamTranslator::State::message_stop() {
   if (!finished) return protocol("Anthropic's stream stopped without a stop_reason");
   stopped = true;
   return core::ok();
@@ -417,7 +440,12 @@ core::Result<void> StreamTranslator::State::delta(const Delta& d, std::string& o
 }
 
 core::Result<void> StreamTranslator::State::block_stop(const json::object& e, std::string& out) {
-  auto block = block_at(index_of(member(e, "index")), "content_block_stop");
+  return block_stop(index_of(member(e, "index")), out);
+}
+
+core::Result<void> StreamTranslator::State::block_stop(std::optional<std::int64_t> index,
+                                                       std::string& out) {
+  auto block = block_at(index, "content_block_stop");
   if (!block) return block.error();
   Block& b = **block;
   if (b.kind == BlockKind::kNone) {
@@ -470,6 +498,17 @@ core::Result<void> StreamTranslator::feed(std::string_view events, std::string& 
         if (auto r = s.delta(*d, out); !r) return r;
         continue;
       }
+    }
+    if (ev.name == "content_block_stop" && s.started && !s.stopped) {
+      if (std::optional<std::int64_t> index = compact_block_stop(ev.data)) {
+        if (auto r = s.block_stop(index, out); !r) return r;
+        continue;
+      }
+    }
+    if (ev.name == "message_stop" && ev.data == R"({"type":"message_stop"})" && s.started &&
+        !s.stopped) {
+      if (auto r = s.message_stop(); !r) return r;
+      continue;
     }
     const json::value* v = s.parser.parse(ev.data);
     if (v == nullptr) return protocol("an event of Anthropic's stream is not JSON");

@@ -44,7 +44,8 @@ bool never_forwarded(std::string_view name) {
 // Upstream response headers a client may act on (rate limits, retry hints, processing time).
 bool passed_back(std::string_view name) {
   return core::iequals(name, "retry-after") || core::istarts_with(name, "openai-") ||
-         core::istarts_with(name, "x-ratelimit-") || core::istarts_with(name, "anthropic-ratelimit-");
+         core::istarts_with(name, "x-ratelimit-") ||
+         core::istarts_with(name, "anthropic-ratelimit-");
 }
 
 }  // namespace
@@ -68,9 +69,8 @@ HttpProvider::HttpProvider(const config::Provider& config, std::size_t slot,
 }
 
 asio::awaitable<Exchange> HttpProvider::send(const Call& call, std::string_view target,
-                                             std::span<const asio::const_buffer> body,
-                                             bool stream, StreamTranslator* translator,
-                                             StreamSink& sink) const {
+                                             std::span<const asio::const_buffer> body, bool stream,
+                                             StreamTranslator* translator, StreamSink& sink) const {
   Exchange out;
   http::UpstreamPool& pool = *(*call.resources.pools)[slot_];
 
@@ -144,6 +144,8 @@ asio::awaitable<Exchange> HttpProvider::send(const Call& call, std::string_view 
         std::string_view events = std::string_view(received).substr(0, complete);
         if (translator != nullptr) {
           translated.clear();
+          // An OpenAI chunk is somewhat longer than the event it comes from: one allocation.
+          translated.reserve(2 * events.size());
           auto fed = translator->feed(events, translated);
           if (fed && last) fed = translator->finish(translated);
           if (!fed) {
