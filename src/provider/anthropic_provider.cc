@@ -27,11 +27,11 @@ AnthropicProvider::AnthropicProvider(const config::Provider& config, std::size_t
 asio::awaitable<Exchange> AnthropicProvider::exchange(const Call& call, StreamSink& sink) const {
   const api::InferenceRequest& r = call.request;
   if (r.endpoint != api::Endpoint::kChatCompletions) {
-    co_return refused(core::Error(
-        core::Errc::kInvalidRequest,
-        "The provider `" + std::string(name()) +
-            "` is of kind anthropic, which serves chat completions only, not " +
-            std::string(api::endpoint_name(r.endpoint)) + "."));
+    co_return refused(
+        core::Error(core::Errc::kInvalidRequest,
+                    "The provider `" + std::string(name()) +
+                        "` is of kind anthropic, which serves chat completions only, not " +
+                        std::string(api::endpoint_name(r.endpoint)) + "."));
   }
   auto translated = anthropic::translate_request(
       r.body, anthropic::RequestOptions{call.upstream_model, default_max_tokens_});

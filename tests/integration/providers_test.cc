@@ -135,7 +135,6 @@ StreamText read_openai_stream(const std::string& body) {
   return out;
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // Anthropic
 
@@ -190,7 +189,8 @@ providers:
     base_url: )" +
          base_url + R"(
     api_key: sk-ant-secret
-)" + extra + R"(
+)" + extra +
+         R"(
 models:
   - name: claude
     deployments: [{provider: claude, model: claude-sonnet-4-5}]
@@ -234,8 +234,9 @@ TEST(AnthropicProviderTest, TranslatesTheRequestAndTheAnswerAndCachesTheTranslat
 }
 
 TEST(AnthropicProviderTest, StreamsTranslatedEventsWithMultiByteTextSplitAcrossReads) {
-  Recorder upstream("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n" +
-                    anthropic_stream());
+  Recorder upstream(
+      "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n" +
+      anthropic_stream());
   TempDir dir;
   Gateway gateway = start_gateway(dir, anthropic_config(upstream.base_url()));
   ASSERT_NE(gateway.port, 0) << gateway.process->log();
@@ -255,13 +256,15 @@ TEST(AnthropicProviderTest, StreamsTranslatedEventsWithMultiByteTextSplitAcrossR
 }
 
 TEST(AnthropicProviderTest, AMidStreamErrorEndsTheClientsStreamWithAnErrorAndNoDone) {
-  Recorder upstream("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n" +
-                    anthropic_stream(/*with_error=*/true));
+  Recorder upstream(
+      "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n" +
+      anthropic_stream(/*with_error=*/true));
   TempDir dir;
   Gateway gateway = start_gateway(dir, anthropic_config(upstream.base_url()));
   ASSERT_NE(gateway.port, 0) << gateway.process->log();
-  auto r = request(gateway.port, "POST", "/v1/chat/completions",
-                   R"({"model":"claude","stream":true,"messages":[{"role":"user","content":"Hi"}]})");
+  auto r =
+      request(gateway.port, "POST", "/v1/chat/completions",
+              R"({"model":"claude","stream":true,"messages":[{"role":"user","content":"Hi"}]})");
   ASSERT_TRUE(r);
   StreamText s = read_openai_stream(r->body);
   EXPECT_EQ(s.content, "日本語 🌊 ok");
@@ -309,13 +312,13 @@ models:
   EXPECT_EQ(json::parse(f->body).at("model"), "llama-3.1-8b");
 
   // Anthropic has no embeddings: the client is told which provider cannot serve it.
-  auto n = request(gateway.port, "POST", "/v1/embeddings", R"({"model":"claude-only","input":"x"})");
+  auto n =
+      request(gateway.port, "POST", "/v1/embeddings", R"({"model":"claude-only","input":"x"})");
   ASSERT_TRUE(n);
   EXPECT_EQ(n->status, 400) << n->body;
   EXPECT_NE(std::string(openai_error(*n).at("message").as_string()).find("kind anthropic"),
             std::string::npos);
 }
-
 
 // ---------------------------------------------------------------------------------------------
 // Gemini
@@ -346,9 +349,10 @@ TEST(GeminiProviderTest, ChatGoesToGenerateContentAndComesBackAsAChatCompletion)
   TempDir dir;
   Gateway gateway = start_gateway(dir, gemini_config(upstream.base_url()));
   ASSERT_NE(gateway.port, 0) << gateway.process->log();
-  auto r = request(gateway.port, "POST", "/v1/chat/completions",
-                   R"({"model":"flash","max_tokens":20,"messages":[{"role":"system","content":"Be brief."},)"
-                   R"({"role":"user","content":"Rivers?"}]})");
+  auto r = request(
+      gateway.port, "POST", "/v1/chat/completions",
+      R"({"model":"flash","max_tokens":20,"messages":[{"role":"system","content":"Be brief."},)"
+      R"({"role":"user","content":"Rivers?"}]})");
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200) << r->body;
   json::object answer = json::parse(r->body).as_object();
@@ -397,12 +401,14 @@ TEST(GeminiProviderTest, StreamsFromStreamGenerateContentAsOpenAIChunks) {
 }
 
 TEST(GeminiProviderTest, EmbeddingsGoToBatchEmbedContents) {
-  Recorder upstream(http_answer("200 OK", "application/json",
-                                R"({"embeddings":[{"values":[0.1,-0.2,0.3]},{"values":[0.4,0.5,-0.6]}]})"));
+  Recorder upstream(
+      http_answer("200 OK", "application/json",
+                  R"({"embeddings":[{"values":[0.1,-0.2,0.3]},{"values":[0.4,0.5,-0.6]}]})"));
   TempDir dir;
   Gateway gateway = start_gateway(dir, gemini_config(upstream.base_url()));
   ASSERT_NE(gateway.port, 0) << gateway.process->log();
-  auto r = request(gateway.port, "POST", "/v1/embeddings", R"({"model":"embed","input":["a","b"]})");
+  auto r =
+      request(gateway.port, "POST", "/v1/embeddings", R"({"model":"embed","input":["a","b"]})");
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200) << r->body;
   json::object answer = json::parse(r->body).as_object();
