@@ -421,5 +421,55 @@ TEST(GeminiProviderTest, EmbeddingsGoToBatchEmbedContents) {
       << upstream.last();
 }
 
+// ---------------------------------------------------------------------------------------------
+// Anthropic's API in front
+
+TEST(MessagesFrontTest, AnAnthropicClientIsAnsweredInItsShapeFromAuthToAnswer) {
+  TempDir dir;
+  MockUpstream mock = start_mock(dir);
+  Gateway gateway = start_gateway(dir, "data_dir: " + dir.file("data").string() + R"(
+auth: {mode: keys}
+providers:
+  - name: local
+    kind: openai
+    base_url: )" + mock.base_url() + R"(
+models:
+  - name: fast
+    deployments: [{provider: local, model: llama-3.1-8b}]
+)");
+  ASSERT_NE(gateway.port, 0) << gateway.process->log();
+  const std::string ask =
+      R"({"model":"fast","max_tokens":8,"messages":[{"role":"user","content":"Hi"}]})";
+  // No key: a 401 as Anthropic words it, not OpenAI's shape.
+  auto denied = request(gateway.port, "POST", "/v1/messages", ask, {{"x-api-key", "sk-wrong"}});
+  ASSERT_TRUE(denied);
+  EXPECT_EQ(denied->status, 401) << denied->body;
+  json::object e = json::parse(denied->body).as_object();
+  EXPECT_EQ(e.at("type"), "error");
+  EXPECT_EQ(e.at("error").at("type"), "authentication_error");
+
+  // Without keys: GET is a 405 with Allow, and a body that is not JSON a 400, in the same shape.
+  TempDir open_dir;
+  Gateway open = start_gateway(open_dir, R"(
+providers:
+  - name: local
+    kind: openai
+    base_url: )" + mock.base_url() + R"(
+models:
+  - name: fast
+    deployments: [{provider: local, model: llama-3.1-8b}]
+)");
+  ASSERT_NE(open.port, 0) << open.process->log();
+  auto wrong = request(open.port, "GET", "/v1/messages");
+  ASSERT_TRUE(wrong);
+  EXPECT_EQ(wrong->status, 405);
+  EXPECT_EQ(wrong->header("allow"), "POST");
+  EXPECT_EQ(json::parse(wrong->body).at("type"), "error");
+  auto bad = request(open.port, "POST", "/v1/messages", "{not json", {});
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400) << bad->body;
+  EXPECT_EQ(json::parse(bad->body).at("error").at("type"), "invalid_request_error");
+}
+
 }  // namespace
 }  // namespace sluice::testing
