@@ -11,16 +11,16 @@ namespace {
 
 constexpr std::size_t kMaxDepth = 128;
 
-json::parse_options parse_options() {
+}  // namespace
+
+json::parse_options json_parse_options() {
   json::parse_options o;
   o.max_depth = kMaxDepth;
   return o;
 }
 
-}  // namespace
-
 JsonArenaParser::JsonArenaParser()
-    : parser_(json::storage_ptr(), parse_options(), temp_, sizeof temp_) {}
+    : parser_(json::storage_ptr(), json_parse_options(), temp_, sizeof temp_) {}
 
 const json::value* JsonArenaParser::parse(std::string_view text) {
   boost::system::error_code ec;

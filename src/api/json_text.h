@@ -20,6 +20,10 @@
 
 namespace sluice::api {
 
+// What JsonArenaParser reads, for a document parsed otherwise (json::parse into an arena of the
+// caller's): nesting up to 128 deep.
+json::parse_options json_parse_options();
+
 // Parses one document at a time into an arena that the next parse reuses: a stream's chunks are
 // small and dropped as soon as they are read, so a chunk that fits the first block (most do)
 // costs no heap allocation at all. Documents nest at most 128 deep (a tool's JSON schema may be

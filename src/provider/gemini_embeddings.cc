@@ -124,8 +124,8 @@ void append_compact(std::string& out, std::string_view array) {
 core::Result<std::string> translate_embeddings_request(std::string_view openai_body,
                                                        std::string_view model,
                                                        EmbeddingsRequest* info) {
-  api::JsonArenaParser parser;
-  auto parsed = wire::request_object(parser, openai_body);
+  wire::RequestBody request;
+  auto parsed = request.parse(openai_body);
   if (!parsed) return parsed.error();
   const json::object* body = *parsed;
 

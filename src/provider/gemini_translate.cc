@@ -1033,8 +1033,8 @@ core::Result<void> write_reasoning(Generation& g, const json::value& v) {
 }  // namespace
 
 core::Result<TranslatedRequest> translate_request(std::string_view openai_body) {
-  api::JsonArenaParser parser;
-  auto parsed = wire::request_object(parser, openai_body);
+  wire::RequestBody request;
+  auto parsed = request.parse(openai_body);
   if (!parsed) return parsed.error();
   const json::object* body = *parsed;
 

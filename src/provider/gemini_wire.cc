@@ -4,16 +4,15 @@
 
 namespace sluice::provider::gemini::wire {
 
-core::Result<const json::object*> request_object(api::JsonArenaParser& parser,
-                                                 std::string_view body) {
+core::Result<const json::object*> RequestBody::parse(std::string_view body) {
   boost::system::error_code ec;
-  std::size_t at = 0;
-  const json::value* doc = parser.parse(body, ec, at);
-  if (doc == nullptr) {
+  // emplace keeps the arena; assignment would copy the document onto the heap
+  doc_.emplace(json::parse(body, ec, &arena_, api::json_parse_options()));
+  if (ec) {
     return core::fail(core::Errc::kInvalidRequest,
                       "The request body is not valid JSON: " + ec.message() + ".");
   }
-  const json::object* o = object_of(doc);
+  const json::object* o = object_of(&*doc_);
   if (o == nullptr) {
     return core::fail(core::Errc::kInvalidRequest, "The request body must be a JSON object.");
   }

@@ -4,7 +4,7 @@
 // byte for byte; decimals keep their shortest round-trip form, so 0.7 stays "0.7" and an
 // embedding's values keep their digits).
 //
-// Thread safety: pure functions.
+// Thread safety: pure functions; a RequestBody belongs to one caller.
 #pragma once
 
 #include <boost/json.hpp>
@@ -27,10 +27,24 @@ inline void append_key(std::string& out, std::string_view key) {
   out += "\":";
 }
 
-// The client's OpenAI body as a JSON object, parsed into `parser` (valid until its next parse);
-// the client's 400 when it is not JSON or not an object.
-core::Result<const json::object*> request_object(api::JsonArenaParser& parser,
-                                                 std::string_view body);
+// The client's OpenAI body, parsed on the stack: a chat request with a few tools takes more
+// than api::JsonArenaParser's 4 KiB first block, and a heap block for each costs some 3% of the
+// translation. It reads as deep as api::JsonArenaParser does.
+class RequestBody {
+ public:
+  RequestBody() = default;
+  RequestBody(const RequestBody&) = delete;
+  RequestBody& operator=(const RequestBody&) = delete;
+
+  // The body as a JSON object, valid while this lives; the client's 400 when it is not JSON or
+  // not an object.
+  core::Result<const json::object*> parse(std::string_view body);
+
+ private:
+  unsigned char first_block_[8192];
+  json::monotonic_resource arena_{first_block_, sizeof first_block_};
+  std::optional<json::value> doc_;
+};
 
 // Readers that treat a member of another type as absent.
 inline const json::value* member(const json::object& o, std::string_view key) {
