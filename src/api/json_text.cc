@@ -1,6 +1,7 @@
 #include "api/json_text.h"
 
 #include <charconv>
+#include <cmath>
 #include <cstring>
 #include <limits>
 
@@ -10,16 +11,16 @@ namespace {
 
 constexpr std::size_t kMaxDepth = 128;
 
-json::parse_options parse_options() {
+}  // namespace
+
+json::parse_options json_parse_options() {
   json::parse_options o;
   o.max_depth = kMaxDepth;
   return o;
 }
 
-}  // namespace
-
 JsonArenaParser::JsonArenaParser()
-    : parser_(json::storage_ptr(), parse_options(), temp_, sizeof temp_) {}
+    : parser_(json::storage_ptr(), json_parse_options(), temp_, sizeof temp_) {}
 
 const json::value* JsonArenaParser::parse(std::string_view text) {
   boost::system::error_code ec;
@@ -120,23 +121,15 @@ void append_json(std::string& out, const json::value& v) {
     case json::kind::bool_:
       out += v.get_bool() ? "true" : "false";
       return;
-    case json::kind::int64: {
-      char buf[24];
-      auto r = std::to_chars(buf, buf + sizeof buf, v.get_int64());
-      out.append(buf, r.ptr);
+    case json::kind::int64:
+      append_int(out, v.get_int64());
       return;
-    }
     case json::kind::uint64:
       append_uint(out, v.get_uint64());
       return;
-    case json::kind::double_: {
-      // The shortest text that reads back as the same double ("0.7", "1"), where Boost.JSON's
-      // serializer writes "7E-1" and "1E0".
-      char buf[32];
-      auto r = std::to_chars(buf, buf + sizeof buf, v.get_double());
-      out.append(buf, r.ptr);
+    case json::kind::double_:
+      append_double(out, v.get_double());
       return;
-    }
     case json::kind::string:
       append_json_string(out, v.get_string());
       return;
@@ -170,6 +163,24 @@ void append_json(std::string& out, const json::value& v) {
 void append_uint(std::string& out, std::uint64_t n) {
   char buf[24];
   auto r = std::to_chars(buf, buf + sizeof buf, n);
+  out.append(buf, r.ptr);
+}
+
+void append_int(std::string& out, std::int64_t n) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, n);
+  out.append(buf, r.ptr);
+}
+
+void append_double(std::string& out, double d) {
+  // std::to_chars gives the shortest round-trip text ("0.7", "1"), where Boost.JSON's serializer
+  // writes "7E-1" and "1E0".
+  if (!std::isfinite(d)) {
+    out += '0';
+    return;
+  }
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, d);
   out.append(buf, r.ptr);
 }
 

@@ -1,7 +1,7 @@
 // Reading and writing JSON text where it is done per request or per stream event (the
-// translators of api/anthropic_messages.h): a parser whose arena the next document reuses, and
-// writers that append straight to an output string instead of building a document to
-// serialize.
+// translators of api/anthropic_messages.h and provider/, the access log): a parser whose arena
+// the next document reuses, and writers that append straight to an output string instead of
+// building a document to serialize.
 //
 // Thread safety: the writers are pure; a JsonArenaParser belongs to one user at a time.
 #pragma once
@@ -19,6 +19,10 @@
 #include "core/asio.h"
 
 namespace sluice::api {
+
+// What JsonArenaParser reads, for a document parsed otherwise (json::parse into an arena of the
+// caller's): nesting up to 128 deep.
+json::parse_options json_parse_options();
 
 // Parses one document at a time into an arena that the next parse reuses: a stream's chunks are
 // small and dropped as soon as they are read, so a chunk that fits the first block (most do)
@@ -48,18 +52,27 @@ class JsonArenaParser {
   std::optional<json::value> value_;
 };
 
-// `s` as a JSON string, quotes included. `s` must be valid UTF-8 (the parser guarantees it of
-// what it read); only '"', '\\' and control characters are escaped, as Boost.JSON does.
+// `s` as a JSON string, quotes included: '"', '\\' and the control characters are escaped, as
+// Boost.JSON does (\b \f \n \r \t, a six-character escape for the others), and nothing more. Every
+// other byte is copied as it is: UTF-8 passes through (CJK and emoji come out as they came in), and
+// so would bytes that are not UTF-8, which is why text must be valid UTF-8 to make valid JSON (the
+// parser guarantees it of what it read).
 void append_json_string(std::string& out, std::string_view s);
 
 // The same without the quotes, for a string written in pieces ("data:" + type + ";base64," ...).
 void append_json_chars(std::string& out, std::string_view s);
 
 // `v` serialized (compact), straight into `out`: members in their order, strings escaped as
-// above, doubles in their shortest form. `v` nests no deeper than the parser allows.
+// above, doubles as append_double writes them. `v` nests no deeper than the parser allows.
 void append_json(std::string& out, const json::value& v);
 
 void append_uint(std::string& out, std::uint64_t n);
+void append_int(std::string& out, std::int64_t n);
+
+// `d` in its shortest form that reads back as the same double ("0.7", "1", "1e+300"); 0 for an
+// infinity or NaN, which JSON cannot write (a parsed number is always finite: this only keeps a
+// computed one from making the output invalid).
+void append_double(std::string& out, double d);
 
 // A JSON number as a count: a non-negative integer (or a non-negative double, truncated);
 // nullopt for anything else.

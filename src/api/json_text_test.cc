@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 
+#include <limits>
 #include <string>
 
 namespace sluice::api {
@@ -58,6 +59,27 @@ TEST(JsonText, DoublesTakeTheirShortestForm) {
   EXPECT_EQ(written(1e300), "1e+300");
   for (double d : {0.1, 1.0 / 3, 123456.789, 6.02214076e23}) {
     EXPECT_EQ(json::parse(written(d)).to_number<double>(), d);
+  }
+}
+
+TEST(JsonText, NumbersWrittenOnTheirOwn) {
+  std::string out;
+  append_int(out, -9223372036854775807 - 1);
+  out += ',';
+  append_int(out, 0);
+  out += ',';
+  append_uint(out, 18446744073709551615u);
+  out += ',';
+  append_double(out, 0.7);
+  EXPECT_EQ(out, "-9223372036854775808,0,18446744073709551615,0.7");
+  // JSON has no infinity or NaN: what a computation made of them still leaves valid JSON.
+  for (double d :
+       {std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity(),
+        std::numeric_limits<double>::quiet_NaN()}) {
+    out.clear();
+    append_json(out, json::value(d));
+    EXPECT_EQ(out, "0");
+    EXPECT_EQ(json::parse(out), 0);
   }
 }
 

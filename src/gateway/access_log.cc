@@ -9,49 +9,14 @@
 #include <chrono>
 
 #include "api/endpoint.h"
+#include "api/json_text.h"
 #include "gateway/request_context.h"
 #include "gateway/tenants.h"
 #include "http/server_session.h"
 
 namespace sluice::gateway {
 
-namespace {
-
-// JSON string escaping for the few free-text fields (path, model, error).
-void append_json_string(std::string& out, std::string_view s) {
-  out.push_back('"');
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          out += "\\u00";
-          out.push_back(kHex[c >> 4]);
-          out.push_back(kHex[c & 0xf]);
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out.push_back('"');
-}
-
-}  // namespace
+using api::append_json_string;
 
 AccessLog::AccessLog(const std::string& path) {
   // One background thread formats nothing and only writes; when the queue is full the oldest

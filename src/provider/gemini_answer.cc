@@ -20,10 +20,11 @@ namespace sluice::provider::gemini {
 
 namespace {
 
+using api::append_int;
+using api::append_json;
+using api::append_json_string;
+using api::append_uint;
 using core::Errc;
-using wire::append_int;
-using wire::append_json;
-using wire::append_quoted;
 using wire::array_of;
 using wire::count_of;
 using wire::member;
@@ -130,14 +131,14 @@ std::string_view finish_reason(std::string_view gemini, bool called) {
 void append_call_id(std::string& out, const Call& call, std::string_view id_suffix, std::size_t n,
                     std::string& scratch) {
   if (!call.id.empty()) {
-    append_quoted(out, call.id);
+    append_json_string(out, call.id);
     return;
   }
   scratch = "call_";
   scratch += id_suffix;
   scratch += '_';
   append_int(scratch, static_cast<std::int64_t>(n));
-  append_quoted(out, scratch);  // the suffix is the provider's: quoted, whatever it holds
+  append_json_string(out, scratch);  // the suffix is the provider's: quoted, whatever it holds
 }
 
 // {"index"?, "id", "type", "function": {"name", "arguments"}, "extra_content"?}
@@ -152,7 +153,7 @@ void append_tool_call(std::string& out, const Call& call, std::string_view id_su
   out += R"("id":)";
   append_call_id(out, call, id_suffix, n, scratch);
   out += R"(,"type":"function","function":{"name":)";
-  append_quoted(out, call.name);
+  append_json_string(out, call.name);
   out += R"(,"arguments":)";
   scratch.clear();
   if (call.args != nullptr && call.args->is_object()) {
@@ -160,11 +161,11 @@ void append_tool_call(std::string& out, const Call& call, std::string_view id_su
   } else {
     scratch = "{}";
   }
-  append_quoted(out, scratch);
+  append_json_string(out, scratch);
   out += '}';
   if (!call.signature.empty()) {
     out += R"(,"extra_content":{"google":{"thought_signature":)";
-    append_quoted(out, call.signature);
+    append_json_string(out, call.signature);
     out += "}}";
   }
   out += '}';
@@ -183,7 +184,7 @@ void append_bytes(std::string& out, std::string_view token) {
 void append_token(std::string& out, const json::object& t) {
   std::string_view token = string_of(member(t, "token"));
   out += R"({"token":)";
-  append_quoted(out, token);
+  append_json_string(out, token);
   out += R"(,"logprob":)";
   const json::value* lp = member(t, "logProbability");
   if (lp != nullptr && (lp->is_double() || lp->is_int64() || lp->is_uint64())) {
@@ -251,21 +252,16 @@ UsageCounts read_usage(const json::object& u) {
 }
 
 void append_usage(std::string& out, const UsageCounts& c) {
-  auto num = [&](std::uint64_t v) {
-    char buf[24];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-    out.append(buf, end);
-  };
   out += R"({"prompt_tokens":)";
-  num(c.prompt);
+  append_uint(out, c.prompt);
   out += R"(,"completion_tokens":)";
-  num(c.completion);
+  append_uint(out, c.completion);
   out += R"(,"total_tokens":)";
-  num(c.prompt + c.completion);
+  append_uint(out, c.prompt + c.completion);
   out += R"(,"prompt_tokens_details":{"cached_tokens":)";
-  num(c.cached);
+  append_uint(out, c.cached);
   out += R"(},"completion_tokens_details":{"reasoning_tokens":)";
-  num(c.reasoning);
+  append_uint(out, c.reasoning);
   out += "}}";
 }
 
@@ -297,7 +293,7 @@ std::string_view block_reason(const json::object& answer) {
 
 core::Result<std::string> translate_response(std::string_view body, std::string_view model,
                                              std::string_view id, std::int64_t created) {
-  wire::ArenaParser parser;
+  api::JsonArenaParser parser;
   const json::value* v = parser.parse(body);
   if (v == nullptr) return protocol("with a body that is not JSON");
   const json::object* answer = object_of(v);
@@ -308,11 +304,11 @@ core::Result<std::string> translate_response(std::string_view body, std::string_
   std::string out;
   out.reserve(body.size() + 256);
   out += R"({"id":)";
-  append_quoted(out, id);
+  append_json_string(out, id);
   out += R"(,"object":"chat.completion","created":)";
   append_int(out, created);
   out += R"(,"model":)";
-  append_quoted(out, version.empty() ? model : version);
+  append_json_string(out, version.empty() ? model : version);
   out += R"(,"choices":[)";
 
   const json::array* candidates = array_of(member(*answer, "candidates"));
@@ -331,13 +327,13 @@ core::Result<std::string> translate_response(std::string_view body, std::string_
       append_int(out, static_cast<std::int64_t>(*index));
       out += R"(,"message":{"role":"assistant","content":)";
       if (!parts.text.empty() || parts.calls.empty()) {
-        append_quoted(out, parts.text);
+        append_json_string(out, parts.text);
       } else {
         out += "null";  // as OpenAI answers a reply that is only tool calls
       }
       if (!parts.thoughts.empty()) {
         out += R"(,"reasoning_content":)";
-        append_quoted(out, parts.thoughts);
+        append_json_string(out, parts.thoughts);
       }
       if (!parts.calls.empty()) {
         out += R"(,"tool_calls":[)";
@@ -374,7 +370,7 @@ core::Result<std::string> translate_response(std::string_view body, std::string_
 
 TranslatedReply translate_error(int status, std::string_view body) {
   int fallback = status >= 400 && status <= 599 ? status : 502;
-  wire::ArenaParser parser;
+  api::JsonArenaParser parser;
   const json::value* v = parser.parse(body);
   const json::object* error = nullptr;
   if (v != nullptr) {
@@ -393,7 +389,7 @@ TranslatedReply translate_error(int status, std::string_view body) {
 }
 
 std::optional<std::string> retry_after(std::string_view error_body) {
-  wire::ArenaParser parser;
+  api::JsonArenaParser parser;
   const json::value* v = parser.parse(error_body);
   if (v != nullptr && v->is_array() && !v->get_array().empty()) v = &v->get_array().front();
   const json::object* o = object_of(v);
@@ -439,17 +435,17 @@ struct StreamTranslator::State {
   bool has_usage = false;
   UsageCounts usage;
   bool failed = false;
-  wire::ArenaParser parser;
+  api::JsonArenaParser parser;
   Parts parts;
   std::string scratch;
 
   void open_prefix(std::string_view version) {
     prefix = R"(data: {"id":)";
-    append_quoted(prefix, id);
+    append_json_string(prefix, id);
     prefix += R"(,"object":"chat.completion.chunk","created":)";
     append_int(prefix, created);
     prefix += R"(,"model":)";
-    append_quoted(prefix, version.empty() ? std::string_view(model) : version);
+    append_json_string(prefix, version.empty() ? std::string_view(model) : version);
     prefix += R"(,"choices":[)";
   }
 
@@ -496,14 +492,14 @@ struct StreamTranslator::State {
       key("role");
       out += R"("assistant")";
       key("content");
-      append_quoted(out, parts.text);  // "" when this event has no text
+      append_json_string(out, parts.text);  // "" when this event has no text
     } else if (!parts.text.empty()) {
       key("content");
-      append_quoted(out, parts.text);
+      append_json_string(out, parts.text);
     }
     if (!parts.thoughts.empty()) {
       key("reasoning_content");
-      append_quoted(out, parts.thoughts);
+      append_json_string(out, parts.thoughts);
     }
     if (!parts.calls.empty()) {
       key("tool_calls");

@@ -18,10 +18,10 @@ namespace sluice::provider::gemini {
 
 namespace {
 
+using api::append_int;
+using api::append_json;
+using api::append_json_string;
 using core::Errc;
-using wire::append_int;
-using wire::append_json;
-using wire::append_quoted;
 using wire::array_of;
 using wire::member;
 using wire::object_of;
@@ -45,9 +45,9 @@ core::Error protocol(std::string message) {
 void append_request(std::string& out, std::string_view model, std::string_view text,
                     const json::value* dimensions) {
   out += R"({"model":)";
-  append_quoted(out, model);
+  append_json_string(out, model);
   out += R"(,"content":{"parts":[{"text":)";
-  append_quoted(out, text);
+  append_json_string(out, text);
   out += "}]}";
   if (dimensions != nullptr) {
     out += R"(,"outputDimensionality":)";
@@ -124,13 +124,10 @@ void append_compact(std::string& out, std::string_view array) {
 core::Result<std::string> translate_embeddings_request(std::string_view openai_body,
                                                        std::string_view model,
                                                        EmbeddingsRequest* info) {
-  unsigned char buffer[4096];
-  json::monotonic_resource arena(buffer, sizeof buffer);
-  boost::system::error_code ec;
-  json::value doc = json::parse(openai_body, ec, &arena);
-  if (ec) return invalid("The request body is not valid JSON: " + ec.message() + ".", "");
-  const json::object* body = object_of(&doc);
-  if (body == nullptr) return invalid("The request body must be a JSON object.", "");
+  wire::RequestBody request;
+  auto parsed = request.parse(openai_body);
+  if (!parsed) return parsed.error();
+  const json::object* body = *parsed;
 
   const json::value* input = nullptr;
   const json::value* dimensions = nullptr;
@@ -208,7 +205,7 @@ core::Result<std::string> translate_embeddings_request(std::string_view openai_b
 core::Result<std::string> translate_embeddings_response(std::string_view body,
                                                         std::string_view model,
                                                         const EmbeddingsRequest& info) {
-  wire::ArenaParser parser;
+  api::JsonArenaParser parser;
   const json::value* v = parser.parse(body);
   if (v == nullptr) return protocol("with a body that is not JSON");
   const json::object* answer = object_of(v);
@@ -248,7 +245,7 @@ core::Result<std::string> translate_embeddings_response(std::string_view body,
     out += '}';
   }
   out += R"(],"model":)";
-  append_quoted(out, model);
+  append_json_string(out, model);
   // Vertex AI's batchEmbedContents counts the prompt; the Gemini API's does not.
   std::uint64_t tokens = info.estimated_tokens;
   if (const json::object* usage = object_of(member(*answer, "usageMetadata"))) {

@@ -20,10 +20,10 @@ namespace sluice::provider::gemini {
 
 namespace {
 
+using api::append_json;
+using api::append_json_string;
 using core::Errc;
-using wire::append_json;
 using wire::append_key;
-using wire::append_quoted;
 using wire::array_of;
 using wire::member;
 using wire::object_of;
@@ -145,15 +145,15 @@ class SystemParts {
 
 void write_text_part(std::string& out, std::string_view text) {
   out += R"({"text":)";
-  append_quoted(out, text);
+  append_json_string(out, text);
   out += '}';
 }
 
 void write_inline_data(std::string& out, std::string_view mime, std::string_view data) {
   out += R"({"inlineData":{"mimeType":)";
-  append_quoted(out, mime);
+  append_json_string(out, mime);
   out += R"(,"data":)";
-  append_quoted(out, data);
+  append_json_string(out, data);
   out += "}}";
 }
 
@@ -238,11 +238,11 @@ core::Result<void> write_image(std::string& out, const json::value& image, const
     out += R"({"fileData":{)";
     if (!mime.empty()) {
       append_key(out, "mimeType");
-      append_quoted(out, mime);
+      append_json_string(out, mime);
       out += ',';
     }
     append_key(out, "fileUri");
-    append_quoted(out, url);
+    append_json_string(out, url);
     out += "}}";
     return core::ok();
   }
@@ -422,7 +422,7 @@ core::Result<void> write_tool_calls(Turns& turns, const json::value& calls, cons
 
     std::string& out = turns.part("model");
     out += R"({"functionCall":{"name":)";
-    append_quoted(out, name);
+    append_json_string(out, name);
     out += R"(,"args":)";
     out += args;  // checked above; copied as written, so its numbers keep their digits
     out += '}';
@@ -432,7 +432,7 @@ core::Result<void> write_tool_calls(Turns& turns, const json::value& calls, cons
     std::string_view signature = google ? string_of(member(*google, "thought_signature")) : "";
     if (!signature.empty()) {
       out += R"(,"thoughtSignature":)";
-      append_quoted(out, signature);
+      append_json_string(out, signature);
     }
     out += '}';
   }
@@ -459,14 +459,14 @@ core::Result<void> write_tool_result(Turns& turns, const json::object& message, 
 
   std::string& out = turns.part("user");
   out += R"({"functionResponse":{"name":)";
-  append_quoted(out, it->second);
+  append_json_string(out, it->second);
   out += R"(,"response":)";
   std::string_view body = trim_json(*text);
   if (is_object(body)) {
     out += body;
   } else {
     out += R"({"content":)";
-    append_quoted(out, *text);
+    append_json_string(out, *text);
     out += '}';
   }
   out += "}}";
@@ -632,7 +632,7 @@ class SchemaWriter {
         for (const auto& p : *props) {
           if (!first_prop) out += ',';
           first_prop = false;
-          append_quoted(out, p.key());
+          append_json_string(out, p.key());
           out += ':';
           if (auto r = write(out, p.value(), depth + 1); !r) return r;
         }
@@ -817,13 +817,13 @@ core::Result<std::vector<std::string_view>> write_tools(std::string& out, const 
     out += opened ? "," : R"(,"tools":[{"functionDeclarations":[)";
     opened = true;
     out += R"({"name":)";
-    append_quoted(out, n);
+    append_json_string(out, n);
     if (const json::value* description = present(*f, "description")) {
       if (!description->is_string()) {
         return wrong_type(Path(function_at, "description"), "a string", *description);
       }
       out += R"(,"description":)";
-      append_quoted(out, description->get_string());
+      append_json_string(out, description->get_string());
     }
     const json::value* parameters = present(*f, "parameters");
     if (parameters != nullptr && !no_parameters(*parameters)) {
@@ -971,7 +971,7 @@ core::Result<void> write_stop(Generation& g, const json::value& v) {
     if (v.get_string().empty()) return core::ok();
     std::string& out = g.begin("stopSequences");
     out += '[';
-    append_quoted(out, v.get_string());
+    append_json_string(out, v.get_string());
     out += ']';
     return core::ok();
   }
@@ -1033,13 +1033,10 @@ core::Result<void> write_reasoning(Generation& g, const json::value& v) {
 }  // namespace
 
 core::Result<TranslatedRequest> translate_request(std::string_view openai_body) {
-  unsigned char buffer[8192];
-  json::monotonic_resource arena(buffer, sizeof buffer);
-  boost::system::error_code ec;
-  json::value doc = json::parse(openai_body, ec, &arena);
-  if (ec) return invalid("The request body is not valid JSON: " + ec.message() + ".", "");
-  const json::object* body = object_of(&doc);
-  if (body == nullptr) return invalid("The request body must be a JSON object.", "");
+  wire::RequestBody request;
+  auto parsed = request.parse(openai_body);
+  if (!parsed) return parsed.error();
+  const json::object* body = *parsed;
 
   const json::value* fields[static_cast<int>(Field::kIgnored) + 1] = {};
   for (const auto& kv : *body) {
@@ -1139,7 +1136,7 @@ core::Result<TranslatedRequest> translate_request(std::string_view openai_body) 
       b += R"(,"allowedFunctionNames":[)";
       for (std::size_t i = 0; i < choice.allowed.size(); ++i) {
         if (i > 0) b += ',';
-        append_quoted(b, choice.allowed[i]);
+        append_json_string(b, choice.allowed[i]);
       }
       b += ']';
     }

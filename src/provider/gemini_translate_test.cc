@@ -596,6 +596,21 @@ TEST(GeminiSchema, WhatGeminiCannotExpressIsRefused) {
   refused(with_tool(R"({"type":"object","properties":{"a":42}})"), p);
 }
 
+// Twenty objects inside one another are some forty levels of JSON: deeper than Boost.JSON's
+// default of 32, well within what the gateway accepts (128) and within the schema limit.
+TEST(GeminiSchema, ADeeplyNestedSchemaIsTranslated) {
+  std::string schema = R"({"type":"string"})";
+  for (int i = 0; i < 20; ++i) schema = R"({"type":"object","properties":{"a":)" + schema + "}}";
+  auto r = translate_request(with_tool(schema));
+  ASSERT_TRUE(r) << r.error().message;
+  json::parse_options deep;
+  deep.max_depth = 128;
+  json::value g = json::parse(r->body, {}, deep);
+  const json::value* v = &g.at("tools").at(0).at("functionDeclarations").at(0).at("parameters");
+  for (int i = 0; i < 20; ++i) v = &v->at("properties").at("a");
+  EXPECT_EQ(v->at("type"), "string");
+}
+
 TEST(GeminiTools, Declarations) {
   auto g = gemini(
       chat(kHi, R"("tools":[{"type":"function","function":{"name":"a","description":"does a"}},
@@ -993,6 +1008,24 @@ TEST(GeminiStream, IncludeUsageWithoutUsageFromGemini) {
       true);
   EXPECT_TRUE(cache::complete_stream(Endpoint::kChatCompletions, out));
   EXPECT_FALSE(api::find_usage(out).has_value());  // no usage chunk is made up
+}
+
+TEST(GeminiStream, ALongStreamOfLargeEventsIsTranslated) {
+  // The translator's parser reuses its arena across the stream. Boost 1.81's monotonic_resource,
+  // reused with release(), doubles its next block each time: the translator's own parser threw
+  // std::bad_alloc some twenty events past its 8 KiB first block. Sixty of 12 KiB must translate.
+  const std::string piece(12 * 1024, 'x');
+  std::string sse;
+  for (int i = 0; i < 60; ++i) {
+    sse +=
+        gemini_event(R"({"candidates":[)" + candidate(R"({"text":")" + piece + "\"}", "") + "]}");
+  }
+  sse += gemini_event(R"({"candidates":[)" + candidate(R"({"text":""})", "STOP") + "]}");
+  std::string out = translate_stream(sse, false);
+  auto assembled = cache::assemble(Endpoint::kChatCompletions, out);
+  ASSERT_TRUE(assembled) << out.substr(0, 200);
+  EXPECT_EQ(parse(*assembled).at("choices").at(0).at("message").at("content").as_string().size(),
+            60u * piece.size());
 }
 
 // ---------------------------------------------------------------------------------------------

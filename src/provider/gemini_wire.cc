@@ -1,168 +1,22 @@
 #include "provider/gemini_wire.h"
 
-#include <charconv>
 #include <cmath>
-#include <cstring>
-#include <limits>
 
 namespace sluice::provider::gemini::wire {
 
-namespace {
-
-// Bytes that JSON requires escaped: '"', '\\' and the controls below 0x20.
-constexpr bool needs_escape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
-
-void append_double(std::string& out, double d) {
-  char buf[32];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d);
-  if (ec != std::errc() || !std::isfinite(d)) {
-    out += '0';  // a parsed JSON number is always finite; this only keeps the output valid
-    return;
-  }
-  out.append(buf, end);
-}
-
-// Whether any of the 8 bytes in `w` needs escaping: one below 0x20, a '"' or a '\\' (the
-// "has less than" and "has zero byte" word tricks; exact, no false positives).
-constexpr bool word_needs_escape(std::uint64_t w) {
-  constexpr std::uint64_t kOnes = 0x0101010101010101ull;
-  constexpr std::uint64_t kHigh = 0x8080808080808080ull;
-  std::uint64_t below = (w - kOnes * 0x20) & ~w;
-  std::uint64_t quote = w ^ (kOnes * '"');
-  std::uint64_t slash = w ^ (kOnes * '\\');
-  quote = (quote - kOnes) & ~quote;
-  slash = (slash - kOnes) & ~slash;
-  return ((below | quote | slash) & kHigh) != 0;
-}
-
-void append_escape(std::string& out, unsigned char c) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  switch (c) {
-    case '"':
-      out += "\\\"";
-      break;
-    case '\\':
-      out += "\\\\";
-      break;
-    case '\n':
-      out += "\\n";
-      break;
-    case '\r':
-      out += "\\r";
-      break;
-    case '\t':
-      out += "\\t";
-      break;
-    case '\b':
-      out += "\\b";
-      break;
-    case '\f':
-      out += "\\f";
-      break;
-    default: {
-      char u[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
-      out.append(u, sizeof u);
-    }
-  }
-}
-
-}  // namespace
-
-void append_quoted(std::string& out, std::string_view s) {
-  out.reserve(out.size() + s.size() + 2);
-  out += '"';
-  const char* p = s.data();
-  const char* end = p + s.size();
-  const char* run = p;  // start of the bytes not yet copied
-  while (p < end) {
-    // Text is mostly plain: skip it a word at a time.
-    while (end - p >= 8) {
-      std::uint64_t w;
-      std::memcpy(&w, p, sizeof w);
-      if (word_needs_escape(w)) break;
-      p += 8;
-    }
-    if (p == end) break;
-    auto c = static_cast<unsigned char>(*p);
-    if (needs_escape(c)) {
-      out.append(run, static_cast<std::size_t>(p - run));
-      append_escape(out, c);
-      run = p + 1;
-    }
-    ++p;
-  }
-  out.append(run, static_cast<std::size_t>(end - run));
-  out += '"';
-}
-
-void append_int(std::string& out, std::int64_t n) {
-  char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, n);
-  out.append(buf, end);
-}
-
-void append_json(std::string& out, const json::value& v) {
-  switch (v.kind()) {
-    case json::kind::null:
-      out += "null";
-      return;
-    case json::kind::bool_:
-      out += v.get_bool() ? "true" : "false";
-      return;
-    case json::kind::int64:
-      append_int(out, v.get_int64());
-      return;
-    case json::kind::uint64: {
-      char buf[24];
-      auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v.get_uint64());
-      out.append(buf, end);
-      return;
-    }
-    case json::kind::double_:
-      append_double(out, v.get_double());
-      return;
-    case json::kind::string:
-      append_quoted(out, v.get_string());
-      return;
-    case json::kind::array: {
-      out += '[';
-      bool first = true;
-      for (const json::value& e : v.get_array()) {
-        if (!first) out += ',';
-        first = false;
-        append_json(out, e);
-      }
-      out += ']';
-      return;
-    }
-    case json::kind::object: {
-      out += '{';
-      bool first = true;
-      for (const auto& kv : v.get_object()) {
-        if (!first) out += ',';
-        first = false;
-        append_quoted(out, kv.key());
-        out += ':';
-        append_json(out, kv.value());
-      }
-      out += '}';
-      return;
-    }
-  }
-}
-
-ArenaParser::ArenaParser()
-    : parser_(json::storage_ptr(), json::parse_options(), temp_, sizeof temp_) {}
-
-const json::value* ArenaParser::parse(std::string_view text) {
-  value_.reset();  // before the arena frees what it points to
-  arena_.release();
-  parser_.reset(&arena_);
+core::Result<const json::object*> RequestBody::parse(std::string_view body) {
   boost::system::error_code ec;
-  parser_.write(text.data(), text.size(), ec);
-  if (ec) return nullptr;
-  value_.emplace(parser_.release());  // emplace keeps the arena; assignment would copy
-  return &*value_;
+  // emplace keeps the arena; assignment would copy the document onto the heap
+  doc_.emplace(json::parse(body, ec, &arena_, api::json_parse_options()));
+  if (ec) {
+    return core::fail(core::Errc::kInvalidRequest,
+                      "The request body is not valid JSON: " + ec.message() + ".");
+  }
+  const json::object* o = object_of(&*doc_);
+  if (o == nullptr) {
+    return core::fail(core::Errc::kInvalidRequest, "The request body must be a JSON object.");
+  }
+  return o;
 }
 
 std::optional<std::uint64_t> count_of(const json::value* v) {

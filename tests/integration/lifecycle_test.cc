@@ -300,5 +300,33 @@ TEST(LifecycleTest, AccessLogWritesOneJsonLinePerRequest) {
   EXPECT_EQ(all.str().find("secret prompt"), std::string::npos);  // prompts never logged
 }
 
+TEST(LifecycleTest, AccessLogEscapesWhatJsonMust) {
+  // The model name is the client's text: a quote, a backslash, control characters (a newline
+  // would split the line), a slash and non-ASCII must come back exactly as sent.
+  TempDir dir;
+  std::string log_path = dir.file("access.jsonl").string();
+  auto gw =
+      start_gateway(dir, simple_config("access_log: {enabled: true, path: " + log_path + "}\n"));
+  const std::string model = "a\"b\\c\nd\be\ff\x01g/h\xc3\xa9\xf0\x9f\x91\x8b";
+  std::string body = R"({"model":)";
+  body += json::serialize(json::string(model));
+  body += R"(,"messages":[{"role":"user","content":"hi"}]})";
+  auto r = request(gw.port, "POST", "/v1/chat/completions", body);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);
+  gw.process->signal(SIGTERM);
+  ASSERT_TRUE(gw.process->wait(5s));
+  std::ifstream in(log_path);
+  std::vector<std::string> lines;
+  std::string line;
+  while (std::getline(in, line)) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 1u);
+  json::object logged = json::parse(lines[0]).as_object();
+  EXPECT_EQ(logged.at("model").as_string(), model);
+  EXPECT_NE(std::string_view(logged.at("error").as_string()).find(model), std::string::npos);
+  // Escaped in JSON's short forms where it has them, \u00XX for the other controls.
+  EXPECT_NE(lines[0].find(R"("a\"b\\c\nd\be\ff\u0001g/h)"), std::string::npos) << lines[0];
+}
+
 }  // namespace
 }  // namespace sluice::testing
