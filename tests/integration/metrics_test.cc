@@ -18,6 +18,7 @@
 #include <sstream>
 #include <thread>
 
+#include "support/await.h"
 #include "support/command.h"
 #include "support/free_port.h"
 #include "support/http_client.h"
@@ -218,7 +219,15 @@ TEST_F(MetricsTest, TheCountersAndHistogramsMatchTheTraffic) {
   send_traffic();
   ASSERT_EQ(seen_["200/miss"], 4);
   ASSERT_EQ(seen_["200/hit"], 2);
-  std::map<std::string, double> s = samples(scrape());
+  // A request is recorded just after its answer is sent: once the scrape is the only request in
+  // flight, every one before it is in the counts.
+  std::map<std::string, double> s;
+  ASSERT_TRUE(eventually(
+      [&] {
+        s = samples(scrape());
+        return s["sluice_requests_in_flight"] == 1;
+      },
+      std::chrono::seconds(5)));
 
   const std::string fast = R"(endpoint="chat",model="fast")";
   EXPECT_EQ(s["sluice_requests_total{" + fast + R"(,status="200",cache="miss"})"], 4);
