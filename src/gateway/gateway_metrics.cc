@@ -96,6 +96,18 @@ metrics::SeriesKey key_series(std::string_view id) {
   return std::hash<std::string_view>{}(id);
 }
 
+// The handle `memo` keeps when it was found for `key`, else the worker's for (family, key), which
+// `memo` keeps from then on.
+template <class Memo, class Family, class LabelsFn>
+auto remembered(metrics::WorkerMetrics& w, Memo& memo, Family family, metrics::SeriesKey key,
+                LabelsFn&& labels) {
+  if (memo.key != key) [[unlikely]] {
+    memo.handle = w.handle(family, key, labels);
+    memo.key = key;
+  }
+  return memo.handle;
+}
+
 std::uint64_t json_uint(const boost::json::object& o, std::string_view key) {
   const boost::json::value* v = o.if_contains(key);
   if (v == nullptr) return 0;
@@ -259,57 +271,65 @@ void GatewayMetrics::add_cache_collector(const cache::TieredCache& cache) {
   });
 }
 
-void GatewayMetrics::begin(metrics::WorkerMetrics& w) {
-  w.add(in_flight_, 0, metrics::no_labels, 1);
+void GatewayMetrics::begin(GatewayWorkerMetrics& w) {
+  w.worker_.add(remembered(w.worker_, w.in_flight_, in_flight_, 0, metrics::no_labels), 1);
 }
 
-void GatewayMetrics::end(metrics::WorkerMetrics& w) {
-  w.add(in_flight_, 0, metrics::no_labels, -1);
+void GatewayMetrics::end(GatewayWorkerMetrics& w) {
+  w.worker_.add(remembered(w.worker_, w.in_flight_, in_flight_, 0, metrics::no_labels), -1);
 }
 
-void GatewayMetrics::record(metrics::WorkerMetrics& w, const RequestContext& ctx) {
+void GatewayMetrics::record(GatewayWorkerMetrics& gw, const RequestContext& ctx) {
+  metrics::WorkerMetrics& w = gw.worker_;
+  const std::size_t route_index = ctx.route != nullptr ? ctx.route->index + 1 : 0;
+  if (route_index >= gw.routes_.size()) gw.routes_.resize(route_index + 1);
+  GatewayWorkerMetrics::RouteSeries& series = gw.routes_[route_index];
   const EndpointLabel endpoint = endpoint_of(ctx);
   const std::uint16_t route = route_of(ctx);
   const std::uint16_t cache = cache_of(ctx.cache_result);
   const auto status = static_cast<std::uint16_t>(ctx.status);
-  w.add(requests_, pack_key(endpoint.id, route, status, cache), [&] {
+  w.add(remembered(w, series.requests, requests_, pack_key(endpoint.id, route, status, cache), [&] {
     return LabelValues{std::string(endpoint.name), model_label(ctx), std::to_string(ctx.status),
                        std::string(kCacheResults[cache])};
-  });
+  }));
 
   const auto now = Clock::now();
   const auto total = now - ctx.session.started();
-  w.observe(
-      duration_, pack_key(endpoint.id, route),
-      [&] {
-        return LabelValues{std::string(endpoint.name), model_label(ctx)};
-      },
-      total);
+  w.observe(remembered(w, series.duration, duration_, pack_key(endpoint.id, route),
+                       [&] {
+                         return LabelValues{std::string(endpoint.name), model_label(ctx)};
+                       }),
+            total);
   auto upstream = Clock::duration::zero();
   if (ctx.deployment_config != nullptr && ctx.upstream_finished > ctx.upstream_started &&
       ctx.upstream_started != Clock::time_point{}) {
     upstream = ctx.upstream_finished - ctx.upstream_started;
-    w.observe(
-        upstream_, ctx.deployment_name_id, [&] { return LabelValues{std::string(ctx.deployment)}; },
-        upstream);
+    const std::uint32_t id = ctx.deployment_name_id;
+    auto labels = [&] { return LabelValues{std::string(ctx.deployment)}; };
+    if (id < GatewayWorkerMetrics::kDeploymentMemos) {
+      if (id >= gw.upstream_.size()) gw.upstream_.resize(id + 1);
+      w.observe(remembered(w, gw.upstream_[id], upstream_, id, labels), upstream);
+    } else {
+      w.observe(upstream_, id, labels, upstream);
+    }
   }
   if (ctx.endpoint) {
-    w.observe(
-        overhead_, endpoint.id, [&] { return LabelValues{std::string(endpoint.name)}; },
-        total - upstream);
+    w.observe(remembered(w, gw.overhead_[endpoint.id % gw.overhead_.size()], overhead_, endpoint.id,
+                         [&] { return LabelValues{std::string(endpoint.name)}; }),
+              total - upstream);
   }
   if (ctx.stream && ctx.upstream_first_byte != Clock::time_point{}) {
     w.observe(
-        ttft_, route, [&] { return LabelValues{model_label(ctx)}; },
+        remembered(w, series.ttft, ttft_, route, [&] { return LabelValues{model_label(ctx)}; }),
         ctx.upstream_first_byte - ctx.session.started());
   }
   if (endpoint.id < 100) record_stages(w, ctx, now);  // the inference endpoints
   if (ctx.tenant != nullptr) {
     const std::string& id = ctx.tenant->key.id;
     auto key = [&] { return LabelValues{id}; };
-    const metrics::SeriesKey series = key_series(id);
-    w.add(key_requests_, series, key);
-    if (std::uint64_t c = nano_dollars(ctx.cost_usd); c != 0) w.add(key_cost_, series, key, c);
+    const metrics::SeriesKey series_key = key_series(id);
+    w.add(key_requests_, series_key, key);
+    if (std::uint64_t c = nano_dollars(ctx.cost_usd); c != 0) w.add(key_cost_, series_key, key, c);
   }
   if (!ctx.endpoint) return;
 
@@ -319,24 +339,30 @@ void GatewayMetrics::record(metrics::WorkerMetrics& w, const RequestContext& ctx
     const api::Usage& u = *ctx.usage;
     auto kind = [&](std::uint16_t k, std::string_view name, std::uint64_t n) {
       if (n == 0) return;
-      w.add(
-          tokens_, pack_key(route, k),
-          [&] {
-            return LabelValues{model_label(ctx), std::string(name)};
-          },
-          n);
+      w.add(remembered(w, series.tokens[k - 1], tokens_, pack_key(route, k),
+                       [&] {
+                         return LabelValues{model_label(ctx), std::string(name)};
+                       }),
+            n);
     };
     kind(1, "prompt", u.prompt_tokens);
     kind(2, "completion", u.completion_tokens);
     kind(3, "cached", u.cached_tokens);
   }
-  if (std::uint64_t c = nano_dollars(ctx.cost_usd); c != 0) w.add(cost_, route, model, c);
-  if (std::uint64_t s = nano_dollars(ctx.saved_usd); s != 0) w.add(saved_, route, model, s);
-  if (cache == 4) w.add(coalesced_, route, model);
-  if (ctx.attempts > 1) {
-    w.add(retries_, route, model, static_cast<std::uint64_t>(ctx.attempts - 1));
+  if (std::uint64_t c = nano_dollars(ctx.cost_usd); c != 0) {
+    w.add(remembered(w, series.cost, cost_, route, model), c);
   }
-  if (ctx.status == 429 && ctx.upstream_status != 429) w.add(rate_limited_, route, model);
+  if (std::uint64_t s = nano_dollars(ctx.saved_usd); s != 0) {
+    w.add(remembered(w, series.saved, saved_, route, model), s);
+  }
+  if (cache == 4) w.add(remembered(w, series.coalesced, coalesced_, route, model));
+  if (ctx.attempts > 1) {
+    w.add(remembered(w, series.retries, retries_, route, model),
+          static_cast<std::uint64_t>(ctx.attempts - 1));
+  }
+  if (ctx.status == 429 && ctx.upstream_status != 429) {
+    w.add(remembered(w, series.rate_limited, rate_limited_, route, model));
+  }
   if (ctx.fell_back) {
     w.add(fallbacks_,
           pack_key(route, static_cast<std::uint16_t>(
