@@ -55,12 +55,23 @@ EndpointLabel endpoint_of(const RequestContext& ctx) {
 
 constexpr std::array<std::string_view, 5> kCacheResults = {"", "hit", "miss", "bypass",
                                                            "coalesced"};
+static_assert(kCacheResults[1].size() == 3 && kCacheResults[2].size() == 4 &&
+              kCacheResults[3].size() == 6 && kCacheResults[4].size() == 9);
 
+// The results differ in length, so one compare finds which it is.
 std::uint16_t cache_of(std::string_view result) {
-  for (std::uint16_t i = 1; i < kCacheResults.size(); ++i) {
-    if (result == kCacheResults[i]) return i;
+  switch (result.size()) {
+    case 3:
+      return result == kCacheResults[1] ? 1 : 0;
+    case 4:
+      return result == kCacheResults[2] ? 2 : 0;
+    case 6:
+      return result == kCacheResults[3] ? 3 : 0;
+    case 9:
+      return result == kCacheResults[4] ? 4 : 0;
+    default:
+      return 0;
   }
-  return 0;
 }
 
 // The route as a key component (0: none) and as a label (the alias, or the pattern, as
@@ -377,42 +388,44 @@ void GatewayMetrics::record_stages(metrics::WorkerMetrics& w, const RequestConte
                                    Clock::time_point end) {
   enum Stage { kAuth, kAdmit, kCache, kCoalesce, kQueue, kUpstream, kGateway };
   // Each stage ends at its mark; a request that stopped before a mark (refused, a hit, a joiner)
-  // spent the rest of its time in that stage.
-  struct Mark {
-    Stage stage;
-    Clock::time_point at;
-  };
-  const bool auth = ctx.worker.services.tenants != nullptr;
-  const Mark marks[] = {{kAuth, auth ? ctx.authenticated_at : ctx.session.started()},
-                        {kAdmit, ctx.admitted_at},
-                        {kCache, ctx.looked_up_at},
-                        {kCoalesce, ctx.upstream_started},
-                        {kUpstream, ctx.upstream_finished}};
+  // spent the rest of its time in that stage. Written out stage by stage rather than as a loop
+  // over an array of marks: every index is then a constant, and the spans stay in registers.
   Clock::duration spent[kStageNames.size()] = {};
   Clock::time_point from = ctx.session.started();
-  bool ended = false;
-  for (const Mark& m : marks) {
-    if (m.at == Clock::time_point{}) {
-      spent[m.stage] += end - from;
-      ended = true;
-      break;
+  auto reached = [&](Stage stage, Clock::time_point at) {
+    if (at == Clock::time_point{}) {
+      spent[stage] = end - from;
+      return false;
     }
-    if (m.at > from) {
-      spent[m.stage] += m.at - from;
-      from = m.at;
+    if (at > from) {
+      spent[stage] = at - from;
+      from = at;
     }
+    return true;
+  };
+  const bool auth = ctx.worker.services.tenants != nullptr;
+  if (reached(kAuth, auth ? ctx.authenticated_at : from) && reached(kAdmit, ctx.admitted_at) &&
+      reached(kCache, ctx.looked_up_at) && reached(kCoalesce, ctx.upstream_started) &&
+      reached(kUpstream, ctx.upstream_finished) && end > from) {
+    spent[kGateway] = end - from;
   }
-  if (!ended && end > from) spent[kGateway] += end - from;
   const Clock::duration queued = std::min(ctx.queued, spent[kUpstream]);
   spent[kUpstream] -= queued;
   spent[kQueue] += queued;
-  for (std::size_t i = 0; i < kStageNames.size(); ++i) {
-    if (spent[i] > Clock::duration::zero()) {
-      w.add(stages_[i],
+  auto add = [&](Stage stage) {
+    if (spent[stage] > Clock::duration::zero()) {
+      w.add(stages_[stage],
             static_cast<std::uint64_t>(
-                std::chrono::duration_cast<std::chrono::nanoseconds>(spent[i]).count()));
+                std::chrono::duration_cast<std::chrono::nanoseconds>(spent[stage]).count()));
     }
-  }
+  };
+  add(kAuth);
+  add(kAdmit);
+  add(kCache);
+  add(kCoalesce);
+  add(kQueue);
+  add(kUpstream);
+  add(kGateway);
 }
 
 }  // namespace sluice::gateway
