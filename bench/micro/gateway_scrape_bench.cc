@@ -59,7 +59,7 @@ class NoHandler final : public http::Handler {
 // retry; for every model a cache hit, a coalesced request, a rate-limited one, an upstream error
 // and an embeddings request. Every family the request path records then has a series per label
 // set that real traffic makes.
-void record_traffic(gateway::GatewayMetrics& recorder, metrics::WorkerMetrics& worker,
+void record_traffic(gateway::GatewayMetrics& recorder, gateway::GatewayWorkerMetrics& worker,
                     const std::shared_ptr<const gateway::Runtime>& runtime,
                     http::ServerSession& session, gateway::WorkerState& state) {
   const auto now = Clock::now();
@@ -129,7 +129,8 @@ void BM_MetricsGatewayScrape(benchmark::State& state) {
   http::ServerSession session(asio::ip::tcp::socket(io), handler, config->limits, deadlines);
   gateway::WorkerState worker_state;
   for (int w = 0; w < 2; ++w) {
-    record_traffic(recorder, registry.add_worker(), runtimes.current(), session, worker_state);
+    gateway::GatewayWorkerMetrics worker(registry.add_worker());
+    record_traffic(recorder, worker, runtimes.current(), session, worker_state);
   }
 
   std::string out;

@@ -1,7 +1,8 @@
 // The token usage an upstream answer reports, read without parsing the answer: OpenAI puts
 // "usage" after "choices", so the last `"usage"` member is found from the end and only its object
-// is scanned for the counts. Works on a JSON answer and on SSE text alike (a stream's usage chunk
-// is the last event with a "usage" object; "usage": null on other chunks is skipped).
+// is scanned for the counts, up to where they are all known. Works on a JSON answer and on SSE
+// text alike (a stream's usage chunk is the last event with a "usage" object; "usage": null on
+// other chunks is skipped).
 //
 // Pure functions and a small per-request tap; thread-safe as values.
 #pragma once
@@ -21,7 +22,9 @@ struct Usage {
 
 // The last "usage" object in `text`, or nullopt when there is none (or it is null or malformed).
 // Embeddings report prompt_tokens only; image answers' input_tokens/output_tokens are read as
-// prompt/completion tokens.
+// prompt/completion tokens. An object that does not close counts only if the text was cut after
+// its prompt, completion and cached tokens (nothing later in it could change them); one cut
+// before them is malformed.
 std::optional<Usage> find_usage(std::string_view text);
 
 // Sees a stream's batches of events as they pass and keeps the last usage reported. The usage

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
 namespace sluice::api {
 namespace {
 
@@ -57,6 +59,76 @@ TEST(FindUsage, BracesInStringsAndSpacesDoNotConfuseIt) {
   ASSERT_TRUE(u);
   EXPECT_EQ(u->prompt_tokens, 7u);
   EXPECT_EQ(u->completion_tokens, 3u);
+}
+
+TEST(FindUsage, OpenAIsLayoutAndAnyOtherReadTheSame) {
+  // OpenAI's order is matched byte for byte; the same counts in another order, with spaces, or
+  // with a part of the layout changed are scanned for, and read alike.
+  for (std::string_view usage : {
+           R"({"prompt_tokens":52,"completion_tokens":38,"total_tokens":90,)"
+           R"("prompt_tokens_details":{"cached_tokens":7,"audio_tokens":0}})",
+           R"({"prompt_tokens":52,"total_tokens":90,"completion_tokens":38,)"
+           R"("prompt_tokens_details":{"cached_tokens":7}})",
+           R"({ "prompt_tokens": 52, "completion_tokens": 38, "total_tokens": 90,)"
+           R"( "prompt_tokens_details": {"cached_tokens": 7}})",
+           R"({"prompt_tokens":52,"completion_tokens":38,"total_tokens":null,)"
+           R"("prompt_tokens_details":{"cached_tokens":7}})",
+           R"({"prompt_tokens":52,"completion_tokens":38,"total_tokens":90,)"
+           R"("prompt_tokens_details":{"audio_tokens":0,"cached_tokens":7}})",
+       }) {
+    auto u = find_usage(R"({"choices":[],"usage":)" + std::string(usage) + "}");
+    ASSERT_TRUE(u) << usage;
+    EXPECT_EQ(u->prompt_tokens, 52u) << usage;
+    EXPECT_EQ(u->completion_tokens, 38u) << usage;
+    EXPECT_EQ(u->cached_tokens, 7u) << usage;
+  }
+}
+
+TEST(FindUsage, OnlyTheExactNamesCount) {
+  // Names of the same length and first letter, and longer names that start with a wanted one.
+  auto u = find_usage(
+      R"({"usage":{"prompt_tokenz":1,"promptXtokens":2,"prompt_tokens_details":{"cached_tokenz":3,)"
+      R"("cachedtokens_":4},"completion_tokenS":5,"prompt_tokens":6,"completion_tokens":7}})");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->prompt_tokens, 6u);
+  EXPECT_EQ(u->completion_tokens, 7u);
+  EXPECT_EQ(u->cached_tokens, 0u);
+}
+
+TEST(FindUsage, NumbersReadAsFromCharsReadsThem) {
+  auto u = find_usage(
+      R"({"usage":{"prompt_tokens":18446744073709551615,"completion_tokens":18446744073709551616,)"
+      R"("cached_tokens":0000000000000000000000042}})");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->prompt_tokens, 18446744073709551615u);  // 2^64 - 1
+  EXPECT_EQ(u->completion_tokens, 0u);                 // past it
+  EXPECT_EQ(u->cached_tokens, 42u);
+  // Not a whole number: the first of a name counts as 0 and a later one does not replace it.
+  auto odd = find_usage(R"({"usage":{"prompt_tokens":null,"completion_tokens":-3,"x":{)"
+                        R"("prompt_tokens":5},"completion_tokens":"4","cached_tokens":2.9}})");
+  ASSERT_TRUE(odd);
+  EXPECT_EQ(odd->prompt_tokens, 0u);
+  EXPECT_EQ(odd->completion_tokens, 0u);
+  EXPECT_EQ(odd->cached_tokens, 2u);
+}
+
+TEST(FindUsage, StopsOnceTheCountsAreKnown) {
+  // Cut after its three counts: nothing later in the object could change them.
+  auto cut = find_usage(R"({"usage":{"prompt_tokens":9,"completion_tokens":2,)"
+                        R"("prompt_tokens_details":{"cached_tokens":3},"completion_tokens_det)");
+  ASSERT_TRUE(cut);
+  EXPECT_EQ(cut->prompt_tokens, 9u);
+  EXPECT_EQ(cut->completion_tokens, 2u);
+  EXPECT_EQ(cut->cached_tokens, 3u);
+  // Cut before them: malformed, as before.
+  EXPECT_FALSE(find_usage(R"({"usage":{"prompt_tokens":9,"completion_tokens":2,"prompt_tok)"));
+  // With prompt and completion at 0 an image answer's counts may still follow: read on.
+  auto image = find_usage(R"({"usage":{"prompt_tokens":0,"completion_tokens":0,)"
+                          R"("prompt_tokens_details":{"cached_tokens":0},"input_tokens":3,)"
+                          R"("output_tokens":4}})");
+  ASSERT_TRUE(image);
+  EXPECT_EQ(image->prompt_tokens, 3u);
+  EXPECT_EQ(image->completion_tokens, 4u);
 }
 
 TEST(StreamUsageTap, KeepsTheUsageChunkAndSkipsNulls) {

@@ -41,7 +41,8 @@ Gateway::Gateway(net::Worker& worker, const RuntimeSource& runtimes, Services se
     : runtimes_(runtimes), worker_(worker), executor_(worker.executor()) {
   state_.services = services;
   if (services.tenants != nullptr) state_.tenants.emplace(*services.tenants);
-  if (services.metrics != nullptr) state_.metrics = &services.metrics->registry().add_worker();
+  if (services.metrics != nullptr)
+    state_.metrics.emplace(services.metrics->registry().add_worker());
   version_ = runtimes_.version();
   std::shared_ptr<const Runtime> runtime = runtimes_.current();
   // The limiter's backend is fixed for the process's life (a reload cannot change it).
@@ -112,7 +113,7 @@ asio::awaitable<void> Gateway::handle(http::ServerSession& session) {
   GatewayMetrics* recorder = state_.services.metrics;
   struct InFlight {
     GatewayMetrics* recorder;
-    metrics::WorkerMetrics* worker;
+    std::optional<GatewayWorkerMetrics>& worker;
     ~InFlight() {
       if (recorder != nullptr) recorder->end(*worker);
     }

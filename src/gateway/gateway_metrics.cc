@@ -55,12 +55,23 @@ EndpointLabel endpoint_of(const RequestContext& ctx) {
 
 constexpr std::array<std::string_view, 5> kCacheResults = {"", "hit", "miss", "bypass",
                                                            "coalesced"};
+static_assert(kCacheResults[1].size() == 3 && kCacheResults[2].size() == 4 &&
+              kCacheResults[3].size() == 6 && kCacheResults[4].size() == 9);
 
+// The results differ in length, so one compare finds which it is.
 std::uint16_t cache_of(std::string_view result) {
-  for (std::uint16_t i = 1; i < kCacheResults.size(); ++i) {
-    if (result == kCacheResults[i]) return i;
+  switch (result.size()) {
+    case 3:
+      return result == kCacheResults[1] ? 1 : 0;
+    case 4:
+      return result == kCacheResults[2] ? 2 : 0;
+    case 6:
+      return result == kCacheResults[3] ? 3 : 0;
+    case 9:
+      return result == kCacheResults[4] ? 4 : 0;
+    default:
+      return 0;
   }
-  return 0;
 }
 
 // The route as a key component (0: none) and as a label (the alias, or the pattern, as
@@ -94,6 +105,18 @@ metrics::SeriesKey key_series(std::string_view id) {
     return bits;
   }
   return std::hash<std::string_view>{}(id);
+}
+
+// The handle `memo` keeps when it was found for `key`, else the worker's for (family, key), which
+// `memo` keeps from then on.
+template <class Memo, class Family, class LabelsFn>
+auto remembered(metrics::WorkerMetrics& w, Memo& memo, Family family, metrics::SeriesKey key,
+                LabelsFn&& labels) {
+  if (memo.key != key) [[unlikely]] {
+    memo.handle = w.handle(family, key, labels);
+    memo.key = key;
+  }
+  return memo.handle;
 }
 
 std::uint64_t json_uint(const boost::json::object& o, std::string_view key) {
@@ -259,57 +282,65 @@ void GatewayMetrics::add_cache_collector(const cache::TieredCache& cache) {
   });
 }
 
-void GatewayMetrics::begin(metrics::WorkerMetrics& w) {
-  w.add(in_flight_, 0, metrics::no_labels, 1);
+void GatewayMetrics::begin(GatewayWorkerMetrics& w) {
+  w.worker_.add(remembered(w.worker_, w.in_flight_, in_flight_, 0, metrics::no_labels), 1);
 }
 
-void GatewayMetrics::end(metrics::WorkerMetrics& w) {
-  w.add(in_flight_, 0, metrics::no_labels, -1);
+void GatewayMetrics::end(GatewayWorkerMetrics& w) {
+  w.worker_.add(remembered(w.worker_, w.in_flight_, in_flight_, 0, metrics::no_labels), -1);
 }
 
-void GatewayMetrics::record(metrics::WorkerMetrics& w, const RequestContext& ctx) {
+void GatewayMetrics::record(GatewayWorkerMetrics& gw, const RequestContext& ctx) {
+  metrics::WorkerMetrics& w = gw.worker_;
+  const std::size_t route_index = ctx.route != nullptr ? ctx.route->index + 1 : 0;
+  if (route_index >= gw.routes_.size()) gw.routes_.resize(route_index + 1);
+  GatewayWorkerMetrics::RouteSeries& series = gw.routes_[route_index];
   const EndpointLabel endpoint = endpoint_of(ctx);
   const std::uint16_t route = route_of(ctx);
   const std::uint16_t cache = cache_of(ctx.cache_result);
   const auto status = static_cast<std::uint16_t>(ctx.status);
-  w.add(requests_, pack_key(endpoint.id, route, status, cache), [&] {
+  w.add(remembered(w, series.requests, requests_, pack_key(endpoint.id, route, status, cache), [&] {
     return LabelValues{std::string(endpoint.name), model_label(ctx), std::to_string(ctx.status),
                        std::string(kCacheResults[cache])};
-  });
+  }));
 
   const auto now = Clock::now();
   const auto total = now - ctx.session.started();
-  w.observe(
-      duration_, pack_key(endpoint.id, route),
-      [&] {
-        return LabelValues{std::string(endpoint.name), model_label(ctx)};
-      },
-      total);
+  w.observe(remembered(w, series.duration, duration_, pack_key(endpoint.id, route),
+                       [&] {
+                         return LabelValues{std::string(endpoint.name), model_label(ctx)};
+                       }),
+            total);
   auto upstream = Clock::duration::zero();
   if (ctx.deployment_config != nullptr && ctx.upstream_finished > ctx.upstream_started &&
       ctx.upstream_started != Clock::time_point{}) {
     upstream = ctx.upstream_finished - ctx.upstream_started;
-    w.observe(
-        upstream_, ctx.deployment_name_id, [&] { return LabelValues{std::string(ctx.deployment)}; },
-        upstream);
+    const std::uint32_t id = ctx.deployment_name_id;
+    auto labels = [&] { return LabelValues{std::string(ctx.deployment)}; };
+    if (id < GatewayWorkerMetrics::kDeploymentMemos) {
+      if (id >= gw.upstream_.size()) gw.upstream_.resize(id + 1);
+      w.observe(remembered(w, gw.upstream_[id], upstream_, id, labels), upstream);
+    } else {
+      w.observe(upstream_, id, labels, upstream);
+    }
   }
   if (ctx.endpoint) {
-    w.observe(
-        overhead_, endpoint.id, [&] { return LabelValues{std::string(endpoint.name)}; },
-        total - upstream);
+    w.observe(remembered(w, gw.overhead_[endpoint.id % gw.overhead_.size()], overhead_, endpoint.id,
+                         [&] { return LabelValues{std::string(endpoint.name)}; }),
+              total - upstream);
   }
   if (ctx.stream && ctx.upstream_first_byte != Clock::time_point{}) {
     w.observe(
-        ttft_, route, [&] { return LabelValues{model_label(ctx)}; },
+        remembered(w, series.ttft, ttft_, route, [&] { return LabelValues{model_label(ctx)}; }),
         ctx.upstream_first_byte - ctx.session.started());
   }
   if (endpoint.id < 100) record_stages(w, ctx, now);  // the inference endpoints
   if (ctx.tenant != nullptr) {
     const std::string& id = ctx.tenant->key.id;
     auto key = [&] { return LabelValues{id}; };
-    const metrics::SeriesKey series = key_series(id);
-    w.add(key_requests_, series, key);
-    if (std::uint64_t c = nano_dollars(ctx.cost_usd); c != 0) w.add(key_cost_, series, key, c);
+    const metrics::SeriesKey series_key = key_series(id);
+    w.add(key_requests_, series_key, key);
+    if (std::uint64_t c = nano_dollars(ctx.cost_usd); c != 0) w.add(key_cost_, series_key, key, c);
   }
   if (!ctx.endpoint) return;
 
@@ -319,24 +350,30 @@ void GatewayMetrics::record(metrics::WorkerMetrics& w, const RequestContext& ctx
     const api::Usage& u = *ctx.usage;
     auto kind = [&](std::uint16_t k, std::string_view name, std::uint64_t n) {
       if (n == 0) return;
-      w.add(
-          tokens_, pack_key(route, k),
-          [&] {
-            return LabelValues{model_label(ctx), std::string(name)};
-          },
-          n);
+      w.add(remembered(w, series.tokens[k - 1], tokens_, pack_key(route, k),
+                       [&] {
+                         return LabelValues{model_label(ctx), std::string(name)};
+                       }),
+            n);
     };
     kind(1, "prompt", u.prompt_tokens);
     kind(2, "completion", u.completion_tokens);
     kind(3, "cached", u.cached_tokens);
   }
-  if (std::uint64_t c = nano_dollars(ctx.cost_usd); c != 0) w.add(cost_, route, model, c);
-  if (std::uint64_t s = nano_dollars(ctx.saved_usd); s != 0) w.add(saved_, route, model, s);
-  if (cache == 4) w.add(coalesced_, route, model);
-  if (ctx.attempts > 1) {
-    w.add(retries_, route, model, static_cast<std::uint64_t>(ctx.attempts - 1));
+  if (std::uint64_t c = nano_dollars(ctx.cost_usd); c != 0) {
+    w.add(remembered(w, series.cost, cost_, route, model), c);
   }
-  if (ctx.status == 429 && ctx.upstream_status != 429) w.add(rate_limited_, route, model);
+  if (std::uint64_t s = nano_dollars(ctx.saved_usd); s != 0) {
+    w.add(remembered(w, series.saved, saved_, route, model), s);
+  }
+  if (cache == 4) w.add(remembered(w, series.coalesced, coalesced_, route, model));
+  if (ctx.attempts > 1) {
+    w.add(remembered(w, series.retries, retries_, route, model),
+          static_cast<std::uint64_t>(ctx.attempts - 1));
+  }
+  if (ctx.status == 429 && ctx.upstream_status != 429) {
+    w.add(remembered(w, series.rate_limited, rate_limited_, route, model));
+  }
   if (ctx.fell_back) {
     w.add(fallbacks_,
           pack_key(route, static_cast<std::uint16_t>(
@@ -351,42 +388,44 @@ void GatewayMetrics::record_stages(metrics::WorkerMetrics& w, const RequestConte
                                    Clock::time_point end) {
   enum Stage { kAuth, kAdmit, kCache, kCoalesce, kQueue, kUpstream, kGateway };
   // Each stage ends at its mark; a request that stopped before a mark (refused, a hit, a joiner)
-  // spent the rest of its time in that stage.
-  struct Mark {
-    Stage stage;
-    Clock::time_point at;
-  };
-  const bool auth = ctx.worker.services.tenants != nullptr;
-  const Mark marks[] = {{kAuth, auth ? ctx.authenticated_at : ctx.session.started()},
-                        {kAdmit, ctx.admitted_at},
-                        {kCache, ctx.looked_up_at},
-                        {kCoalesce, ctx.upstream_started},
-                        {kUpstream, ctx.upstream_finished}};
+  // spent the rest of its time in that stage. Written out stage by stage rather than as a loop
+  // over an array of marks: every index is then a constant, and the spans stay in registers.
   Clock::duration spent[kStageNames.size()] = {};
   Clock::time_point from = ctx.session.started();
-  bool ended = false;
-  for (const Mark& m : marks) {
-    if (m.at == Clock::time_point{}) {
-      spent[m.stage] += end - from;
-      ended = true;
-      break;
+  auto reached = [&](Stage stage, Clock::time_point at) {
+    if (at == Clock::time_point{}) {
+      spent[stage] = end - from;
+      return false;
     }
-    if (m.at > from) {
-      spent[m.stage] += m.at - from;
-      from = m.at;
+    if (at > from) {
+      spent[stage] = at - from;
+      from = at;
     }
+    return true;
+  };
+  const bool auth = ctx.worker.services.tenants != nullptr;
+  if (reached(kAuth, auth ? ctx.authenticated_at : from) && reached(kAdmit, ctx.admitted_at) &&
+      reached(kCache, ctx.looked_up_at) && reached(kCoalesce, ctx.upstream_started) &&
+      reached(kUpstream, ctx.upstream_finished) && end > from) {
+    spent[kGateway] = end - from;
   }
-  if (!ended && end > from) spent[kGateway] += end - from;
   const Clock::duration queued = std::min(ctx.queued, spent[kUpstream]);
   spent[kUpstream] -= queued;
   spent[kQueue] += queued;
-  for (std::size_t i = 0; i < kStageNames.size(); ++i) {
-    if (spent[i] > Clock::duration::zero()) {
-      w.add(stages_[i],
+  auto add = [&](Stage stage) {
+    if (spent[stage] > Clock::duration::zero()) {
+      w.add(stages_[stage],
             static_cast<std::uint64_t>(
-                std::chrono::duration_cast<std::chrono::nanoseconds>(spent[i]).count()));
+                std::chrono::duration_cast<std::chrono::nanoseconds>(spent[stage]).count()));
     }
-  }
+  };
+  add(kAuth);
+  add(kAdmit);
+  add(kCache);
+  add(kCoalesce);
+  add(kQueue);
+  add(kUpstream);
+  add(kGateway);
 }
 
 }  // namespace sluice::gateway

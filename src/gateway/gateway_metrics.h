@@ -18,14 +18,21 @@
 // performance API's top keys. A key's series key is its id's 64 random bits, so no lookup by
 // string is made per request.
 //
-// Thread safety: construction and add_*_collector at startup; begin() and record() on the
-// worker that owns the WorkerMetrics; the collectors run on whichever thread scrapes.
+// Recording an answer looks up no series in the common case: each worker remembers, for every
+// route (and endpoint, and deployment), the handle of the series each family recorded into
+// last there (GatewayWorkerMetrics), and looks a series up only when its key changed, such as
+// another status or cache result than the route's last request had.
+//
+// Thread safety: construction and add_*_collector at startup; begin(), end() and record() on the
+// worker that owns the GatewayWorkerMetrics; the collectors run on whichever thread scrapes.
 #pragma once
 
 #include <array>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string_view>
+#include <vector>
 
 #include "metrics/metrics_registry.h"
 
@@ -36,6 +43,39 @@ namespace sluice::gateway {
 
 class RuntimeSource;
 struct RequestContext;
+
+// One worker's side of GatewayMetrics: its WorkerMetrics and the series handles it remembers.
+// Each remembered handle is kept with the series key it was found for and used only for that
+// key, so a route that moved (a reload) or a key that changed costs one lookup, never a count
+// in the wrong series. Used only on its worker's thread.
+class GatewayWorkerMetrics {
+ public:
+  explicit GatewayWorkerMetrics(metrics::WorkerMetrics& worker) : worker_(worker) {}
+
+ private:
+  friend class GatewayMetrics;
+
+  template <class Handle>
+  struct Memo {
+    metrics::SeriesKey key = ~metrics::SeriesKey{0};  // no series' key: pack_key's fields are small
+    Handle handle{};
+  };
+  // The series of one route's requests (of requests without a route, for the first).
+  struct RouteSeries {
+    Memo<metrics::CounterHandle> requests;
+    Memo<metrics::HistogramHandle> duration, ttft;
+    std::array<Memo<metrics::CounterHandle>, 3> tokens;  // prompt, completion, cached
+    Memo<metrics::CounterHandle> cost, saved, coalesced, retries, rate_limited;
+  };
+  // Deployments are remembered by name id up to this; a later one is looked up every time.
+  static constexpr std::uint32_t kDeploymentMemos = 1 << 12;
+
+  metrics::WorkerMetrics& worker_;
+  Memo<metrics::GaugeHandle> in_flight_;
+  std::vector<RouteSeries> routes_;  // [0]: no route; then by ModelRoute::index + 1
+  std::array<Memo<metrics::HistogramHandle>, 8> overhead_;  // by the endpoint's id
+  std::vector<Memo<metrics::HistogramHandle>> upstream_;    // by the deployment's name id
+};
 
 // The stages of sluice_stage_seconds_total, in the order a request passes them.
 // auth: the key check (keys on); admit: decoding, the model lookup, the key's rules and the rate
@@ -59,10 +99,10 @@ class GatewayMetrics {
 
   // A request began / left (however it left: end() runs from a guard) on the worker that owns
   // `w`: requests in flight.
-  void begin(metrics::WorkerMetrics& w);
-  void end(metrics::WorkerMetrics& w);
+  void begin(GatewayWorkerMetrics& w);
+  void end(GatewayWorkerMetrics& w);
   // Everything an answered request's context says: status, cache result, durations, tokens, cost.
-  void record(metrics::WorkerMetrics& w, const RequestContext& ctx);
+  void record(GatewayWorkerMetrics& w, const RequestContext& ctx);
 
  private:
   metrics::MetricsRegistry& registry_;

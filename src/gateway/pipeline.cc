@@ -149,7 +149,7 @@ asio::awaitable<void> run_inference(RequestContext& ctx) {
   }
 
   // The stages' marks are read only by the metrics (sluice_stage_seconds_total).
-  const bool marks = ctx.worker.metrics != nullptr;
+  const bool marks = ctx.worker.metrics.has_value();
   if (marks) ctx.admitted_at = std::chrono::steady_clock::now();
 
   // 6. Cache lookup.

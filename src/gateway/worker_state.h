@@ -19,12 +19,12 @@
 #include <vector>
 
 #include "cache/cache_key.h"
+#include "gateway/gateway_metrics.h"
 #include "gateway/services.h"
 #include "gateway/tenants.h"
 #include "gateway/token_estimate.h"
 #include "http/upstream.h"
 #include "limit/limiter.h"
-#include "metrics/metrics_registry.h"
 #include "provider/provider.h"
 #include "route/worker_balancers.h"
 
@@ -48,8 +48,8 @@ struct WorkerState {
   cache::KeyMemo key_memo;                         // cache keys of recently seen bodies
   std::optional<TenantDirectory::Reader> tenants;  // when auth is on
   std::unique_ptr<limit::Limiter> limiter;
-  PromptTokenMemo prompt_tokens;              // counts of recently seen prompts
-  metrics::WorkerMetrics* metrics = nullptr;  // this worker's recorder, when metrics are on
+  PromptTokenMemo prompt_tokens;                // counts of recently seen prompts
+  std::optional<GatewayWorkerMetrics> metrics;  // this worker's recorder, when metrics are on
   // Every pool this worker has opened, by the provider configuration it was made for. A reload
   // keeps the pool of a provider whose configuration did not change (and its warm connections);
   // the pool of one that changed or left is closed (retired) and kept while requests of the old

@@ -17,8 +17,9 @@
 // 64-bit SeriesKey (an endpoint enum, a status code, an interned model id; pack_key), and the
 // worker looks (family, key) up in its private hash map. Only on a worker's first use of a series
 // does it call the caller's labels function, which makes the label value strings, and take the
-// registry's mutex. Series with fixed labels can be resolved once into a handle that records
-// with no lookup at all.
+// registry's mutex. A series can be resolved once into a handle that records with no lookup at
+// all: by the registry from its label values (series with fixed labels), or by a worker from its
+// key (for a caller that remembers the series it recorded into last).
 //
 // Cardinality is bounded: a registry holds at most `max_slots` slots. A series past that, or one
 // with the wrong number of label values, records into a sink that is never exported (a warning is
@@ -147,6 +148,23 @@ class alignas(128) WorkerMetrics {
   void observe(HistogramFamily family, SeriesKey key, LabelsFn&& labels, std::uint64_t value) {
     const std::uint32_t slot = slot_of(family.index, key, labels);
     record(slot, families_[family.index].bounds, value);
+  }
+
+  // The handle of (family, key)'s series, found as add() and observe() find it, for a caller that
+  // keeps it and records through it with no lookup. A handle names the registry's series, not
+  // this worker's copy of it: a slot is the same index in every worker's storage.
+  template <class LabelsFn>
+  CounterHandle handle(CounterFamily family, SeriesKey key, LabelsFn&& labels) {
+    return {slot_of(family.index, key, labels)};
+  }
+  template <class LabelsFn>
+  GaugeHandle handle(GaugeFamily family, SeriesKey key, LabelsFn&& labels) {
+    return {slot_of(family.index, key, labels)};
+  }
+  template <class LabelsFn>
+  HistogramHandle handle(HistogramFamily family, SeriesKey key, LabelsFn&& labels) {
+    const std::uint32_t slot = slot_of(family.index, key, labels);
+    return {slot, families_[family.index].bounds};
   }
 
   void add(CounterHandle handle, std::uint64_t n = 1) { bump(handle.slot, n); }

@@ -203,6 +203,43 @@ TEST(MetricsRegistryTest, HandlesRecordIntoTheSameSeriesAsKeys) {
   EXPECT_EQ(value_of(text, "sluice_latency_seconds_count"), 2);
 }
 
+TEST(MetricsRegistryTest, AWorkerResolvesAKeyToAHandleEveryWorkerCanUse) {
+  MetricsRegistry registry;
+  auto requests = registry.add_counter("sluice_requests_total", "Requests.", {"endpoint"});
+  auto in_flight = registry.add_gauge("sluice_in_flight", "In flight.");
+  auto latency = registry.add_histogram("sluice_latency_seconds", "Latency.", {"endpoint"}, {0.01});
+  WorkerMetrics& a = registry.add_worker();
+  WorkerMetrics& b = registry.add_worker();
+  int calls = 0;
+  auto chat = [&calls] {
+    ++calls;
+    return labels("chat");
+  };
+  // Registered as add() registers it, so exported at 0 before anything is recorded.
+  CounterHandle chat_requests = a.handle(requests, 1, chat);
+  EXPECT_EQ(value_of(registry.scrape(), "sluice_requests_total{endpoint=\"chat\"}"), 0);
+  HistogramHandle chat_latency = a.handle(latency, 1, chat);
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(a.handle(requests, 1, chat).slot, chat_requests.slot);  // found by key: no labels made
+  EXPECT_EQ(calls, 2);
+
+  a.add(chat_requests, 2);
+  a.add(requests, 1, chat);
+  b.add(chat_requests);  // a's handle names the series, not a's copy of it
+  a.add(a.handle(in_flight, 0, no_labels), 1);
+  b.add(a.handle(in_flight, 0, no_labels), 1);
+  a.observe(chat_latency, 5ms);
+  b.observe(chat_latency, 50ms);
+  b.observe(latency, 1, chat, 1ms);
+  EXPECT_EQ(b.handle(latency, 1, chat).bounds.size(), 1u);
+
+  const std::string text = registry.scrape();
+  EXPECT_EQ(value_of(text, "sluice_requests_total{endpoint=\"chat\"}"), 4);
+  EXPECT_EQ(value_of(text, "sluice_in_flight"), 2);
+  EXPECT_EQ(value_of(text, "sluice_latency_seconds_bucket{endpoint=\"chat\",le=\"0.01\"}"), 2);
+  EXPECT_EQ(value_of(text, "sluice_latency_seconds_count{endpoint=\"chat\"}"), 3);
+}
+
 TEST(MetricsRegistryTest, TotalsReadTheRecordedIntegersWithoutTheText) {
   MetricsRegistry registry;
   auto cost = registry.add_counter("sluice_cost_usd_total", "Cost.", {"model"}, 1e-9);
