@@ -41,10 +41,10 @@ struct Reply {
 class GatewayClient {
  public:
   struct Options {
-    std::string url;                        // http://HOST:PORT or https://HOST:PORT
-    std::string api_key;                    // sent as Authorization: Bearer; empty: none
+    std::string url;      // http://HOST:PORT or https://HOST:PORT
+    std::string api_key;  // sent as Authorization: Bearer; empty: none
     std::vector<std::pair<std::string, std::string>> headers;  // added to every request
-    std::chrono::milliseconds timeout{600000};  // the whole exchange
+    std::chrono::milliseconds timeout{600000};                 // the whole exchange
     std::uint64_t max_response_bytes = 256ull << 20;
   };
 

@@ -1731,4 +1731,10 @@ core::Result<Listen> parse_listen(std::string_view text) {
   return core::fail(core::Errc::kInvalidRequest, error);
 }
 
+core::Result<Url> parse_url(std::string_view text) {
+  std::string error;
+  if (auto url = parse_base_url(text, error)) return *url;
+  return core::fail(core::Errc::kInvalidRequest, error);
+}
+
 }  // namespace sluice::config

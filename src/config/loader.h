@@ -48,6 +48,10 @@ Config default_config();
 // Parses a listen address: "host:port" or "[v6-address]:port".
 core::Result<Listen> parse_listen(std::string_view text);
 
+// Parses an http:// or https:// URL as a provider's base_url is (no credentials, query or
+// fragment); the message says what is wrong.
+core::Result<Url> parse_url(std::string_view text);
+
 // Returns the value of an environment variable, or nullopt when it is unset.
 using EnvLookup = std::function<std::optional<std::string>(std::string_view)>;
 
