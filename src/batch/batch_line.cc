@@ -57,6 +57,17 @@ core::Result<BatchLine> parse_batch_line(std::string_view line) {
   if (model == nullptr || !model->is_string() || model->get_string().empty()) {
     return invalid("body.model must be a non-empty string", "body.model");
   }
+  out.model = model->get_string();
+  const json::object& fields = body->get_object();
+  if (const json::value* stream = fields.if_contains("stream");
+      stream != nullptr && stream->is_bool() && stream->get_bool()) {
+    return invalid("body.stream must not be true: a batch writes whole answers", "body.stream");
+  }
+  for (std::string_view name : {"max_tokens", "max_completion_tokens"}) {
+    if (const json::value* n = fields.if_contains(name); n != nullptr && n->is_int64()) {
+      out.max_tokens = n->get_int64();
+    }
+  }
   out.body = json::serialize(*body);
   return out;
 }

@@ -20,8 +20,10 @@ namespace sluice::batch {
 struct BatchLine {
   std::string custom_id;
   api::Endpoint endpoint = api::Endpoint::kChatCompletions;
-  std::string url;   // as written, e.g. "/v1/chat/completions"
-  std::string body;  // the `body` object, serialized
+  std::string url;              // as written, e.g. "/v1/chat/completions"
+  std::string body;             // the `body` object, serialized
+  std::string model;            // body.model
+  std::int64_t max_tokens = 0;  // body.max_tokens or max_completion_tokens; 0 when absent
 };
 
 // Parses `line` (one JSON object). Errors name the field: "custom_id must be a non-empty

@@ -19,10 +19,18 @@ TEST(BatchLineTest, ParsesTheOpenAIFormat) {
   EXPECT_EQ(line->endpoint, api::Endpoint::kChatCompletions);
   EXPECT_EQ(line->url, "/v1/chat/completions");
   EXPECT_EQ(boost::json::parse(line->body).at("model"), "gpt-4o-mini");
+  EXPECT_EQ(line->model, "gpt-4o-mini");
+  EXPECT_EQ(line->max_tokens, 0);
   auto embed = parse_batch_line(
       R"({"custom_id":"e","method":"POST","url":"/v1/embeddings","body":{"model":"m","input":"x"}})");
   ASSERT_TRUE(embed);
   EXPECT_EQ(embed->endpoint, api::Endpoint::kEmbeddings);
+  // What the runner's tokens-per-minute pacing counts on.
+  auto capped =
+      parse_batch_line(R"({"custom_id":"c","method":"POST","url":"/v1/chat/completions",)"
+                       R"("body":{"model":"m","max_completion_tokens":77,"messages":[]}})");
+  ASSERT_TRUE(capped);
+  EXPECT_EQ(capped->max_tokens, 77);
 }
 
 TEST(BatchLineTest, EveryBadShapeNamesItsField) {
@@ -47,6 +55,9 @@ TEST(BatchLineTest, EveryBadShapeNamesItsField) {
            Case{R"({"custom_id":"a","method":"POST","url":"/v1/embeddings","body":{"model":"m"},)"
                 R"("extra":1})",
                 "unknown field \"extra\""},
+           Case{R"({"custom_id":"a","method":"POST","url":"/v1/chat/completions",)"
+                R"("body":{"model":"m","stream":true}})",
+                "body.stream must not be true"},
        }) {
     auto r = parse_batch_line(c.line);
     ASSERT_FALSE(r) << c.line;

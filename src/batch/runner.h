@@ -18,6 +18,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -35,8 +36,8 @@ struct LineProblem {
 
 // What check() found.
 struct BatchPlan {
-  std::uint64_t total = 0;         // requests in the input
-  std::uint64_t already_done = 0;  // of them, already in the output file
+  std::uint64_t total = 0;            // requests in the input
+  std::uint64_t already_done = 0;     // of them, already in the output file
   std::vector<LineProblem> problems;  // non-empty: run() must not start
 };
 
@@ -49,8 +50,13 @@ struct RunOptions {
   double rpm = 0;  // auto's ceilings; 0: none
   double tpm = 0;
   int retries = 3;
-  // Prices in USD per million tokens by the `model` an answer names; unknown: list price.
-  std::function<double(std::string_view model, std::int64_t prompt, std::int64_t completion)> cost;
+  // What an answer cost in USD, from the model the line asked for and the one the answer names;
+  // unset: the list price of the answered model (config/prices.h), 0 when unknown.
+  std::function<double(std::string_view requested, std::string_view answered,
+                       std::int64_t prompt_tokens, std::int64_t completion_tokens)>
+      cost;
+  // How often on_progress is called.
+  std::chrono::milliseconds progress_every{250};
 };
 
 struct Progress {

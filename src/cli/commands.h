@@ -18,5 +18,6 @@ void add_config(CLI::App& app, std::function<int()>& run);
 void add_cache(CLI::App& app, std::function<int()>& run);
 void add_keys(CLI::App& app, std::function<int()>& run);
 void add_usage(CLI::App& app, std::function<int()>& run);
+void add_batch(CLI::App& app, std::function<int()>& run);
 
 }  // namespace sluice::cli

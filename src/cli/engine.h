@@ -2,9 +2,13 @@
 // a running gateway (`--url`), or the gateway of a configuration file (`-c`) started inside the
 // command on a loopback port, so cache, routing, retries and limits are exactly the server's.
 //
+// It lives in cli/ (not batch/) because the in-process gateway is what `sluice serve` composes,
+// from every module, admin included.
+//
 // Thread safety: open and destroy on one thread; client() is thread-safe as GatewayClient is.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -12,16 +16,15 @@
 #include "config/config.h"
 #include "core/error.h"
 
-namespace sluice::gateway {
-class Instance;
-}
+namespace sluice::cli {
 
-namespace sluice::batch {
+class GatewayInstance;
 
 struct EngineOptions {
   std::string config_file;  // -c: run this configuration in-process
-  std::string url;          // --url: a running gateway (wins when both are set)
+  std::string url;          // --url: a running gateway (with -c too, the file gives the prices)
   std::string api_key;      // sent to the gateway; default: $SLUICE_API_KEY, then $OPENAI_API_KEY
+  std::chrono::milliseconds timeout{600000};  // one request, whole
 };
 
 class Engine {
@@ -29,17 +32,17 @@ class Engine {
   static core::Result<std::unique_ptr<Engine>> open(const EngineOptions& options);
   ~Engine();  // drains and stops the in-process gateway, if any
 
-  GatewayClient& client() { return *client_; }
-  // The configuration in force: the file's with -c, the built-in default with --url (prices,
-  // models and limits are then the server's, unknown here).
+  batch::GatewayClient& client() { return *client_; }
+  // The file's configuration with -c (its prices and limits); with --url alone the built-in
+  // default, since the server's is unknown here.
   const config::Config& config() const { return *config_; }
   bool in_process() const { return instance_ != nullptr; }
 
  private:
   Engine() = default;
   std::shared_ptr<const config::Config> config_;
-  std::unique_ptr<gateway::Instance> instance_;
-  std::unique_ptr<GatewayClient> client_;
+  std::unique_ptr<GatewayInstance> instance_;
+  std::unique_ptr<batch::GatewayClient> client_;
 };
 
-}  // namespace sluice::batch
+}  // namespace sluice::cli

@@ -2,10 +2,7 @@
 // whole life of a key, errors that name the flag (exit 1, on stderr), command-line misuse (exit
 // 2), the data_dir found through a configuration file, the usage report as a table and as JSON,
 // and a revocation by the CLI reaching a ControlPlane in another process within a second.
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <spawn.h>
-#include <sys/wait.h>
 
 #include <boost/json.hpp>
 
@@ -19,9 +16,8 @@
 #include "store/control_plane.h"
 #include "store/keys.h"
 #include "store/usage.h"
+#include "support/cli_run.h"
 #include "support/process.h"
-
-extern char** environ;
 
 namespace sluice::testing {
 namespace {
@@ -36,47 +32,6 @@ models:
   - name: m
     deployments: [{provider: sim}]
 )";
-
-struct CliRun {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Runs `sluice args...` to completion with stdout and stderr captured apart.
-CliRun sluice(const TempDir& dir, const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {sluice_binary()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  std::vector<char*> raw;
-  for (auto& a : argv) raw.push_back(a.data());
-  raw.push_back(nullptr);
-  auto out = dir.file("cli.out").string(), err = dir.file("cli.err").string();
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  pid_t pid = 0;
-  CliRun r;
-  if (posix_spawn(&pid, raw[0], &actions, nullptr, raw.data(), environ) == 0) {
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-  posix_spawn_file_actions_destroy(&actions);
-  r.out = slurp(out);
-  r.err = slurp(err);
-  // As Process does: a sanitizer report from the child fails the test that ran it.
-  for (const char* marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"}) {
-    if (r.err.find(marker) != std::string::npos) ADD_FAILURE() << "sanitizer report:\n" << r.err;
-  }
-  return r;
-}
 
 bool contains(const std::string& text, const std::string& needle) {
   return text.find(needle) != std::string::npos;
