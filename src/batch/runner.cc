@@ -116,9 +116,7 @@ class ResultWriter {
     if (fd < 0) return io_error(path, "open for writing");
     return std::unique_ptr<ResultWriter>(new ResultWriter(path, fd));
   }
-  ~ResultWriter() {
-    close();
-  }
+  ~ResultWriter() { close(); }
 
   void append(std::string_view line) {
     std::lock_guard lock(mu_);
@@ -202,8 +200,7 @@ std::string output_id(std::mt19937_64& rng) {
 }
 
 bool retryable(const Reply& r) {
-  return r.status == 0 || r.status == 408 || r.status == 409 || r.status == 429 ||
-         r.status >= 500;
+  return r.status == 0 || r.status == 408 || r.status == 409 || r.status == 429 || r.status >= 500;
 }
 
 // The concurrency `auto` settles on: grows while answers keep their latency (or throughput
@@ -295,9 +292,7 @@ class Run {
   }
 
  private:
-  int limit() const {
-    return options_.concurrency > 0 ? options_.concurrency : auto_.limit();
-  }
+  int limit() const { return options_.concurrency > 0 ? options_.concurrency : auto_.limit(); }
 
   // Waits until `when`, or until an answer comes back (wake_.cancel()).
   asio::awaitable<void> sleep_until(Clock::time_point when) {
@@ -520,9 +515,8 @@ core::Result<BatchPlan> Runner::check(const RunOptions& options) {
       // Named by line: the id itself may be long, and the first line holds it.
       std::size_t first = seen[i - 1].line;
       while (i < seen.size() && seen[i].id == seen[i - 1].id) {
-        plan.problems.push_back(
-            {seen[i].line, "duplicate custom_id (first used on line " + std::to_string(first) +
-                               ")"});
+        plan.problems.push_back({seen[i].line, "duplicate custom_id (first used on line " +
+                                                   std::to_string(first) + ")"});
         ++i;
       }
       --i;
@@ -561,9 +555,9 @@ core::Result<Progress> Runner::run(GatewayClient& client, const RunOptions& opti
     if (on_progress) on_progress(shown);
   };
   Run run(client, options, std::move(*done), **output, errors.get(), report, cancel);
-  auto result = asio::co_spawn(client.executor(), run.run(plan->total - plan->already_done),
-                               asio::use_future)
-                    .get();
+  auto result =
+      asio::co_spawn(client.executor(), run.run(plan->total - plan->already_done), asio::use_future)
+          .get();
   auto closed = (*output)->close();
   if (errors) {
     if (auto e = errors->close(); !e && closed) closed = e;

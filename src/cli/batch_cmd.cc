@@ -85,9 +85,8 @@ std::string describe(const batch::Progress& p, bool bar) {
     out += "] ";
   }
   std::snprintf(head, sizeof head, "%llu/%llu %.1f%% %.0f/s ETA %s",
-                static_cast<unsigned long long>(finished),
-                static_cast<unsigned long long>(p.total), fraction * 100, rate,
-                clock_time(eta).c_str());
+                static_cast<unsigned long long>(finished), static_cast<unsigned long long>(p.total),
+                fraction * 100, rate, clock_time(eta).c_str());
   out += head;
   out += " errors " + std::to_string(p.failed);
   if (p.done > 0) {
@@ -152,8 +151,8 @@ int run_batch(BatchOptions opts) {
   if (!plan->problems.empty()) {
     constexpr std::size_t kShown = 50;
     for (std::size_t i = 0; i < plan->problems.size() && i < kShown; ++i) {
-      std::cerr << opts.input << ":" << plan->problems[i].line << ": "
-                << plan->problems[i].message << "\n";
+      std::cerr << opts.input << ":" << plan->problems[i].line << ": " << plan->problems[i].message
+                << "\n";
     }
     if (plan->problems.size() > kShown) {
       std::cerr << "... and " << plan->problems.size() - kShown << " more\n";

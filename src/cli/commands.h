@@ -19,5 +19,6 @@ void add_cache(CLI::App& app, std::function<int()>& run);
 void add_keys(CLI::App& app, std::function<int()>& run);
 void add_usage(CLI::App& app, std::function<int()>& run);
 void add_batch(CLI::App& app, std::function<int()>& run);
+void add_compare(CLI::App& app, std::function<int()>& run);
 
 }  // namespace sluice::cli

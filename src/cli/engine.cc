@@ -54,6 +54,7 @@ core::Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& options)
     if (const char* value = std::getenv(name)) client.api_key = value;
   }
   client.timeout = options.timeout;
+  client.headers = options.headers;
   auto opened = batch::GatewayClient::open(std::move(client));
   if (!opened) return opened.error();
   engine->client_ = std::move(*opened);

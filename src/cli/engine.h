@@ -11,6 +11,8 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "batch/gateway_client.h"
 #include "config/config.h"
@@ -24,7 +26,8 @@ struct EngineOptions {
   std::string config_file;  // -c: run this configuration in-process
   std::string url;          // --url: a running gateway (with -c too, the file gives the prices)
   std::string api_key;      // sent to the gateway; default: $SLUICE_API_KEY, then $OPENAI_API_KEY
-  std::chrono::milliseconds timeout{600000};  // one request, whole
+  std::chrono::milliseconds timeout{600000};                 // one request, whole
+  std::vector<std::pair<std::string, std::string>> headers;  // sent with every request
 };
 
 class Engine {

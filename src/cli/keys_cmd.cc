@@ -112,13 +112,7 @@ core::Result<json::object> body_from_flags(const KeyFlags& f, std::int64_t now_m
   if (given(f.name_opt)) body["name"] = f.name;
   if (given(f.models_opt)) {
     json::array models;
-    std::string_view rest = f.models;
-    while (!rest.empty()) {
-      auto comma = rest.find(',');
-      std::string_view one = core::trim(rest.substr(0, comma));
-      models.emplace_back(one);
-      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-    }
+    for (std::string_view one : core::split_trimmed(f.models, ',')) models.emplace_back(one);
     body["models"] = std::move(models);  // '' gives [], every model
   }
   if (given(f.rpm_opt)) body["rpm"] = number_or_text(f.rpm);

@@ -37,6 +37,16 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+std::vector<std::string_view> split_trimmed(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  while (!s.empty()) {
+    auto at = s.find(sep);
+    out.push_back(trim(s.substr(0, at)));
+    s = at == std::string_view::npos ? std::string_view() : s.substr(at + 1);
+  }
+  return out;
+}
+
 namespace {
 
 // Splits "12.5ms" into 12.5 and "ms". Rejects signs, exponents and empty numbers so that

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sluice::core {
 
@@ -18,6 +19,9 @@ bool iequals(std::string_view a, std::string_view b);
 bool istarts_with(std::string_view s, std::string_view prefix);
 std::string to_lower(std::string_view s);
 std::string_view trim(std::string_view s);
+// "a, b,c" → {"a", "b", "c"}: the pieces between `sep`s, each trimmed; "" gives none, "a,,b" an
+// empty piece between.
+std::vector<std::string_view> split_trimmed(std::string_view s, char sep);
 
 // "1500" (milliseconds are not assumed: a bare number is seconds), "250ms", "10s", "5m", "1h",
 // "1.5s". Returns nullopt for anything else, including negative values.

@@ -38,6 +38,14 @@ TEST(StringsTest, ToLowerAndTrim) {
   EXPECT_EQ(trim(""), "");
 }
 
+TEST(StringsTest, SplitTrimmed) {
+  using V = std::vector<std::string_view>;
+  EXPECT_EQ(split_trimmed("a, b ,c", ','), (V{"a", "b", "c"}));
+  EXPECT_EQ(split_trimmed("", ','), V{});
+  EXPECT_EQ(split_trimmed("a,,b", ','), (V{"a", "", "b"}));
+  EXPECT_EQ(split_trimmed(" one ", ','), V{"one"});
+}
+
 TEST(ParseDurationTest, Units) {
   EXPECT_EQ(parse_duration("250ms"), 250ms);
   EXPECT_EQ(parse_duration("10s"), 10s);

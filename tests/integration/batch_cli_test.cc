@@ -123,8 +123,9 @@ TEST(BatchCliTest, TwoThousandLinesThroughFaultsEachOnceWithItsStatus) {
 
   // Run again: everything is already there, nothing is sent.
   std::int64_t sent = mock.requests();
-  auto again = sluice(dir, {"batch", dir.file("in.jsonl").string(), "-o",
-                            dir.file("out.jsonl").string(), "-c", dir.file("sluice.yaml").string()});
+  auto again =
+      sluice(dir, {"batch", dir.file("in.jsonl").string(), "-o", dir.file("out.jsonl").string(),
+                   "-c", dir.file("sluice.yaml").string()});
   EXPECT_EQ(again.code, 0) << again.err;
   EXPECT_NE(again.err.find("2000 of 2000 already in"), std::string::npos) << again.err;
   EXPECT_EQ(mock.requests(), sent);
@@ -136,8 +137,8 @@ TEST(BatchCliTest, ProblemsInTheInputAreReportedByLineBeforeAnythingIsSent) {
   auto mock = start_mock(dir);
   write_lines(dir.file("in.jsonl"),
               {chat_line("a"), "{not json", chat_line("b"), chat_line("a"),
-               R"({"custom_id":"c","method":"POST","url":"/v1/files","body":{"model":"mock"}})",
-               "", R"({"method":"POST","url":"/v1/chat/completions","body":{"model":"mock"}})"});
+               R"({"custom_id":"c","method":"POST","url":"/v1/files","body":{"model":"mock"}})", "",
+               R"({"method":"POST","url":"/v1/chat/completions","body":{"model":"mock"}})"});
   auto run = sluice(dir, {"batch", dir.file("in.jsonl").string(), "-o",
                           dir.file("out.jsonl").string(), "--url", mock.base_url()});
   EXPECT_EQ(run.code, 1);
@@ -155,9 +156,9 @@ TEST(BatchCliTest, ProblemsInTheInputAreReportedByLineBeforeAnythingIsSent) {
 
   // Nor when the gateway is not there: the message says so.
   write_lines(dir.file("ok.jsonl"), {chat_line("a")});
-  auto down = sluice(dir, {"batch", dir.file("ok.jsonl").string(), "-o",
-                           dir.file("out.jsonl").string(), "--url",
-                           "http://127.0.0.1:" + std::to_string(closed_port()), "--retries", "0"});
+  auto down =
+      sluice(dir, {"batch", dir.file("ok.jsonl").string(), "-o", dir.file("out.jsonl").string(),
+                   "--url", "http://127.0.0.1:" + std::to_string(closed_port()), "--retries", "0"});
   EXPECT_EQ(down.code, 1);
   EXPECT_NE(down.out.find("0 ok, 1 failed"), std::string::npos) << down.out;
   auto out = read_output(dir.file("out.jsonl"));
@@ -229,9 +230,16 @@ TEST(BatchCliTest, KillNineMidwayThenRerunSendsOnlyWhatWasNotFinished) {
   std::vector<std::string> lines;
   for (int i = 0; i < kLines; ++i) lines.push_back(user_line(i));
   write_lines(dir.file("in.jsonl"), lines);
-  std::vector<std::string> args = {sluice_binary(), "batch", dir.file("in.jsonl").string(),
-                                   "-o", dir.file("out.jsonl").string(), "--url",
-                                   upstream.base_url(), "--concurrency", "4", "-q"};
+  std::vector<std::string> args = {sluice_binary(),
+                                   "batch",
+                                   dir.file("in.jsonl").string(),
+                                   "-o",
+                                   dir.file("out.jsonl").string(),
+                                   "--url",
+                                   upstream.base_url(),
+                                   "--concurrency",
+                                   "4",
+                                   "-q"};
   auto first = Process::start(args, dir.file("first.log").string());
   ASSERT_TRUE(eventually([&] { return complete_lines(dir.file("out.jsonl")) >= 100; }, 20s));
   first->signal(SIGKILL);
@@ -242,9 +250,9 @@ TEST(BatchCliTest, KillNineMidwayThenRerunSendsOnlyWhatWasNotFinished) {
   // What a crash in the middle of an append leaves: a line without its end.
   std::ofstream(dir.file("out.jsonl"), std::ios::app) << R"({"id":"batch_req_x","custom_id":"ite)";
 
-  auto second = sluice(dir, {"batch", dir.file("in.jsonl").string(), "-o",
-                             dir.file("out.jsonl").string(), "--url", upstream.base_url(),
-                             "--concurrency", "4"});
+  auto second =
+      sluice(dir, {"batch", dir.file("in.jsonl").string(), "-o", dir.file("out.jsonl").string(),
+                   "--url", upstream.base_url(), "--concurrency", "4"});
   EXPECT_EQ(second.code, 0) << second.err;
   EXPECT_NE(second.err.find(std::to_string(before.size()) + " of 400 already in"),
             std::string::npos)
