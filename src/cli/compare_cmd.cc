@@ -267,8 +267,7 @@ int compare(CompareOptions opts) {
       }
     }
     auto price = config::list_price(s.answered_model.empty() ? model : s.answered_model);
-    return price ? (s.prompt_tokens * price->input + s.completion_tokens * price->output) / 1e6
-                 : 0;
+    return price ? (s.prompt_tokens * price->input + s.completion_tokens * price->output) / 1e6 : 0;
   };
 
   bool any_failed = false;
@@ -321,8 +320,7 @@ int compare(CompareOptions opts) {
                                   {"runs", std::move(runs)}});
   }
   if (opts.as_json) {
-    std::cout << json::serialize(json::object{{"prompt", opts.prompt}, {"models", report}})
-              << "\n";
+    std::cout << json::serialize(json::object{{"prompt", opts.prompt}, {"models", report}}) << "\n";
   } else {
     table.print(std::cout);
     std::cout << "\n";

@@ -170,6 +170,28 @@ TEST(BatchCliTest, ProblemsInTheInputAreReportedByLineBeforeAnythingIsSent) {
   EXPECT_NE(neither.err.find("-c CONFIG"), std::string::npos) << neither.err;
 }
 
+TEST(BatchCliTest, AutoConcurrencyGrowsWhileTheUpstreamKeepsItsLatency) {
+  TempDir dir;
+  auto mock = start_mock(dir, {"--first-token-delay", "50ms"});
+  std::vector<std::string> lines;
+  for (int i = 0; i < 600; ++i) lines.push_back(chat_line("auto-" + std::to_string(i)));
+  write_lines(dir.file("in.jsonl"), lines);
+  auto start = std::chrono::steady_clock::now();
+  auto run =
+      sluice(dir, {"batch", dir.file("in.jsonl").string(), "-o", dir.file("out.jsonl").string(),
+                   "--url", mock.base_url(), "--progress-every", "0.2"});
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(run.code, 0) << run.err;
+  // At the starting four in flight, 600 answers of 50 ms would take 7.5 s.
+  EXPECT_LT(took, 5s);
+  int highest = 0;
+  for (std::size_t at = run.err.find(" c="); at != std::string::npos;
+       at = run.err.find(" c=", at + 1)) {
+    highest = std::max(highest, std::atoi(run.err.c_str() + at + 3));
+  }
+  EXPECT_GE(highest, 16) << run.err;
+}
+
 // An upstream that says which custom_ids it answered: each body names its custom_id in `user`.
 class RecordingUpstream {
  public:
