@@ -294,6 +294,36 @@ TEST(BatchCliTest, KillNineMidwayThenRerunSendsOnlyWhatWasNotFinished) {
       << second.out;
 }
 
+TEST(BatchCliTest, AnInterruptFinishesWhatIsInFlightAndExits130) {
+  TempDir dir;
+  RecordingUpstream upstream([](const std::string& id, int) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return RecordingUpstream::ok(id);
+  });
+  std::vector<std::string> lines;
+  for (int i = 0; i < 200; ++i) lines.push_back(user_line(i));
+  write_lines(dir.file("in.jsonl"), lines);
+  auto first = Process::start(
+      {sluice_binary(), "batch", dir.file("in.jsonl").string(), "-o",
+       dir.file("out.jsonl").string(), "--url", upstream.base_url(), "--concurrency", "4", "-q"},
+      dir.file("first.log").string());
+  ASSERT_TRUE(eventually([&] { return complete_lines(dir.file("out.jsonl")) >= 10; }, 20s));
+  first->signal(SIGINT);
+  EXPECT_EQ(first->wait(10s), 130) << first->log();
+  EXPECT_NE(first->log().find("interrupted"), std::string::npos) << first->log();
+  // Every answer the upstream gave was written: none is lost to be asked again.
+  auto written = read_output(dir.file("out.jsonl"));
+  EXPECT_LT(written.size(), 200u);
+  std::size_t answered = 0;
+  for (const auto& [id, n] : upstream.counts()) answered += n;
+  EXPECT_EQ(written.size(), answered);
+  auto second = sluice(dir, {"batch", dir.file("in.jsonl").string(), "-o",
+                             dir.file("out.jsonl").string(), "--url", upstream.base_url()});
+  EXPECT_EQ(second.code, 0) << second.err;
+  EXPECT_EQ(read_output(dir.file("out.jsonl")).size(), 200u);
+  for (const auto& [id, n] : upstream.counts()) EXPECT_EQ(n, 1) << id;
+}
+
 TEST(BatchCliTest, RateLimitedLinesWaitOutRetryAfterAndSucceed) {
   TempDir dir;
   RecordingUpstream upstream([](const std::string& id, int seen) -> std::string {
