@@ -96,9 +96,10 @@ class Scheduler {
       std::vector<std::size_t> done;
       finish_item(*task, std::move(r), done);
       lock.unlock();
+      // Before reporting, which may write files: the steps this one freed need not wait for it.
+      ready_.notify_all();
       report(done);
       lock.lock();
-      ready_.notify_all();
     }
     ready_.notify_all();
   }
