@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   sluice::cli::add_usage(app, run);
   sluice::cli::add_batch(app, run);
   sluice::cli::add_compare(app, run);
+  sluice::cli::add_run(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -20,5 +20,6 @@ void add_keys(CLI::App& app, std::function<int()>& run);
 void add_usage(CLI::App& app, std::function<int()>& run);
 void add_batch(CLI::App& app, std::function<int()>& run);
 void add_compare(CLI::App& app, std::function<int()>& run);
+void add_run(CLI::App& app, std::function<int()>& run);
 
 }  // namespace sluice::cli
