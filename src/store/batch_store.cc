@@ -32,8 +32,8 @@ constexpr std::array<StatusName, 8> kStatusNames{{{BatchStatus::kValidating, "va
                                                   {BatchStatus::kCancelled, "cancelled"}}};
 
 core::Error not_found(std::string_view id, std::string param = "batch_id") {
-  return core::Error(core::Errc::kNotFound, "No batch found with id '" + std::string(id) + "'.",
-                     std::move(param));
+  return core::Error(core::Errc::kObjectNotFound,
+                     "No batch found with id '" + std::string(id) + "'.", std::move(param));
 }
 
 json::value time_or_null(std::int64_t t) { return t == 0 ? json::value(nullptr) : json::value(t); }
@@ -192,8 +192,8 @@ json::object batch_json(const BatchRecord& b) {
 
 core::Result<std::vector<BatchRecord>> BatchStore::select(std::string_view where,
                                                           std::string_view a, std::string_view b) {
-  auto stmt = db_.prepare("SELECT " + std::string(kColumns) + " FROM batches " +
-                          std::string(where));
+  auto stmt =
+      db_.prepare("SELECT " + std::string(kColumns) + " FROM batches " + std::string(where));
   if (!stmt) return stmt.error();
   if (!a.empty()) stmt->bind_text(1, a);
   if (!b.empty()) stmt->bind_text(2, b);
@@ -239,8 +239,8 @@ core::Result<void> BatchStore::insert(const BatchRecord& b) {
 
 core::Result<BatchRecord> BatchStore::get(std::string_view owner, std::string_view id) {
   // Bound as (id, owner): an empty owner (auth off) must still be bound, so the id goes first.
-  auto stmt = db_.prepare("SELECT " + std::string(kColumns) +
-                          " FROM batches WHERE id = ?1 AND owner = ?2");
+  auto stmt =
+      db_.prepare("SELECT " + std::string(kColumns) + " FROM batches WHERE id = ?1 AND owner = ?2");
   if (!stmt) return stmt.error();
   stmt->bind_text(1, id).bind_text(2, owner);
   auto row = stmt->step();
@@ -273,7 +273,9 @@ core::Result<Page<BatchRecord>> BatchStore::list(std::string_view owner, std::st
   auto stmt = db_.prepare("SELECT " + std::string(kColumns) +
                           " FROM batches WHERE owner = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3");
   if (!stmt) return stmt.error();
-  stmt->bind_text(1, owner).bind_int(2, before_seq).bind_int(3, static_cast<std::int64_t>(limit) + 1);
+  stmt->bind_text(1, owner)
+      .bind_int(2, before_seq)
+      .bind_int(3, static_cast<std::int64_t>(limit) + 1);
   Page<BatchRecord> page;
   for (;;) {
     auto row = stmt->step();

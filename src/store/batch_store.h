@@ -50,9 +50,9 @@ inline constexpr std::string_view kBatchPrefix = "batch_";
 
 // One of a failed batch's errors: a line of the input that does not check.
 struct BatchError {
-  std::string code;     // "invalid_request", "empty_file", "duplicate_custom_id", ...
+  std::string code;  // "invalid_request", "empty_file", "duplicate_custom_id", ...
   std::string message;
-  std::string param;    // empty: null
+  std::string param;      // empty: null
   std::int64_t line = 0;  // 1-based; 0: null
 };
 
@@ -69,8 +69,7 @@ struct BatchRecord {
   std::optional<boost::json::object> metadata;
   // Unix seconds; 0 until it happens.
   std::int64_t created_at = 0, in_progress_at = 0, expires_at = 0, finalizing_at = 0,
-               completed_at = 0, failed_at = 0, expired_at = 0, cancelling_at = 0,
-               cancelled_at = 0;
+               completed_at = 0, failed_at = 0, expired_at = 0, cancelling_at = 0, cancelled_at = 0;
   std::int64_t total = 0, completed = 0, failed = 0;  // request_counts
 };
 
@@ -87,12 +86,12 @@ class BatchStore {
   explicit BatchStore(Database& db) : db_(db) {}
 
   core::Result<void> insert(const BatchRecord& batch);
-  // Unknown, or another owner's -> Errc::kNotFound.
+  // Unknown, or another owner's -> Errc::kObjectNotFound.
   core::Result<BatchRecord> get(std::string_view owner, std::string_view id);
   // By id alone, for the executor.
   core::Result<BatchRecord> find(std::string_view id);
-  // The owner's batches, newest first, after the batch `after` (an id; unknown -> kNotFound,
-  // param "after").
+  // The owner's batches, newest first, after the batch `after` (an id; unknown ->
+  // kObjectNotFound, param "after").
   core::Result<Page<BatchRecord>> list(std::string_view owner, std::string_view after,
                                        std::size_t limit);
   // Every batch not finished (validating, in_progress, finalizing, cancelling), oldest first:

@@ -20,7 +20,8 @@ constexpr std::string_view kColumns = "id, owner, filename, purpose, bytes, crea
 constexpr std::size_t kIdHexChars = 24;
 
 core::Error not_found(std::string_view id) {
-  return core::Error(core::Errc::kNotFound, "No such File object: " + std::string(id), "file_id");
+  return core::Error(core::Errc::kObjectNotFound, "No such File object: " + std::string(id),
+                     "file_id");
 }
 
 core::Error io_error(std::string_view doing, const std::string& path, int err) {
@@ -137,9 +138,9 @@ core::Result<void> rename_durably(const std::string& from, const std::string& to
 }
 
 core::Result<void> FilesStore::insert(const FileRecord& f, bool if_missing) {
-  auto stmt = db_.prepare(std::string(if_missing ? "INSERT OR IGNORE" : "INSERT") +
-                          " INTO files (" + std::string(kColumns) +
-                          ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  auto stmt =
+      db_.prepare(std::string(if_missing ? "INSERT OR IGNORE" : "INSERT") + " INTO files (" +
+                  std::string(kColumns) + ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
   if (!stmt) return stmt.error();
   stmt->bind_text(1, f.id)
       .bind_text(2, f.owner)
@@ -151,8 +152,8 @@ core::Result<void> FilesStore::insert(const FileRecord& f, bool if_missing) {
 }
 
 core::Result<FileRecord> FilesStore::get(std::string_view owner, std::string_view id) {
-  auto stmt = db_.prepare("SELECT " + std::string(kColumns) +
-                          " FROM files WHERE id = ?1 AND owner = ?2");
+  auto stmt =
+      db_.prepare("SELECT " + std::string(kColumns) + " FROM files WHERE id = ?1 AND owner = ?2");
   if (!stmt) return stmt.error();
   stmt->bind_text(1, id).bind_text(2, owner);
   auto row = stmt->step();
@@ -172,7 +173,7 @@ core::Result<Page<FileRecord>> FilesStore::list(const FileQuery& q) {
     auto row = seq->step();
     if (!row) return row.error();
     if (!*row) {
-      return core::Error(core::Errc::kNotFound, "No such File object: " + q.after, "after");
+      return core::Error(core::Errc::kObjectNotFound, "No such File object: " + q.after, "after");
     }
     after_seq = seq->column_int(0);
   }
@@ -183,7 +184,9 @@ core::Result<Page<FileRecord>> FilesStore::list(const FileQuery& q) {
   auto stmt = db_.prepare(sql);
   if (!stmt) return stmt.error();
   // One more than asked: whether it comes says whether more follow.
-  stmt->bind_text(1, q.owner).bind_int(2, after_seq).bind_int(3, static_cast<std::int64_t>(q.limit) + 1);
+  stmt->bind_text(1, q.owner)
+      .bind_int(2, after_seq)
+      .bind_int(3, static_cast<std::int64_t>(q.limit) + 1);
   if (!q.purpose.empty()) stmt->bind_text(4, q.purpose);
   Page<FileRecord> page;
   for (;;) {

@@ -81,12 +81,13 @@ class FilesStore {
   // A duplicate id is an error (ids are random: it means a bug) unless `if_missing`, when it
   // changes nothing (a batch's finishing step, run again after a crash).
   core::Result<void> insert(const FileRecord& file, bool if_missing = false);
-  // Unknown, or another owner's -> Errc::kNotFound, saying "No such File object: <id>" as OpenAI
-  // does.
+  // Unknown, or another owner's -> Errc::kObjectNotFound, saying "No such File object: <id>" as
+  // OpenAI does.
   core::Result<FileRecord> get(std::string_view owner, std::string_view id);
-  // An `after` that names no file of the owner -> Errc::kNotFound, param "after".
+  // An `after` that names no file of the owner -> Errc::kObjectNotFound, param "after".
   core::Result<Page<FileRecord>> list(const FileQuery& query);
-  // Deletes the row (the caller removes the bytes). Unknown or another owner's -> kNotFound.
+  // Deletes the row (the caller removes the bytes). Unknown or another owner's ->
+  // kObjectNotFound.
   core::Result<FileRecord> remove(std::string_view owner, std::string_view id);
 
  private:
