@@ -203,15 +203,12 @@ core::Result<Page<FileRecord>> FilesStore::list(const FileQuery& q) {
 }
 
 core::Result<FileRecord> FilesStore::remove(std::string_view owner, std::string_view id) {
-  auto tx = Transaction::begin(db_, Transaction::Kind::kWrite);
-  if (!tx) return tx.error();
   auto file = get(owner, id);
   if (!file) return file.error();
   auto stmt = db_.prepare("DELETE FROM files WHERE id = ?1 AND owner = ?2");
   if (!stmt) return stmt.error();
   stmt->bind_text(1, id).bind_text(2, owner);
   if (auto r = stmt->run(); !r) return r.error();
-  if (auto r = tx->commit(); !r) return r.error();
   return file;
 }
 

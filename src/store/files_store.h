@@ -86,8 +86,9 @@ class FilesStore {
   core::Result<FileRecord> get(std::string_view owner, std::string_view id);
   // An `after` that names no file of the owner -> Errc::kObjectNotFound, param "after".
   core::Result<Page<FileRecord>> list(const FileQuery& query);
-  // Deletes the row (the caller removes the bytes). Unknown or another owner's ->
-  // kObjectNotFound.
+  // Deletes the row (the caller removes the bytes), in the caller's transaction if it has one
+  // (the API checks, in the same one, that no batch reads the file). Unknown or another owner's
+  // -> kObjectNotFound.
   core::Result<FileRecord> remove(std::string_view owner, std::string_view id);
 
  private:
