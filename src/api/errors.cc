@@ -19,6 +19,7 @@ int http_status(const core::Error& e) {
     case Errc::kNotFound:
       return 404;
     case Errc::kModelNotFound:
+    case Errc::kObjectNotFound:
       return 404;
     case Errc::kMethodNotAllowed:
       return 405;
@@ -96,6 +97,8 @@ std::string_view error_code(const core::Error& e) {
       return "unknown_url";
     case Errc::kModelNotFound:
       return "model_not_found";
+    case Errc::kObjectNotFound:
+      return "";
     case Errc::kMethodNotAllowed:
       return "method_not_allowed";
     case Errc::kRequestTimeout:

@@ -19,8 +19,8 @@ json::object inner(const std::string& body) {
 TEST(Errors, EveryErrcHasAStatusAndTheFullShape) {
   for (Errc c :
        {Errc::kInvalidRequest, Errc::kUnauthorized, Errc::kPermissionDenied, Errc::kNotFound,
-        Errc::kModelNotFound, Errc::kMethodNotAllowed, Errc::kRequestTimeout, Errc::kConflict,
-        Errc::kPayloadTooLarge, Errc::kHeadersTooLarge, Errc::kUpstreamUnreachable,
+        Errc::kModelNotFound, Errc::kObjectNotFound, Errc::kMethodNotAllowed, Errc::kRequestTimeout,
+        Errc::kConflict, Errc::kPayloadTooLarge, Errc::kHeadersTooLarge, Errc::kUpstreamUnreachable,
         Errc::kUpstreamProtocol, Errc::kUpstreamTimeout, Errc::kServiceUnavailable,
         Errc::kInsufficientQuota, Errc::kInternal}) {
     core::Error e(c, "message", "param");
@@ -40,6 +40,12 @@ TEST(Errors, EveryErrcHasAStatusAndTheFullShape) {
   EXPECT_EQ(http_status(conflict), 409);
   EXPECT_EQ(error_type(conflict), "invalid_request_error");
   EXPECT_EQ(error_code(conflict), "conflict");
+  // A file or batch that is not there: 404 with OpenAI's null code, unlike an unknown path's.
+  core::Error missing(Errc::kObjectNotFound, "No such File object: file-x", "file_id");
+  EXPECT_EQ(http_status(missing), 404);
+  EXPECT_EQ(error_type(missing), "invalid_request_error");
+  EXPECT_EQ(inner(error_body(missing)).at("code"), nullptr);
+  EXPECT_EQ(error_code(core::Error(Errc::kNotFound, "")), "unknown_url");
   core::Error denied(Errc::kPermissionDenied, "no");
   EXPECT_EQ(http_status(denied), 403);
   EXPECT_EQ(error_type(denied), "permission_error");

@@ -11,6 +11,8 @@
 #include "admin/cpu_profile.h"
 #include "admin/stats_history.h"
 #include "admin/stats_sampler.h"
+#include "batch/batch_api.h"
+#include "batch/batch_executor.h"
 #include "cache/coalescer.h"
 #include "cache/disk_tier.h"
 #include "cache/redis_tier.h"
@@ -32,6 +34,19 @@
 #include "store/usage.h"
 
 namespace sluice::cli {
+
+namespace {
+
+// Where this process can reach itself: its listen address, with a wildcard replaced by loopback.
+std::string self_url(const std::string& host, std::uint16_t port) {
+  std::string h = host;
+  if (h.empty() || h == "0.0.0.0") h = "127.0.0.1";
+  if (h == "::") h = "::1";
+  if (h.find(':') != std::string::npos) h = "[" + h + "]";
+  return "http://" + h + ":" + std::to_string(port);
+}
+
+}  // namespace
 
 // In construction order: each part may refer to the ones above it, and they are destroyed in
 // the reverse order.
@@ -56,6 +71,10 @@ struct GatewayInstance::Parts {
   std::unique_ptr<admin::StatsSampler> stats_sampler;
   std::unique_ptr<admin::Alerts> alerts;
   std::unique_ptr<admin::AlertWebhook> webhook;
+  // The Batch API and its jobs (sluice serve with a data_dir): the workers call the API, and the
+  // API wakes the executor, so both outlive the server.
+  std::unique_ptr<batch::BatchExecutor> batch_executor;
+  std::unique_ptr<batch::BatchApi> batch_api;
   std::unique_ptr<http::Server> server;
   bool stopped = false;
 };
@@ -69,7 +88,8 @@ std::uint16_t GatewayInstance::port() const { return parts_->server->port(); }
 const config::Config& GatewayInstance::config() const { return *parts_->config; }
 
 core::Result<std::unique_ptr<GatewayInstance>> GatewayInstance::start(config::Config cfg,
-                                                                      Overrides overrides) {
+                                                                      Overrides overrides,
+                                                                      bool batch_jobs) {
   if (overrides) overrides(cfg);
   auto p = std::make_unique<Parts>();
   Parts& s = *p;
@@ -161,7 +181,26 @@ core::Result<std::unique_ptr<GatewayInstance>> GatewayInstance::start(config::Co
     s.stats_sampler->after_tick([&s] { s.alerts->evaluate(); });
     s.admin->set_stats(s.stats_history.get(), s.alerts.get());
   }
+  // The Batch API (docs/batch.md): its files and jobs live in the data_dir; the jobs run in the
+  // background through this server's own address, from once it listens.
+  if (batch_jobs && s.control_plane) {
+    batch::BatchExecutor::Options bo;
+    bo.data_dir = c.data_dir;
+    bo.concurrency = c.batch.concurrency;
+    std::string secret;
+    try {
+      secret = batch::BatchExecutor::make_secret();
+    } catch (const std::exception& e) {
+      return core::fail(core::Errc::kInternal, e.what());
+    }
+    s.batch_executor = std::make_unique<batch::BatchExecutor>(bo, std::move(secret), s.clock);
+    s.batch_api = std::make_unique<batch::BatchApi>(
+        batch::BatchApi::Options{c.data_dir, c.batch.max_file_bytes}, *s.control_plane,
+        *s.batch_executor);
+  }
   gateway::Services services{s.access_log.get(), s.cache.get(), s.coalescer.get(), &*s.admin};
+  services.batch = s.batch_api.get();
+  if (s.batch_executor) services.batch_secret = s.batch_executor->secret();
   services.clock = &s.clock;
   services.limits = &s.limits;
   services.budgets = &s.budgets;
@@ -182,25 +221,48 @@ core::Result<std::unique_ptr<GatewayInstance>> GatewayInstance::start(config::Co
   }
   s.server->start();
   if (s.stats_sampler) s.stats_sampler->start();
-  return std::unique_ptr<GatewayInstance>(new GatewayInstance(std::move(p)));
+  auto instance = std::unique_ptr<GatewayInstance>(new GatewayInstance(std::move(p)));
+  if (s.batch_executor) {
+    if (auto started = s.batch_executor->start(self_url(options.host, s.server->port()));
+        !started) {
+      return core::fail(core::Errc::kInternal, "batch jobs: " + started.error().message);
+    }
+  }
+  return instance;
 }
 
 void GatewayInstance::run_until_signal() {
   Parts& s = *parts_;
   // SIGHUP reads the file again (a problem in it is logged and changes nothing).
-  s.server->run_until_signal([&s] {
-    if (auto reloaded = s.reloader->reload_file(); !reloaded) {
-      spdlog::error("{}", reloaded.error().message);
-    }
-  });
+  s.server->run_until_signal(
+      [&s] {
+        if (auto reloaded = s.reloader->reload_file(); !reloaded) {
+          spdlog::error("{}", reloaded.error().message);
+        }
+      },
+      [&s] { stop_batch_jobs(s); });
   stop();
+}
+
+void GatewayInstance::stop_batch_jobs(Parts& s) {
+  // Before the drain, while the server still answers: the jobs' lines in flight (and their
+  // retries) finish and are written, and none is sent to a server that no longer accepts. The
+  // wait is bounded like the drain; a job stopped this way resumes at the next start.
+  if (s.batch_executor && !s.batch_executor->stop_within(s.config->drain_timeout)) {
+    spdlog::warn("batch jobs: lines still in flight after {} ms; draining anyway",
+                 s.config->drain_timeout.count());
+  }
 }
 
 void GatewayInstance::stop() {
   Parts& s = *parts_;
   if (s.stopped) return;
   s.stopped = true;
+  stop_batch_jobs(s);
   s.server->shutdown();
+  if (s.batch_executor) s.batch_executor->stop();
+  s.batch_api.reset();  // no worker calls it any more
+  s.batch_executor.reset();
   if (s.stats_sampler) s.stats_sampler->stop();
   s.control_plane.reset();  // writes the ledger rows still queued
   s.access_log.reset();

@@ -4,6 +4,10 @@
 // `sluice run` and `sluice compare` with `-c` run one on a loopback port inside the command, so
 // their requests meet exactly the server's cache, routing, retries and limits.
 //
+// With `batch_jobs` (sluice serve) and a data_dir, it also serves the Batch API (/v1/files,
+// /v1/batches) and runs its jobs in the background through its own port (batch/batch_api.h,
+// batch/batch_executor.h); the commands' in-process gateways run no one's jobs.
+//
 // Thread safety: start, wait and stop from one thread (the main one).
 #pragma once
 
@@ -22,7 +26,8 @@ class GatewayInstance {
 
   // Builds everything and starts listening; an error says what could not be opened.
   static core::Result<std::unique_ptr<GatewayInstance>> start(config::Config config,
-                                                              Overrides overrides);
+                                                              Overrides overrides,
+                                                              bool batch_jobs = false);
   ~GatewayInstance();  // stop()s
 
   std::uint16_t port() const;
@@ -36,6 +41,7 @@ class GatewayInstance {
  private:
   struct Parts;
   explicit GatewayInstance(std::unique_ptr<Parts> parts);
+  static void stop_batch_jobs(Parts& parts);
   std::unique_ptr<Parts> parts_;
 };
 

@@ -48,7 +48,7 @@ int serve(const ServeOptions& opts) {
   }
   overrides(cfg);
   core::setup_logging(cfg.log_level);
-  auto instance = GatewayInstance::start(std::move(cfg), overrides);
+  auto instance = GatewayInstance::start(std::move(cfg), overrides, /*batch_jobs=*/true);
   if (!instance) {
     std::cerr << "sluice: " << instance.error().message << "\n";
     return 1;

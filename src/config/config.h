@@ -453,6 +453,19 @@ struct Metrics {
   bool operator==(const Metrics&) const = default;
 };
 
+// The Batch API on the server (docs/batch.md, "Batch API on the server"): what uploads may weigh
+// and how much of the gateway batch jobs may use. Needs data_dir, where files and jobs are kept.
+struct Batch {
+  // The largest body POST /v1/files accepts (every other route keeps limits.max_body_bytes). The
+  // upload is held in memory while it is read, as every request body is.
+  std::uint64_t max_file_bytes = 100ull * 1024 * 1024;
+  // Requests that batch jobs have in flight, all jobs together; interactive requests always
+  // have the rest of the gateway's capacity.
+  int concurrency = 4;
+
+  bool operator==(const Batch&) const = default;
+};
+
 // Config::source of the built-in configuration (loader.h, default_config), which has no file.
 inline constexpr std::string_view kDefaultSource = "<default>";
 
@@ -476,6 +489,7 @@ struct Config {
   std::vector<Provider> providers;
   std::vector<Model> models;
   Alerts alerts;
+  Batch batch;
 
   const Provider* find_provider(std::string_view name) const;
 

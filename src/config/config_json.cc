@@ -493,6 +493,8 @@ json::value to_json(const Config& c, bool redact) {
   for (const Model& m : c.models) models.push_back(model(m, c.routing));
   out["models"] = std::move(models);
   out["alerts"] = alerts(c.alerts);
+  out["batch"] = json::object{{"max_file_bytes", c.batch.max_file_bytes},
+                              {"concurrency", c.batch.concurrency}};
   return out;
 }
 

@@ -46,7 +46,8 @@ constexpr std::size_t member_count() {
 // When one of these fails, a member was added to (or removed from) config.h: write it in
 // to_json (config_json.cc), give it a value other than its default in rich_yaml below so the
 // round trip checks it, then update the count here.
-static_assert(member_count<Config>() == 17);
+static_assert(member_count<Config>() == 18);
+static_assert(member_count<Batch>() == 2);
 static_assert(member_count<Alerts>() == 2);
 static_assert(member_count<Alerts::Webhook>() == 2);
 static_assert(member_count<AlertRule>() == 7);
@@ -231,6 +232,7 @@ alerts:
     - {name: slow, kind: p99_latency, threshold: 1.5}
     - {name: big, kind: memory, threshold: 1GiB}
     - {name: out, kind: deployment_ejected, deployment: up/gpt-4o}
+batch: {max_file_bytes: 3GiB, concurrency: 9}
 )";
 }
 
@@ -277,7 +279,7 @@ TEST(ConfigJsonTest, KeysComeInTheFilesOrder) {
   for (const auto& member : doc.as_object()) keys.emplace_back(member.key());
   EXPECT_THAT(keys, ElementsAre("listen", "workers", "drain_timeout", "log_level", "access_log",
                                 "limits", "data_dir", "auth", "cache", "coalesce", "metrics",
-                                "routing", "providers", "models", "alerts"));
+                                "routing", "providers", "models", "alerts", "batch"));
 }
 
 TEST(ConfigJsonTest, RichConfigRoundTrips) {

@@ -30,8 +30,9 @@ namespace sluice::config {
 namespace {
 
 constexpr std::string_view kTopLevelKeys[] = {
-    "listen", "workers",  "drain_timeout", "log_level", "access_log", "limits", "data_dir", "auth",
-    "cache",  "coalesce", "metrics",       "routing",   "providers",  "models", "alerts"};
+    "listen",    "workers", "drain_timeout", "log_level", "access_log", "limits",
+    "data_dir",  "auth",    "cache",         "coalesce",  "metrics",    "routing",
+    "providers", "models",  "alerts",        "batch"};
 constexpr std::string_view kAlertsKeys[] = {"rules", "webhook"};
 constexpr std::string_view kAlertRuleKeys[] = {"name",   "kind",         "threshold",
                                                "window", "min_requests", "deployment"};
@@ -48,6 +49,9 @@ constexpr std::string_view kCacheDiskKeys[] = {"path", "max_bytes"};
 constexpr std::string_view kRedisKeys[] = {"url", "timeout", "key_prefix"};
 constexpr std::string_view kCacheEndpoints[] = {"chat", "completions", "embeddings", "images"};
 constexpr std::string_view kCoalesceKeys[] = {"enabled"};
+constexpr std::string_view kBatchKeys[] = {"max_file_bytes", "concurrency"};
+// More would make batch work crowd out interactive requests rather than share with them.
+constexpr int kMaxBatchConcurrency = 1024;
 constexpr std::string_view kMetricsKeys[] = {"enabled"};
 constexpr std::string_view kAccessLogKeys[] = {"enabled", "path"};
 constexpr std::string_view kLimitsKeys[] = {
@@ -869,6 +873,10 @@ class Loader {
     }
     // After the models: a rule may name one of their deployments.
     if (auto alerts = subsection(s, "alerts", kAlertsKeys)) read_alerts(*alerts, config);
+    if (auto batch = subsection(s, "batch", kBatchKeys)) {
+      read_bytes(*batch, "max_file_bytes", config.batch.max_file_bytes);
+      read_int(*batch, "concurrency", config.batch.concurrency, 1, kMaxBatchConcurrency);
+    }
   }
 
   void read_alerts(const Section& s, Config& config) {

@@ -21,6 +21,8 @@ std::string_view errc_name(Errc code) {
       return "not_found";
     case Errc::kModelNotFound:
       return "model_not_found";
+    case Errc::kObjectNotFound:
+      return "object_not_found";
     case Errc::kMethodNotAllowed:
       return "method_not_allowed";
     case Errc::kRequestTimeout:

@@ -19,6 +19,7 @@ enum class Errc {
   kPermissionDenied,     // 403: the caller may not do this (admin API from a remote address)
   kNotFound,             // 404: unknown path or object
   kModelNotFound,        // 404: missing or unknown model
+  kObjectNotFound,       // 404: no such file or batch (or not the caller's); OpenAI's code null
   kMethodNotAllowed,     // 405
   kRequestTimeout,       // 408: the client was too slow sending its request
   kConflict,             // 409: clashes with work in progress (a CPU profile already running)

@@ -29,8 +29,48 @@ std::string_view presented_key(const RequestContext& ctx) {
   return fields.get("x-api-key");
 }
 
+namespace {
+
+// A request the server's batch executor sent for a batch's owner: the process's batch secret and
+// the owner's key id. Anything less is refused, so the headers give nothing to anyone else.
+asio::awaitable<bool> authenticate_batch(RequestContext& ctx, std::string_view owner,
+                                         std::string_view secret) {
+  WorkerState& worker = ctx.worker;
+  if (owner.empty() || !admin_key_matches(secret, worker.services.batch_secret)) {
+    co_await respond_error(
+        ctx, core::Error(Errc::kUnauthorized,
+                         "The x-sluice-batch-owner and x-sluice-batch-secret headers are reserved "
+                         "for the gateway's own batch jobs."));
+    co_return false;
+  }
+  ctx.tenants = worker.tenants->current();
+  auto found = worker.tenants->find_id(owner, worker.services.clock->unix_ms());
+  switch (found.status) {
+    case TenantDirectory::Found::Status::kOk:
+      ctx.tenant = found.tenant;
+      co_return true;
+    case TenantDirectory::Found::Status::kExpired:
+      co_await respond_error(
+          ctx, core::Error(Errc::kUnauthorized, "The API key that owns this batch has expired."));
+      co_return false;
+    case TenantDirectory::Found::Status::kUnknown:
+      break;
+  }
+  co_await respond_error(
+      ctx, core::Error(Errc::kUnauthorized, "The API key that owns this batch was revoked."));
+  co_return false;
+}
+
+}  // namespace
+
 asio::awaitable<bool> authenticate(RequestContext& ctx) {
   WorkerState& worker = ctx.worker;
+  const http::Fields& fields = ctx.session.request().fields();
+  // One lookup on every request; a secret alone claims nothing, so it is read only after.
+  std::string_view batch_owner = fields.get("x-sluice-batch-owner");
+  if (!batch_owner.empty()) [[unlikely]] {
+    co_return co_await authenticate_batch(ctx, batch_owner, fields.get("x-sluice-batch-secret"));
+  }
   std::string_view key = presented_key(ctx);
   if (key.empty()) {
     co_await respond_error(

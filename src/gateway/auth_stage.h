@@ -5,6 +5,12 @@
 // Keys are read from `Authorization: Bearer KEY` (what the OpenAI SDKs send) or `x-api-key`
 // (what Anthropic's send). A key is never written to a log or echoed in an answer.
 //
+// The server's own batch jobs (batch/batch_executor.h) send no key: their requests carry
+// `x-sluice-batch-secret` (the process's random batch secret, compared in constant time) and
+// `x-sluice-batch-owner` (the key id of the batch's owner), and are that key's, with its limits,
+// budget and ledger. The owner header without the valid secret is 401, so no client can claim a
+// key by its id.
+//
 // Thread safety: runs on the request's worker.
 #pragma once
 

@@ -30,6 +30,12 @@ bool is_dashboard_path(std::string_view path) {
   return path == "/dashboard" || path.starts_with("/dashboard/");
 }
 
+// The Batch API's files and batches (src/batch/batch_api.h).
+bool is_batch_path(std::string_view path) {
+  return path == "/v1/files" || path.starts_with("/v1/files/") || path == "/v1/batches" ||
+         path.starts_with("/v1/batches/");
+}
+
 bool is_get(const http::ServerSession& session) {
   auto m = session.request().method();
   return m == bhttp::verb::get || m == bhttp::verb::head;
@@ -150,6 +156,15 @@ asio::awaitable<void> Gateway::handle(http::ServerSession& session) {
       co_await run_inference(ctx);
       record_usage(ctx);
     }
+  } else if (is_batch_path(path)) {
+    if (state_.services.batch != nullptr) {
+      co_await state_.services.batch->handle(ctx);
+    } else {
+      co_await respond_error(
+          ctx, core::Error(Errc::kNotFound,
+                           "The Batch API (/v1/files, /v1/batches) needs a data_dir, where its "
+                           "files and batches are kept; this gateway runs without one."));
+    }
   } else if (path == "/v1/models") {
     if (is_get(session)) {
       co_await session.respond(200, kJson, ctx.runtime->models_body());
@@ -194,6 +209,15 @@ asio::awaitable<void> Gateway::handle(http::ServerSession& session) {
   ctx.status = session.status();
   if (state_.services.access_log) state_.services.access_log->log(ctx);
   if (recorder != nullptr) recorder->record(*state_.metrics, ctx);
+}
+
+std::uint64_t Gateway::body_limit(bhttp::verb method, std::string_view target,
+                                  std::uint64_t configured) {
+  if (method != bhttp::verb::post || state_.services.batch == nullptr) [[likely]]
+    return configured;
+  std::string_view path = target.substr(0, target.find('?'));
+  if (path != "/v1/files") return configured;
+  return std::max(configured, state_.services.batch->max_upload_bytes());
 }
 
 http::ErrorPage Gateway::render_error(const core::Error& error) {

@@ -25,6 +25,9 @@ class Gateway final : public http::WorkerHandler {
 
   asio::awaitable<void> handle(http::ServerSession& session) override;
   http::ErrorPage render_error(const core::Error& error) override;
+  // POST /v1/files takes up to batch.max_file_bytes; everything else limits.max_body_bytes.
+  std::uint64_t body_limit(beast::http::verb method, std::string_view target,
+                           std::uint64_t configured) override;
   void shutdown() override;
 
  private:

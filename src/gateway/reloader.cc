@@ -49,6 +49,7 @@ std::vector<std::string> keep_restart_only(const config::Config& running, config
   keep("coalesce", running.coalesce, next.coalesce, changed);
   keep("metrics", running.metrics, next.metrics, changed);
   keep("alerts", running.alerts, next.alerts, changed);  // the sampler reads them at startup
+  keep("batch", running.batch, next.batch, changed);     // the executor and the routes' limits
   return changed;
 }
 

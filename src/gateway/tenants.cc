@@ -47,6 +47,7 @@ void TenantDirectory::replace(std::vector<store::KeyRecord> keys) {
     t->budget = limit::Budget{key.budget_daily, key.budget_monthly, key.budget_total};
     t->key = std::move(key);
     next->by_hash_prefix[prefix_of(t->key.hash)].push_back(t.get());
+    next->by_id.emplace(t->key.id, t.get());
     next->tenants.push_back(std::move(t));
   }
   live_ = std::move(live);
@@ -93,6 +94,12 @@ TenantDirectory::Found TenantDirectory::Reader::find(std::string_view secret,
   return found;
 }
 
+TenantDirectory::Found TenantDirectory::Reader::find_id(std::string_view key_id,
+                                                        std::int64_t now_unix_ms) const {
+  if (!snapshot_) return {};
+  return TenantDirectory::find_id(*snapshot_, key_id, now_unix_ms);
+}
+
 void TenantDirectory::Reader::forget() {
   for (Remembered& r : memo_) {
     if (r.tenant == nullptr) continue;
@@ -113,6 +120,13 @@ TenantDirectory::Found TenantDirectory::find(const Snapshot& snapshot, std::stri
     return status_at(t, now_unix_ms);
   }
   return found;
+}
+
+TenantDirectory::Found TenantDirectory::find_id(const Snapshot& snapshot, std::string_view key_id,
+                                                std::int64_t now_unix_ms) {
+  auto it = snapshot.by_id.find(std::string(key_id));
+  if (it == snapshot.by_id.end()) return {};
+  return status_at(it->second, now_unix_ms);
 }
 
 }  // namespace sluice::gateway

@@ -60,6 +60,8 @@ struct Tenant {
 struct TenantSnapshot {
   std::vector<std::unique_ptr<const Tenant>> tenants;
   std::unordered_map<std::uint64_t, std::vector<const Tenant*>> by_hash_prefix;
+  // By key id, for the requests the server's batch jobs send on their owner's behalf.
+  std::unordered_map<std::string, const Tenant*> by_id;
 };
 
 class TenantDirectory {
@@ -81,6 +83,8 @@ class TenantDirectory {
     // TenantDirectory::find in the snapshot current() last returned, through this reader's memory
     // of recent secrets.
     Found find(std::string_view secret, std::int64_t now_unix_ms);
+    // TenantDirectory::find_id in the snapshot current() last returned.
+    Found find_id(std::string_view key_id, std::int64_t now_unix_ms) const;
 
    private:
     static constexpr std::size_t kSecretSize =
@@ -108,6 +112,9 @@ class TenantDirectory {
 
   // The tenant whose secret is `secret`, checked against its expiry at `now_unix_ms`.
   static Found find(const Snapshot& snapshot, std::string_view secret, std::int64_t now_unix_ms);
+  // The tenant whose key id is `key_id` (a batch's owner), checked against its expiry. A revoked
+  // key is not in the snapshot: unknown.
+  static Found find_id(const Snapshot& snapshot, std::string_view key_id, std::int64_t now_unix_ms);
 
  private:
   std::shared_ptr<const Snapshot> load() const;

@@ -126,5 +126,24 @@ TEST(TenantBuckets, ARefreshKeepsAKeysBuckets) {
   EXPECT_EQ(limiter.size(), 0u);
 }
 
+TEST_F(TenantReaderTest, FindsABatchOwnerByKeyId) {
+  store::KeyRecord revoked = key("key_c", store::new_secret());
+  revoked.revoked_at_ms = 1;
+  directory_.replace({key("key_a", a_), key("key_b", b_, 1000), revoked});
+  reader_.current();
+  auto a = reader_.find_id("key_a", 5000);
+  ASSERT_EQ(a.status, Status::kOk);
+  EXPECT_EQ(a.tenant->key.id, "key_a");
+  EXPECT_EQ(reader_.find_id("key_b", 500).status, Status::kOk);
+  EXPECT_EQ(reader_.find_id("key_b", 5000).status, Status::kExpired);
+  EXPECT_EQ(reader_.find_id("key_c", 0).status, Status::kUnknown);  // revoked
+  EXPECT_EQ(reader_.find_id("key_zz", 0).status, Status::kUnknown);
+  EXPECT_EQ(reader_.find_id("", 0).status, Status::kUnknown);
+
+  directory_.replace({key("key_b", b_)});  // key_a revoked since
+  reader_.current();
+  EXPECT_EQ(reader_.find_id("key_a", 0).status, Status::kUnknown);
+}
+
 }  // namespace
 }  // namespace sluice::gateway

@@ -64,6 +64,7 @@ void RequestParser::on_request_impl(bhttp::verb method, beast::string_view metho
   request_.method_string_.assign(method_str);
   request_.target_.assign(target);
   request_.version_ = static_cast<unsigned>(version);
+  if (limit_fn_ != nullptr) body_limit(limit_fn_(limit_owner_, method, request_.target_));
 }
 
 void RequestParser::on_field_impl(bhttp::field name, beast::string_view name_string,

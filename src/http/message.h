@@ -102,7 +102,16 @@ class Request {
 // Parses one request into a Request it was given (cleared first, memory kept).
 class RequestParser final : public beast::http::basic_parser<true> {
  public:
+  // Decides a request's body limit from its method and target, before its headers are read (so
+  // a Content-Length over it is refused at once, as with the parser's own limit).
+  using BodyLimitFn = std::uint64_t (*)(void* owner, beast::http::verb method,
+                                        std::string_view target);
+
   explicit RequestParser(Request& request);
+  void limit_body_with(BodyLimitFn fn, void* owner) {
+    limit_fn_ = fn;
+    limit_owner_ = owner;
+  }
 
  private:
   void on_request_impl(beast::http::verb method, beast::string_view method_str,
@@ -120,6 +129,8 @@ class RequestParser final : public beast::http::basic_parser<true> {
   void on_finish_impl(beast::error_code&) override {}
 
   Request& request_;
+  BodyLimitFn limit_fn_ = nullptr;
+  void* limit_owner_ = nullptr;
 };
 
 class Response {

@@ -121,7 +121,8 @@ bool Server::wait_for_idle(std::chrono::steady_clock::time_point deadline) {
   return active_.load() == 0;
 }
 
-void Server::run_until_signal(const std::function<void()>& on_hangup) {
+void Server::run_until_signal(const std::function<void()>& on_hangup,
+                              const std::function<void()>& on_stop) {
   asio::io_context signals_io;
   asio::signal_set signals(signals_io, SIGINT, SIGTERM);
   if (on_hangup) signals.add(SIGHUP);
@@ -150,6 +151,7 @@ void Server::run_until_signal(const std::function<void()>& on_hangup) {
   // run_one() may also run Asio's internal handlers: wait for the flag, not for one handler.
   while (!signalled && signals_io.run_one() > 0) {
   }
+  if (on_stop) on_stop();
   std::thread shutdown_thread([this] { shutdown(); });
   // Keep listening for the second signal while the drain runs.
   while (!stopped_) signals_io.run_one_for(50ms);

@@ -57,8 +57,11 @@ class Server {
   int active_connections() const { return active_.load(std::memory_order_relaxed); }
 
   // Blocks until SIGINT or SIGTERM, then shuts down (a second signal skips the drain wait). With
-  // `on_hangup`, each SIGHUP calls it (on this thread) and the server keeps running.
-  void run_until_signal(const std::function<void()>& on_hangup = {});
+  // `on_hangup`, each SIGHUP calls it (on this thread) and the server keeps running. `on_stop`,
+  // when given, is called on this thread when the stopping signal arrives, before the drain
+  // begins (while the server still accepts): work that sends requests to this server stops there.
+  void run_until_signal(const std::function<void()>& on_hangup = {},
+                        const std::function<void()>& on_stop = {});
   // Drains and stops; returns when every worker has finished.
   void shutdown();
 

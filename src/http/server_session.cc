@@ -32,7 +32,8 @@ constexpr std::string_view kCrlfLastChunk = "\r\n0\r\n\r\n";
 
 asio::const_buffer cbuf(std::string_view s) { return asio::const_buffer(s.data(), s.size()); }
 
-core::Error parse_error(const beast::error_code& ec, const config::ServerLimits& limits) {
+core::Error parse_error(const beast::error_code& ec, const config::ServerLimits& limits,
+                        std::uint64_t body_limit) {
   if (ec == bhttp::error::header_limit) {
     return core::Error(Errc::kHeadersTooLarge, "The request line and headers exceed the limit of " +
                                                    core::format_bytes(limits.max_header_bytes) +
@@ -40,7 +41,7 @@ core::Error parse_error(const beast::error_code& ec, const config::ServerLimits&
   }
   if (ec == bhttp::error::body_limit) {
     return core::Error(Errc::kPayloadTooLarge, "The request body exceeds the limit of " +
-                                                   core::format_bytes(limits.max_body_bytes) + ".");
+                                                   core::format_bytes(body_limit) + ".");
   }
   return core::Error(Errc::kInvalidRequest, "Malformed HTTP request: " + ec.message() + ".");
 }
@@ -96,7 +97,9 @@ asio::awaitable<ServerSession::ReadOutcome> ServerSession::read_request(bool fir
   parser_.emplace(request_);
   parser_->header_limit(
       static_cast<std::uint32_t>(std::min<std::uint64_t>(limits_.max_header_bytes, UINT32_MAX)));
-  parser_->body_limit(limits_.max_body_bytes);
+  body_limit_ = limits_.max_body_bytes;
+  parser_->body_limit(body_limit_);
+  parser_->limit_body_with(&ServerSession::body_limit_for, this);
   timed_out_ = false;
   // Until a byte arrives the connection is idle: a drain closes it at once, and a timeout closes
   // it quietly. A new connection gets header_timeout from its accept, not idle_timeout, so that
@@ -111,7 +114,8 @@ asio::awaitable<ServerSession::ReadOutcome> ServerSession::read_request(bool fir
       beast::error_code ec;
       std::size_t used = parser_->put(buffer_.data(), ec);
       buffer_.consume(used);
-      if (ec && ec != bhttp::error::need_more) co_return co_await reject(parse_error(ec, limits_));
+      if (ec && ec != bhttp::error::need_more)
+        co_return co_await reject(parse_error(ec, limits_, body_limit_));
       if (phase_ == Phase::kHeader && parser_->is_header_done()) {
         if (auto checked = check_header(); !checked) co_return co_await reject(checked.error());
         begin_request();
@@ -202,6 +206,14 @@ void ServerSession::begin_request() {
   bool keep_alive = parser_->keep_alive();
   keep_alive_10_ = keep_alive && req.version() == 10;
   if (!keep_alive || draining_) close_after_ = true;
+}
+
+std::uint64_t ServerSession::body_limit_for(void* self, bhttp::verb method,
+                                            std::string_view target) {
+  auto* session = static_cast<ServerSession*>(self);
+  session->body_limit_ =
+      session->handler_.body_limit(method, target, session->limits_.max_body_bytes);
+  return session->body_limit_;
 }
 
 asio::awaitable<ServerSession::ReadOutcome> ServerSession::reject(const core::Error& error) {

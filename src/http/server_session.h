@@ -55,6 +55,14 @@ class Handler {
   // Answers session.request(): writes one response through the session, or aborts it.
   virtual asio::awaitable<void> handle(ServerSession& session) = 0;
   virtual ErrorPage render_error(const core::Error& error) = 0;
+  // The most body bytes a request may send, decided from its method and target before its
+  // headers are read: `configured` (limits.max_body_bytes) unless a route takes more (uploads).
+  virtual std::uint64_t body_limit(beast::http::verb method, std::string_view target,
+                                   std::uint64_t configured) {
+    (void)method;
+    (void)target;
+    return configured;
+  }
 };
 
 struct SessionRegistryTag;
@@ -156,6 +164,8 @@ class ServerSession final : public net::Deadline, public SessionRegistryHook {
   asio::awaitable<void> close_connection(bool linger);
   void begin_request();
   static void on_read_while_busy(void* self, const boost::system::error_code& ec, std::size_t n);
+  static std::uint64_t body_limit_for(void* self, beast::http::verb method,
+                                      std::string_view target);
   // Ends an outstanding read before the session goes away.
   asio::awaitable<void> finish_reads();
   void on_deadline() override;
@@ -173,6 +183,7 @@ class ServerSession final : public net::Deadline, public SessionRegistryHook {
   std::string path_;
   std::string request_id_;
   std::chrono::steady_clock::time_point started_;
+  std::uint64_t body_limit_ = 0;  // the current request's, from Handler::body_limit
 
   ResponseRewriter* rewriter_ = nullptr;
   std::string rewritten_;   // a rewritten whole body

@@ -83,7 +83,57 @@ constexpr std::string_view kV2 = R"sql(
 DROP INDEX usage_key_at;
 )sql";
 
-constexpr std::string_view kMigrations[] = {kV1, kV2};
+// Version 3: the Batch API's files and batches (docs/batch.md, "Batch API on the server").
+//
+// A file's bytes live in <data_dir>/files/<id>; its row says whose it is and what it is. owner is
+// the key id of the tenant that made it ('' when auth is off: one owner for everything), and
+// every read is by owner and id, so a tenant never sees another's. seq orders lists (ids are
+// random); the (owner, seq) indexes serve them. Times are unix seconds, as OpenAI's objects
+// carry them; 0 stands for null. A batch's errors are the JSON text of its errors' `data`
+// array ('' for none) and its metadata a JSON object's text ('' for null), read only by Sluice.
+// The status index finds the batches to resume at startup without reading finished ones.
+constexpr std::string_view kV3 = R"sql(
+CREATE TABLE files (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  owner TEXT NOT NULL,
+  filename TEXT NOT NULL,
+  purpose TEXT NOT NULL,
+  bytes INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX files_owner ON files (owner, seq);
+
+CREATE TABLE batches (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  owner TEXT NOT NULL,
+  endpoint TEXT NOT NULL,
+  input_file_id TEXT NOT NULL,
+  completion_window TEXT NOT NULL,
+  status TEXT NOT NULL,
+  output_file_id TEXT NOT NULL DEFAULT '',
+  error_file_id TEXT NOT NULL DEFAULT '',
+  errors TEXT NOT NULL DEFAULT '',
+  metadata TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  in_progress_at INTEGER NOT NULL DEFAULT 0,
+  expires_at INTEGER NOT NULL DEFAULT 0,
+  finalizing_at INTEGER NOT NULL DEFAULT 0,
+  completed_at INTEGER NOT NULL DEFAULT 0,
+  failed_at INTEGER NOT NULL DEFAULT 0,
+  expired_at INTEGER NOT NULL DEFAULT 0,
+  cancelling_at INTEGER NOT NULL DEFAULT 0,
+  cancelled_at INTEGER NOT NULL DEFAULT 0,
+  total INTEGER NOT NULL DEFAULT 0,
+  completed INTEGER NOT NULL DEFAULT 0,
+  failed INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX batches_owner ON batches (owner, seq);
+CREATE INDEX batches_status ON batches (status);
+)sql";
+
+constexpr std::string_view kMigrations[] = {kV1, kV2, kV3};
 
 }  // namespace
 
