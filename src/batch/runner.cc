@@ -24,6 +24,7 @@
 
 #include "api/json_text.h"
 #include "batch/batch_line.h"
+#include "batch/pipeline_cost.h"
 #include "config/prices.h"
 
 namespace sluice::batch {
@@ -438,7 +439,7 @@ class Run {
     if (options_.cost) {
       cost = options_.cost(request.model, answered, prompt, completion);
     } else if (auto price = config::list_price(answered.empty() ? request.model : answered)) {
-      cost = (prompt * price->input + completion * price->output) / 1e6;
+      cost = cost_usd(*price, prompt, completion);
     }
     if (reply.cache == "hit" || reply.cache == "coalesced") {
       progress_.saved_usd += cost;

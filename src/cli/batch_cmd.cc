@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "batch/pipeline_cost.h"
 #include "batch/runner.h"
 #include "cli/commands.h"
 #include "cli/engine.h"
@@ -195,13 +196,9 @@ int run_batch(BatchOptions opts) {
   if (!opts.engine.config_file.empty()) {
     run.cost = [&cfg](std::string_view requested, std::string_view answered, std::int64_t prompt,
                       std::int64_t completion) {
-      for (const config::Model& m : cfg.models) {
-        if (m.name != requested || m.deployments.empty()) continue;
-        const config::Deployment& d = m.deployments.front();
-        return (prompt * d.input_cost_per_mtok + completion * d.output_cost_per_mtok) / 1e6;
-      }
-      auto price = config::list_price(answered.empty() ? requested : answered);
-      return price ? (prompt * price->input + completion * price->output) / 1e6 : 0.0;
+      auto price = batch::model_price(cfg, requested);
+      if (!price && !answered.empty()) price = config::list_price(answered);
+      return price ? batch::cost_usd(*price, prompt, completion) : 0.0;
     };
   }
 

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "api/json_text.h"
+#include "batch/pipeline_cost.h"
 #include "cli/commands.h"
 #include "cli/engine.h"
 #include "cli/table.h"
@@ -258,16 +259,9 @@ int compare(CompareOptions opts) {
   }
 
   auto cost_of = [&](const std::string& model, const Sample& s) -> double {
-    for (const config::Model& m : cfg.models) {
-      if (m.name == model && !m.deployments.empty()) {
-        const config::Deployment& d = m.deployments.front();
-        return (s.prompt_tokens * d.input_cost_per_mtok +
-                s.completion_tokens * d.output_cost_per_mtok) /
-               1e6;
-      }
-    }
-    auto price = config::list_price(s.answered_model.empty() ? model : s.answered_model);
-    return price ? (s.prompt_tokens * price->input + s.completion_tokens * price->output) / 1e6 : 0;
+    auto price = batch::model_price(cfg, model);
+    if (!price && !s.answered_model.empty()) price = config::list_price(s.answered_model);
+    return price ? batch::cost_usd(*price, s.prompt_tokens, s.completion_tokens) : 0.0;
   };
 
   bool any_failed = false;
