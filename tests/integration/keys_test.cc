@@ -8,6 +8,7 @@
 
 #include <thread>
 
+#include "support/await.h"
 #include "support/http_client.h"
 #include "support/openai_error.h"
 #include "support/process.h"
@@ -310,7 +311,15 @@ TEST_F(KeysTest, UsageReportTotalsEqualWhatTheUpstreamReported) {
   EXPECT_NE(s2.body.find("[DONE]"), std::string::npos);
   add(stream_usage);
 
-  json::object by_key = usage("group_by=key");
+  // Each ledger row is queued after its answer went out: the last may land a moment later.
+  json::object by_key;
+  EXPECT_TRUE(eventually(
+      [&] {
+        by_key = usage("group_by=key");
+        return by_key.contains("total") &&
+               by_key.at("total").at("requests").to_number<std::uint64_t>() == 5u;
+      },
+      5s));
   json::object total = by_key.at("total").as_object();
   EXPECT_EQ(total.at("requests").to_number<std::uint64_t>(), 5u);
   EXPECT_EQ(total.at("prompt_tokens").to_number<std::uint64_t>(), prompt);
