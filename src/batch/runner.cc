@@ -295,12 +295,28 @@ class Run {
  private:
   int limit() const { return options_.concurrency > 0 ? options_.concurrency : auto_.limit(); }
 
-  // Waits until `when`, or until an answer comes back (wake_.cancel()).
+  // Waits until `when`, or until an answer comes back (wake_.cancel()). A cancel is a flag set
+  // from another thread (a signal handler, the API's cancel), which cannot touch the timer: with
+  // one to watch, the wait is cut into kCancelCheck slices.
   asio::awaitable<void> sleep_until(Clock::time_point when) {
+    if (cancel_ != nullptr) when = std::min(when, Clock::now() + kCancelCheck);
     wake_.expires_at(when);
     boost::system::error_code ec;
     co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
+
+  // Waits out a retry's backoff; false when the run was cancelled meanwhile.
+  asio::awaitable<bool> back_off_until(Clock::time_point until) {
+    asio::steady_timer timer(wake_.get_executor());
+    while (!cancelled() && Clock::now() < until) {
+      timer.expires_at(cancel_ != nullptr ? std::min(until, Clock::now() + kCancelCheck) : until);
+      boost::system::error_code ec;
+      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    co_return !cancelled();
+  }
+
+  static constexpr std::chrono::milliseconds kCancelCheck{100};
 
   asio::awaitable<core::Result<void>> dispatch() {
     std::ifstream in(options_.input_path, std::ios::binary);
@@ -353,6 +369,9 @@ class Run {
 
   asio::awaitable<void> process(Item item) {
     Reply reply;
+    // A line that would be tried again when the run is cancelled is left unwritten: it is not
+    // finished, so the next run sends it, rather than record a failure the wait did not earn.
+    bool unfinished = false;
     for (int attempt = 0;; ++attempt) {
       reply = co_await client_.exchange("POST", item.request.url, item.request.body);
       if (options_.concurrency <= 0 && reply.status == 429) auto_.rate_limited();
@@ -366,14 +385,15 @@ class Run {
                                       std::chrono::duration<double>(wait_s));
       // A 429 is about the whole key or model: nothing new starts before it says.
       if (reply.status == 429) paused_until_ = std::max(paused_until_, until);
-      asio::steady_timer timer(wake_.get_executor(), until);
-      boost::system::error_code ec;
-      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (!co_await back_off_until(until)) {
+        unfinished = true;
+        break;
+      }
     }
     if (options_.concurrency <= 0 && reply.status >= 200 && reply.status < 300) {
       auto_.answered(reply.total_ms, reply.cache == "hit" || reply.cache == "coalesced");
     }
-    write(item, reply);
+    if (!unfinished) write(item, reply);
     --in_flight_;
     wake_.cancel();
     co_return;

@@ -81,7 +81,7 @@ class Runner {
 
   // Sends what check() found missing. Returns the final progress; an I/O error on the output
   // is an error (what was written stays valid). `cancel` (may be null) stops sending new lines;
-  // lines in flight finish and are written.
+  // answers in flight are written, and a line waiting to be retried is left for the next run.
   static core::Result<Progress> run(GatewayClient& client, const RunOptions& options,
                                     const std::function<void(const Progress&)>& on_progress,
                                     const std::atomic<bool>* cancel);

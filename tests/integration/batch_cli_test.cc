@@ -324,6 +324,37 @@ TEST(BatchCliTest, AnInterruptFinishesWhatIsInFlightAndExits130) {
   for (const auto& [id, n] : upstream.counts()) EXPECT_EQ(n, 1) << id;
 }
 
+TEST(BatchCliTest, AnInterruptDuringARetryWaitLeavesTheLineForTheNextRun) {
+  TempDir dir;
+  std::atomic<bool> limited{true};  // read on the fake's thread
+  RecordingUpstream upstream([&limited](const std::string& id, int) -> std::string {
+    if (!limited) return RecordingUpstream::ok(id);
+    std::string body = R"({"error":{"message":"Slow down","type":"requests","param":null,)"
+                       R"("code":"rate_limit_exceeded"}})";
+    return "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\n"
+           "retry-after: 60\r\ncontent-length: " +
+           std::to_string(body.size()) + "\r\nconnection: close\r\n\r\n" + body;
+  });
+  write_lines(dir.file("in.jsonl"), {user_line(0), user_line(1)});
+  auto first = Process::start(
+      {sluice_binary(), "batch", dir.file("in.jsonl").string(), "-o",
+       dir.file("out.jsonl").string(), "--url", upstream.base_url(), "--concurrency", "1", "-q"},
+      dir.file("first.log").string());
+  ASSERT_TRUE(eventually([&] { return !upstream.counts().empty(); }, 10s));
+  first->signal(SIGINT);
+  // Not the 60 s of the Retry-After: the wait ends with the interrupt.
+  EXPECT_EQ(first->wait(5s), 130) << first->log();
+  // The rate-limited line is not finished, so it is not written as a failure.
+  EXPECT_EQ(complete_lines(dir.file("out.jsonl")), 0u);
+  limited = false;
+  auto second = sluice(dir, {"batch", dir.file("in.jsonl").string(), "-o",
+                             dir.file("out.jsonl").string(), "--url", upstream.base_url()});
+  EXPECT_EQ(second.code, 0) << second.err;
+  auto out = read_output(dir.file("out.jsonl"));
+  ASSERT_EQ(out.size(), 2u);
+  for (const auto& [id, line] : out) EXPECT_EQ(line.status, 200) << id;
+}
+
 TEST(BatchCliTest, RateLimitedLinesWaitOutRetryAfterAndSucceed) {
   TempDir dir;
   RecordingUpstream upstream([](const std::string& id, int seen) -> std::string {
