@@ -1,7 +1,6 @@
 #include "admin/admin_request.h"
 
 #include <boost/json/parse.hpp>
-#include <boost/url/parse.hpp>
 
 namespace sluice::admin {
 
@@ -16,15 +15,6 @@ core::Result<boost::json::value> parse_json_object(std::string_view body) {
     return core::fail(core::Errc::kInvalidRequest, "The request body must be a JSON object.");
   }
   return v;
-}
-
-std::optional<std::string> query_param(std::string_view target, std::string_view name) {
-  auto url = boost::urls::parse_origin_form(target);
-  if (!url) return std::nullopt;
-  auto params = url->params();
-  auto it = params.find(name);
-  if (it == params.end()) return std::nullopt;
-  return std::string((*it).value);
 }
 
 }  // namespace sluice::admin

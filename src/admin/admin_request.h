@@ -10,14 +10,13 @@
 #include <string_view>
 
 #include "core/error.h"
+#include "http/message.h"
 
 namespace sluice::admin {
 
 // The body as a JSON object; kInvalidRequest when it is not JSON or not an object.
 core::Result<boost::json::value> parse_json_object(std::string_view body);
 
-// The value of query parameter `name` in a request target ("/path?a=1&b=2"), percent-decoded;
-// nullopt when it is absent or the target does not parse.
-std::optional<std::string> query_param(std::string_view target, std::string_view name);
+using http::query_param;
 
 }  // namespace sluice::admin

@@ -6,7 +6,6 @@
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/verb.hpp>
 #include <boost/json.hpp>
-#include <boost/url/parse.hpp>
 
 #include <cerrno>
 #include <charconv>
@@ -32,6 +31,7 @@ namespace sluice::batch {
 
 namespace bhttp = beast::http;
 using core::Errc;
+using http::query_param;
 
 namespace {
 
@@ -50,15 +50,6 @@ core::Error invalid(std::string message, std::string param = {}) {
 // The tenant's key id, or '' with auth off (one owner for everything).
 std::string owner_of(const gateway::RequestContext& ctx) {
   return ctx.tenant != nullptr ? ctx.tenant->key.id : std::string();
-}
-
-std::optional<std::string> query_param(std::string_view target, std::string_view name) {
-  auto url = boost::urls::parse_origin_form(target);
-  if (!url) return std::nullopt;
-  auto params = url->params();
-  auto it = params.find(name);
-  if (it == params.end()) return std::nullopt;
-  return std::string((*it).value);
 }
 
 // `limit` from the query: an integer from 1 to `max`, `fallback` when absent.

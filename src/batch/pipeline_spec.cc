@@ -18,12 +18,15 @@
 #include <span>
 #include <sstream>
 
+#include "config/loader.h"
 #include "core/asio.h"
 #include "core/strings.h"
 
 namespace sluice::batch {
 
 namespace {
+
+using config::describe;
 
 constexpr std::string_view kTopLevelKeys[] = {"name", "inputs", "defaults", "max_workers", "steps"};
 constexpr std::string_view kDefaultsKeys[] = {"model", "timeout", "retries", "params"};
@@ -49,19 +52,6 @@ std::string quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
 int line_of(const YAML::Node& node) {
   const YAML::Mark m = node.Mark();
   return m.is_null() ? 1 : m.line + 1;
-}
-
-std::string_view describe(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map:
-      return "a mapping";
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Scalar:
-      return "a scalar";
-    default:
-      return "nothing";
-  }
 }
 
 // One key of a mapping; the line is the value's, or the key's when the value is empty (yaml-cpp

@@ -454,19 +454,6 @@ std::string index_path(std::string_view parent, std::size_t index) {
   return std::string(parent) + "[" + std::to_string(index) + "]";
 }
 
-std::string_view describe(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map:
-      return "a mapping";
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Scalar:
-      return "a scalar";
-    default:
-      return "nothing";
-  }
-}
-
 // One key of a mapping.
 struct Entry {
   std::string key;
@@ -1737,6 +1724,19 @@ core::Result<Listen> parse_listen(std::string_view text) {
   std::string error;
   if (auto listen = parse_listen_text(text, error)) return *listen;
   return core::fail(core::Errc::kInvalidRequest, error);
+}
+
+std::string_view describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Scalar:
+      return "a scalar";
+    default:
+      return "nothing";
+  }
 }
 
 core::Result<Url> parse_url(std::string_view text) {

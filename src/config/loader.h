@@ -20,6 +20,10 @@
 #include "config/config.h"
 #include "core/error.h"
 
+namespace YAML {
+class Node;
+}
+
 namespace sluice::config {
 
 // Thrown by the loaders; what() is all problems joined by newlines.
@@ -47,6 +51,9 @@ Config default_config();
 
 // Parses a listen address: "host:port" or "[v6-address]:port".
 core::Result<Listen> parse_listen(std::string_view text);
+
+// What a YAML node is, for messages: "a mapping", "a list", "a scalar" or "nothing".
+std::string_view describe(const YAML::Node& node);
 
 // Parses an http:// or https:// URL as a provider's base_url is (no credentials, query or
 // fragment); the message says what is wrong.

@@ -1,5 +1,7 @@
 #include "http/message.h"
 
+#include <boost/url/parse.hpp>
+
 #include "core/strings.h"
 
 namespace sluice::http {
@@ -125,6 +127,15 @@ std::size_t ResponseParser::on_chunk_body_impl(std::uint64_t, beast::string_view
                                                beast::error_code&) {
   response_.body_.append(body);
   return body.size();
+}
+
+std::optional<std::string> query_param(std::string_view target, std::string_view name) {
+  auto url = boost::urls::parse_origin_form(target);
+  if (!url) return std::nullopt;
+  auto params = url->params();
+  auto it = params.find(name);
+  if (it == params.end()) return std::nullopt;
+  return std::string((*it).value);
 }
 
 }  // namespace sluice::http

@@ -13,6 +13,7 @@
 #include <boost/beast/http/verb.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -170,5 +171,9 @@ class ResponseParser final : public beast::http::basic_parser<false> {
 
   Response& response_;
 };
+
+// The value of query parameter `name` in a request target ("/path?a=1&b=2"), percent-decoded;
+// nullopt when it is absent or the target does not parse.
+std::optional<std::string> query_param(std::string_view target, std::string_view name);
 
 }  // namespace sluice::http
