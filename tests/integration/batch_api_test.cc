@@ -2,7 +2,8 @@
 // `sluice serve` with a data_dir in front of a real `sluice mock`. Files are uploaded as
 // multipart/form-data, batches created, polled and downloaded over HTTP as a client would; bad
 // inputs get OpenAI's errors; a cancel keeps what was done; a batch survives kill -9 and SIGTERM
-// of the server mid-way and completes with every custom_id exactly once; batch work never has
+// of the server mid-way and completes with every custom_id exactly once; of two servers on one
+// data_dir only one runs the batches, and the other takes over when it goes; batch work never has
 // more than batch.concurrency requests in flight; a key sees only its own files and batches and
 // its batch's requests are charged to it.
 #include <gtest/gtest.h>
@@ -602,6 +603,34 @@ TEST_F(BatchApiTest, SurvivesSigtermMidWayWithoutAskingAnythingTwice) {
   EXPECT_EQ(mock_.requests(), 300);
   EXPECT_EQ(b.at("request_counts"), json::parse(R"({"total":300,"completed":300,"failed":0})"));
   expect_every_line_once(results(std::string(b.at("output_file_id").as_string())), 300);
+}
+
+TEST_F(BatchApiTest, OneGatewayPerDataDirRunsTheBatchesAndASecondTakesOverWhenItGoes) {
+  start_mock_with({"--first-token-delay", "50ms"});
+  start("batch: {concurrency: 4}\n");
+  Gateway first = std::move(gateway_);
+  // A second server on the same data_dir serves the API but leaves the batches to the first.
+  start("batch: {concurrency: 4}\n", "gateway-2");
+  ASSERT_TRUE(eventually(
+      [&] { return gateway_.process->log().find("another process holds") != std::string::npos; },
+      10s))
+      << gateway_.process->log();
+  std::string id = create_id(upload_id(jsonl(chat_lines(200))));
+  json::object b = wait_for(id, [](const json::object& b) {
+    return b.at("request_counts").at("completed").as_int64() >= 40;
+  });
+  ASSERT_EQ(b.at("status"), "in_progress");
+  EXPECT_EQ(gateway_.process->log().find("resuming, "), std::string::npos)
+      << "the second server ran the batch while the first held the lock";
+
+  first.process->signal(SIGKILL);
+  ASSERT_TRUE(first.process->wait(5s));
+  b = wait_finished(id);
+  ASSERT_EQ(b.at("status"), "completed") << json::serialize(b);
+  EXPECT_NE(gateway_.process->log().find("this process runs the batches"), std::string::npos)
+      << gateway_.process->log();
+  EXPECT_EQ(b.at("request_counts"), json::parse(R"({"total":200,"completed":200,"failed":0})"));
+  expect_every_line_once(results(std::string(b.at("output_file_id").as_string())), 200);
 }
 
 TEST_F(BatchApiTest, UploadsTakeTheirOwnBodyLimit) {
