@@ -198,9 +198,12 @@ TEST_F(CacheRedisTest, RedisKilledAndRestartedUnderLoadFailsNoRequest) {
 
   // After the restart, new answers reach Redis again: the other gateway finds them there.
   const std::int64_t stores = stat(a, "stores");
+  const std::int64_t keys = redis_.command({"DBSIZE"}).integer;
   Response fresh = post(a, chat("after the restart"));
   EXPECT_EQ(fresh.header("x-sluice-cache"), "miss");
   ASSERT_TRUE(wait_stat(a, "stores", stores + 1));
+  // `stores` counts a SET sent, not one Redis has applied: under load b could ask first.
+  ASSERT_TRUE(eventually([&] { return redis_.command({"DBSIZE"}).integer > keys; }, 5s));
   Response shared = post(b, chat("after the restart"));
   EXPECT_EQ(shared.header("x-sluice-cache"), "hit");
   EXPECT_EQ(shared.header("x-sluice-cache-tier"), "redis");
