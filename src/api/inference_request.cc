@@ -64,16 +64,21 @@ class Fields {
     }
     if (depth_ != 1) return true;
     key_.append(s.data(), s.size());
+    if (prompt_open_) {
+      // The first prompt's value ended before this key: past it are only `,` and whitespace.
+      prompt_open_ = false;
+      if (key_.size() == s.size() && in_body(s)) note_prompt_end(s.data() - 1 - body_.data());
+    }
     top_ = top_member(key_);
     if (top_ == Top::kStreamOptions) request_.has_stream_options = true;
     member_ = key_ == "model"    ? Member::kModel
               : key_ == "stream" ? Member::kStream
               : key_ == "user"   ? Member::kUser
                                  : Member::kOther;
-    if (top_ == Top::kPrompt && request_.prompt_begin == 0 && s.data() >= body_.data() &&
-        s.data() + s.size() < body_.data() + body_.size()) {
+    if (top_ == Top::kPrompt && request_.prompt_begin == 0 && in_body(s)) {
       // An unsplit key points into the body: the value follows its closing quote and the colon.
       request_.prompt_begin = static_cast<std::size_t>(s.data() + s.size() - body_.data()) + 1;
+      prompt_open_ = true;
     }
     key_.clear();
     if (member_ == Member::kModel && seen_model_) return fail(ec, duplicate("model"));
@@ -150,6 +155,14 @@ class Fields {
   }
   bool on_comment_part(string_view, error_code&) { return true; }
   bool on_comment(string_view, error_code&) { return true; }
+
+  // The whole body has been read: a prompt that was the last member ends before the `}`.
+  void finish() {
+    if (!prompt_open_) return;
+    prompt_open_ = false;
+    std::size_t at = body_.find_last_not_of(kWhitespace);
+    if (at != std::string_view::npos && body_[at] == '}') note_prompt_end(at);
+  }
 
   InferenceRequest& request() { return request_; }
   bool top_is_object() const { return top_is_object_; }
@@ -242,6 +255,22 @@ class Fields {
     if (depth_ == 1) member_ = Member::kOther;
     return true;
   }
+  static constexpr std::string_view kWhitespace = " \t\r\n";
+
+  bool in_body(string_view s) const {
+    return s.data() >= body_.data() && s.data() + s.size() < body_.data() + body_.size();
+  }
+  // `sep` is the index of what follows the prompt's value (the next key's opening quote, or the
+  // object's closing brace): the value ends at the last non-blank before it, past a comma.
+  void note_prompt_end(std::size_t sep) {
+    std::string_view before = body_.substr(0, sep);
+    std::size_t at = before.find_last_not_of(kWhitespace);
+    if (at != std::string_view::npos && before[at] == ',' && body_[sep] == '"') {
+      at = before.find_last_not_of(kWhitespace, at - 1);
+    }
+    if (at != std::string_view::npos && at >= request_.prompt_begin) request_.prompt_end = at + 1;
+  }
+
   static core::Error duplicate(std::string_view name) {
     return core::Error(Errc::kInvalidRequest,
                        "The request body has more than one '" + std::string(name) + "'.",
@@ -265,6 +294,7 @@ class Fields {
   bool model_escaped_ = false;
   bool seen_model_ = false;
   bool seen_stream_ = false;
+  bool prompt_open_ = false;  // the first prompt's value is being read: its end is not yet known
   bool top_is_object_ = false;
   std::optional<core::Error> error_;
 };
@@ -297,6 +327,7 @@ core::Result<InferenceRequest> decode_inference(Endpoint endpoint, std::string_v
                           " at line " + std::to_string(line) + ", column " +
                           std::to_string(column) + " (byte " + std::to_string(used) + ").");
   }
+  fields.finish();
   InferenceRequest r = std::move(fields.request());
   r.endpoint = endpoint;
   r.body = body;

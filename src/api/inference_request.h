@@ -33,6 +33,9 @@ struct InferenceRequest {
   // `input`) begins in `body` (just after its key; 0 when absent).
   std::string user;
   std::size_t prompt_begin = 0;
+  // One past the end of that prompt's value, when the parse could tell (0: find it by scanning
+  // from prompt_begin).
+  std::size_t prompt_end = 0;
 
   // With `canonical`: the body's canonical form (api/canonical_request.h), the base of the
   // cache key, and what it says about the request.

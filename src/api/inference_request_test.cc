@@ -151,6 +151,35 @@ TEST(DecodeInference, UserAndPromptStartForRoutingAffinity) {
   EXPECT_EQ(none->prompt_begin, 0u);
 }
 
+// The prompt's value, as the token reservation reads it: from after the colon to its last byte,
+// wherever the member stands and whatever whitespace surrounds it.
+TEST(DecodeInference, PromptEndsWhereItsValueEnds) {
+  auto value = [](const InferenceRequest& r) {
+    std::size_t colon = r.body.find(':', r.prompt_begin);
+    return r.body.substr(colon + 1, r.prompt_end - colon - 1);
+  };
+  std::string middle = R"({"model":"m","messages":[{"role":"user","content":"a,b}"}] , "n":1})";
+  auto r = decode(middle);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(value(*r), R"([{"role":"user","content":"a,b}"}])");
+
+  std::string last = "{\"model\":\"m\",\"messages\": [{\"role\":\"user\",\"content\":\"x\"}]\n }\n";
+  r = decode(last);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(value(*r), R"( [{"role":"user","content":"x"}])");
+
+  std::string text = R"({"prompt":"say \"hi\"","model":"m"})";
+  r = decode(text, Endpoint::kCompletions);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(value(*r), R"("say \"hi\"")");
+
+  // A second prompt member does not move the first one's end.
+  std::string twice = R"({"model":"m","input":[1,2],"input":"zzz"})";
+  r = decode(twice, Endpoint::kEmbeddings);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(value(*r), "[1,2]");
+}
+
 TEST(DecodeInference, WhatATokenReservationNeeds) {
   std::string body =
       R"({"model":"m","max_completion_tokens":300,"n":2,"messages":[{"role":"user","content":"hello"}],)"

@@ -8,7 +8,8 @@
 #include <atomic>
 #include <cstdint>
 #include <optional>
-#include <vector>
+
+#include <boost/container/small_vector.hpp>
 
 #include "limit/limiter.h"
 
@@ -34,8 +35,9 @@ class Admission {
   friend class AdmitStage;
   limit::Limiter* limiter_ = nullptr;
   // cost = reserved_. The names and buckets they view are the tenant's and the runtime's, which
-  // the RequestContext holds for longer than it holds this.
-  std::vector<limit::Charge> token_charges_;
+  // the RequestContext holds for longer than it holds this. Inline: at most three (key, model,
+  // global), and a heap vector cost three allocations a request as it grew.
+  boost::container::small_vector<limit::Charge, 3> token_charges_;
   std::uint64_t reserved_ = 0;
   std::atomic<int>* in_flight_ = nullptr;  // the key's slot, when it has max_concurrency
   bool settled_ = false;

@@ -48,10 +48,10 @@ void Admission::settle(std::optional<std::uint64_t> used, bool upstream_answered
   }
   if (*used < reserved_) {
     for (auto& c : token_charges_) c.cost = reserved_ - *used;
-    limiter_->release(token_charges_);
+    limiter_->release({token_charges_.data(), token_charges_.size()});
   } else if (*used > reserved_) {
     for (auto& c : token_charges_) c.cost = *used - reserved_;
-    limiter_->consume(token_charges_);
+    limiter_->consume({token_charges_.data(), token_charges_.size()});
   }
 }
 
@@ -218,12 +218,18 @@ std::string_view AdmitStage::keep(std::string_view value) {
 void AdmitStage::add_headers(std::span<const limit::Charge> charges,
                              std::span<const limit::Decision> decisions) {
   limit::RateHeaders h = limit::rate_headers(charges, decisions, request_charges_);
+  // Written straight into text_, which has room for all six (admit_stage.h).
   auto number = [&](std::string_view name, std::int64_t v) {
-    char buf[24];
-    headers_.push_back({name, keep({buf, std::to_chars(buf, buf + sizeof buf, v).ptr})});
+    char* at = text_.data() + text_used_;
+    char* end = std::to_chars(at, text_.data() + text_.size(), v).ptr;
+    text_used_ = static_cast<std::size_t>(end - text_.data());
+    headers_.push_back({name, {at, end}});
   };
   auto reset = [&](std::string_view name, std::chrono::milliseconds d) {
-    headers_.push_back({name, keep(limit::format_reset(d))});
+    char* at = text_.data() + text_used_;
+    char* end = limit::format_reset(d, at);
+    text_used_ = static_cast<std::size_t>(end - text_.data());
+    headers_.push_back({name, {at, end}});
   };
   if (h.requests) {
     number("x-ratelimit-limit-requests", static_cast<std::int64_t>(h.requests->limit));

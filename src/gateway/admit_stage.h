@@ -27,6 +27,7 @@
 #include "gateway/request_context.h"
 #include "http/response_head.h"
 #include "limit/limiter.h"
+#include "limit/rate_headers.h"
 #include "route/model_registry.h"
 
 namespace sluice::gateway {
@@ -56,8 +57,9 @@ class AdmitStage {
   std::string_view keep(std::string_view value);
 
   boost::container::small_vector<http::Header, 7> headers_;
-  // The header values headers_ points to: six numbers or durations and a Retry-After.
-  std::array<char, 192> text_;
+  // The header values headers_ points to: four numbers (20 characters at most), two durations
+  // and a Retry-After (a number), added in that order.
+  std::array<char, 5 * 20 + 2 * limit::kMaxResetChars> text_;
   std::size_t text_used_ = 0;
 };
 

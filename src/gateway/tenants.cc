@@ -14,6 +14,27 @@ std::uint64_t prefix_of(std::string_view hash) {
   return p;
 }
 
+// Whether two secrets of `n` bytes are the same, in time that depends only on n: a word at a time,
+// where CRYPTO_memcmp goes a byte at a time (about 7 instructions a byte, on every request). The
+// empty asm keeps the compiler from reasoning about `diff`, so it cannot stop at a difference.
+bool same_bytes(const char* a, const char* b, std::size_t n) {
+  std::uint64_t diff = 0;
+  std::size_t i = 0;
+  for (; i + sizeof diff <= n; i += sizeof diff) {
+    std::uint64_t x = 0;
+    std::uint64_t y = 0;
+    std::memcpy(&x, a + i, sizeof x);
+    std::memcpy(&y, b + i, sizeof y);
+    diff |= x ^ y;
+    asm volatile("" : "+r"(diff));
+  }
+  for (; i < n; ++i) {
+    diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+    asm volatile("" : "+r"(diff));
+  }
+  return diff == 0;
+}
+
 TenantDirectory::Found status_at(const Tenant* t, std::int64_t now_unix_ms) {
   bool expired = t->key.expires_at_ms != 0 && now_unix_ms >= t->key.expires_at_ms;
   return {expired ? TenantDirectory::Found::Status::kExpired : TenantDirectory::Found::Status::kOk,
@@ -82,8 +103,7 @@ TenantDirectory::Found TenantDirectory::Reader::find(std::string_view secret,
   std::uint64_t tail = 0;
   std::memcpy(&tail, secret.data() + secret.size() - sizeof tail, sizeof tail);
   Remembered& slot = memo_[(tail * 0x9E3779B97F4A7C15ull) >> 58];
-  if (slot.tenant != nullptr &&
-      CRYPTO_memcmp(slot.secret.data(), secret.data(), kSecretSize) == 0) {
+  if (slot.tenant != nullptr && same_bytes(slot.secret.data(), secret.data(), kSecretSize)) {
     return status_at(slot.tenant, now_unix_ms);
   }
   Found found = TenantDirectory::find(*snapshot_, secret, now_unix_ms);

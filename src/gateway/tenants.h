@@ -14,9 +14,9 @@
 // compared with CRYPTO_memcmp (constant time), so the lookup's timing says nothing about how much
 // of a guessed key was right. Each Reader remembers the secrets it recently found (64 slots,
 // picked by the secret's last random characters), so a client calling again with the same key,
-// as clients do, is recognised by one constant-time comparison of the secret instead of a
-// SHA-256; the memory is cleared whenever the key list changes, so a revoked key is never
-// recognised from it. Unknown secrets are not remembered.
+// as clients do, is recognised by one constant-time comparison of the secret (a word at a time)
+// instead of a SHA-256; the memory is cleared whenever the key list changes, so a revoked key is
+// never recognised from it. Unknown secrets are not remembered.
 //
 // Thread safety: replace() and version() from any thread; a Reader on one thread only; Tenants
 // are immutable except for what `live` and the buckets point to, which is atomics (GcraBucket's

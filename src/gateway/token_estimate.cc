@@ -61,8 +61,9 @@ std::uint64_t prompt_tokens(const RequestContext& ctx) {
   if (!encoding) return tokenizer::estimate_bytes(r.prompt_bytes);
   // prompt_begin is just after the member's name: past the colon is the value.
   std::size_t begin = r.body.find(':', r.prompt_begin);
-  std::size_t end =
-      begin == std::string_view::npos ? begin : api::json_value_end(r.body, begin + 1);
+  std::size_t end = begin == std::string_view::npos ? begin
+                    : r.prompt_end > begin          ? r.prompt_end
+                                                    : api::json_value_end(r.body, begin + 1);
   if (end == std::string_view::npos) return tokenizer::estimate_bytes(r.prompt_bytes);
   std::string_view text = r.body.substr(begin + 1, end - begin - 1);
   std::uint64_t hash =

@@ -1,6 +1,7 @@
 #include "http/response_head.h"
 
 #include <charconv>
+#include <cstring>
 #include <ctime>
 
 namespace sluice::http {
@@ -96,44 +97,57 @@ std::string_view http_date() {
 
 namespace {
 
-void append_number(std::string& out, unsigned long long v) {
-  char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, end);
-}
+// A cursor into storage sized beforehand: each piece is one copy, where std::string::append
+// checks the capacity and writes a terminator every time (a head has some 40 pieces).
+struct HeadWriter {
+  char* at;
+  void put(std::string_view s) {
+    std::memcpy(at, s.data(), s.size());
+    at += s.size();
+  }
+  void header(std::string_view name, std::string_view value) {
+    put(name);
+    put(": ");
+    put(value);
+    put("\r\n");
+  }
+};
 
-void append_header(std::string& out, std::string_view name, std::string_view value) {
-  out.append(name);
-  out.append(": ", 2);
-  out.append(value);
-  out.append("\r\n", 2);
-}
+constexpr std::size_t kNumberChars = 20;  // a long long in decimal
 
 }  // namespace
 
 void write_head(std::string& out, const HeadOptions& o) {
-  out.clear();
-  out.append("HTTP/1.1 ", 9);
-  out.append(status_line(o.status));
-  out.append("\r\ndate: ", 8);
-  out.append(http_date());
-  out.append("\r\n", 2);
-  if (!o.content_type.empty()) append_header(out, "content-type", o.content_type);
+  const std::string_view status = status_line(o.status);
+  const std::string_view date = http_date();
+  // What the longest of every line below may take; the head is cut to what it took.
+  std::size_t size = 9 + status.size() + 8 + date.size() + 2 + 16 + o.content_type.size() + 18 +
+                     kNumberChars + 16 + o.request_id.size() + 24 + 2;
+  for (const Header& h : o.extra) size += h.name.size() + h.value.size() + 4;
+  out.resize(size);
+  HeadWriter w{out.data()};
+  w.put("HTTP/1.1 ");
+  w.put(status);
+  w.put("\r\ndate: ");
+  w.put(date);
+  w.put("\r\n");
+  if (!o.content_type.empty()) w.header("content-type", o.content_type);
   if (o.content_length >= 0) {
-    out.append("content-length: ", 16);
-    append_number(out, static_cast<unsigned long long>(o.content_length));
-    out.append("\r\n", 2);
+    w.put("content-length: ");
+    w.at = std::to_chars(w.at, w.at + kNumberChars, o.content_length).ptr;
+    w.put("\r\n");
   } else if (o.content_length == kChunked) {
-    out.append("transfer-encoding: chunked\r\n", 28);
+    w.put("transfer-encoding: chunked\r\n");
   }
-  if (!o.request_id.empty()) append_header(out, "x-request-id", o.request_id);
-  for (const Header& h : o.extra) append_header(out, h.name, h.value);
+  if (!o.request_id.empty()) w.header("x-request-id", o.request_id);
+  for (const Header& h : o.extra) w.header(h.name, h.value);
   if (o.close) {
-    out.append("connection: close\r\n", 19);
+    w.put("connection: close\r\n");
   } else if (o.keep_alive_10) {
-    out.append("connection: keep-alive\r\n", 24);
+    w.put("connection: keep-alive\r\n");
   }
-  out.append("\r\n", 2);
+  w.put("\r\n");
+  out.resize(static_cast<std::size_t>(w.at - out.data()));
 }
 
 void append_chunk_size(std::string& out, std::size_t size) {

@@ -37,10 +37,16 @@ RateHeaders rate_headers(std::span<const Charge> charges, std::span<const Decisi
 }
 
 std::string format_reset(std::chrono::milliseconds d) {
-  // Into a buffer, not by concatenation: this runs for every answer that carries rate headers.
-  char buf[64];
-  char* p = buf;
-  auto number = [&](std::int64_t v) { p = std::to_chars(p, buf + sizeof buf, v).ptr; };
+  char buf[kMaxResetChars];
+  return std::string(buf, format_reset(d, buf));
+}
+
+char* format_reset(std::chrono::milliseconds d, char* out) {
+  // Into the caller's buffer, not by concatenation: this runs for every answer that carries rate
+  // headers. At most 13 digits of hours (in int64 milliseconds), then "h59m59.999s": 24 characters.
+  char* p = out;
+  char* end = out + kMaxResetChars;
+  auto number = [&](std::int64_t v) { p = std::to_chars(p, end, v).ptr; };
   std::int64_t ms = std::max<std::int64_t>(0, d.count());
   if (ms < 1000) {
     number(ms);
@@ -66,7 +72,7 @@ std::string format_reset(std::chrono::milliseconds d) {
     }
   }
   *p++ = 's';
-  return std::string(buf, p);
+  return p;
 }
 
 }  // namespace sluice::limit

@@ -37,5 +37,8 @@ RateHeaders rate_headers(std::span<const Charge> charges, std::span<const Decisi
 // A duration as OpenAI writes it in x-ratelimit-reset-*: "250ms" below a second, else Go's
 // duration format ("1s", "1.5s", "6m0s", "1h2m3s").
 std::string format_reset(std::chrono::milliseconds d);
+// The same, written at `out`, which has room for kMaxResetChars; returns the end.
+inline constexpr std::size_t kMaxResetChars = 32;
+char* format_reset(std::chrono::milliseconds d, char* out);
 
 }  // namespace sluice::limit
