@@ -111,7 +111,7 @@ std::string manifest_json(const Plan& plan, const RunResult& result) {
   json::object m;
   m["pipeline"] = spec.name;
   m["file"] = spec.file;
-  m["status"] = result.ok() ? "ok" : "failed";
+  m["status"] = result.interrupted ? "interrupted" : result.ok() ? "ok" : "failed";
   json::object inputs;
   for (const Input& input : spec.inputs) {
     if (input.list) {

@@ -15,6 +15,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// How often an idle worker or a retry's wait looks at RunnerOptions::stop.
+constexpr std::chrono::milliseconds kStopPoll{100};
+
 double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
@@ -82,12 +85,27 @@ class Scheduler {
         .count();
   }
 
+  bool stopping() const { return options_.stop != nullptr && options_.stop->load(); }
+
   void work() {
     std::unique_lock lock(mutex_);
     while (unresolved_ > 0) {
-      std::optional<Task> task = take_task();
+      if (stopping() && in_flight_ == 0) {
+        std::vector<std::size_t> done;
+        interrupt(done);
+        lock.unlock();
+        ready_.notify_all();
+        report(done);
+        lock.lock();
+        continue;
+      }
+      std::optional<Task> task = stopping() ? std::nullopt : take_task();
       if (!task) {
-        ready_.wait(lock);
+        if (options_.stop != nullptr) {
+          ready_.wait_for(lock, kStopPoll);
+        } else {
+          ready_.wait(lock);
+        }
         continue;
       }
       lock.unlock();
@@ -120,6 +138,7 @@ class Scheduler {
     t.item = st.next++;
     t.count = st.count;
     ++st.in_flight;
+    ++in_flight_;
     if (st.next == st.count) running_.erase(std::find(running_.begin(), running_.end(), best));
 
     const StepSpec& step = plan_.spec.steps[best];
@@ -215,16 +234,28 @@ class Scheduler {
         }
         break;
       }
-      if (!retryable(reply.status) || attempt >= step.retries) {
+      bool again = retryable(reply.status) && attempt < step.retries;
+      bool interrupted = again && !pause(backoff(attempt, reply.retry_after_s));
+      if (!again || interrupted) {
         r.error = reply.status == 0 ? "no answer: " + reply.error
                                     : answer_error(reply.status, reply.body);
         if (r.attempts > 1) r.error += " (after " + std::to_string(r.attempts) + " attempts)";
+        if (interrupted) r.error += " (interrupted before it was tried again)";
         break;
       }
-      std::this_thread::sleep_for(backoff(attempt, reply.retry_after_s));
     }
     r.latency_ms = ms_between(begin, Clock::now());
     return r;
+  }
+
+  // Waits `d` before a retry; false, at once, when the run is stopped meanwhile.
+  bool pause(std::chrono::milliseconds d) const {
+    const Clock::time_point until = Clock::now() + d;
+    for (Clock::time_point now = Clock::now(); now < until; now = Clock::now()) {
+      if (stopping()) return false;
+      std::this_thread::sleep_for(std::min<Clock::duration>(until - now, kStopPoll));
+    }
+    return !stopping();
   }
 
   // Full jitter on an exponential delay; a Retry-After is honoured as it is.
@@ -247,6 +278,7 @@ class Scheduler {
     State& st = states_[t.step];
     result_.steps[t.step].items[t.item] = std::move(r);
     --st.in_flight;
+    --in_flight_;
     if (++st.done == st.count) finish_step(t.step, done);
   }
 
@@ -298,6 +330,25 @@ class Scheduler {
     for (std::size_t next : plan_.steps[s].dependants) skip(next, s, done);
   }
 
+  // Under the lock, with nothing in flight after a stop: every step not finished ends, skipped.
+  void interrupt(std::vector<std::size_t>& done) {
+    result_.interrupted = true;
+    for (std::size_t s = 0; s < states_.size(); ++s) {
+      State& st = states_[s];
+      if (st.finished) continue;
+      st.finished = true;
+      StepResult& r = result_.steps[s];
+      r.status = StepStatus::kSkipped;
+      if (st.started) r.finished_ms = ms_between(start_, Clock::now());
+      r.error = st.done == 0 ? "not run: the run was interrupted"
+                             : "interrupted after " + std::to_string(st.done) + " of " +
+                                   std::to_string(st.count) + " requests";
+      --unresolved_;
+      done.push_back(s);
+    }
+    running_.clear();
+  }
+
   // Outside the lock: tells on_step_done about the steps that ended, one call at a time. A finished
   // step's result is no longer written by anyone, so reading it here is safe.
   void report(const std::vector<std::size_t>& done) {
@@ -314,6 +365,7 @@ class Scheduler {
   std::vector<State> states_;
   std::vector<std::size_t> running_;  // started steps with requests left to hand out
   std::size_t unresolved_ = 0;        // steps not yet finished
+  std::size_t in_flight_ = 0;         // requests being sent, over all steps
   RunResult result_;
   Clock::time_point start_;
   std::mutex report_mutex_;

@@ -12,10 +12,15 @@
 // step: when any item does; the other items still run). The steps that wait for a failed step,
 // directly or not, are skipped; the others still run, and the run is not ok.
 //
+// Once `stop` is set (sluice run's Ctrl-C), nothing new is sent and no retry waited for: the
+// requests in flight end, and every step not finished is skipped as interrupted, its finished
+// items kept.
+//
 // Thread safety: run_pipeline blocks its caller and runs its own threads (max_workers of them);
 // the executor is called from them concurrently, on_step_done from them one call at a time.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -73,6 +78,7 @@ struct RunResult {
   std::int64_t started_unix_ms = 0;
   std::int64_t finished_unix_ms = 0;
   double duration_ms = 0;
+  bool interrupted = false;  // `stop` ended the run early
 
   bool ok() const;
 };
@@ -84,6 +90,8 @@ struct RunnerOptions {
   std::function<double(const StepSpec& step, std::int64_t prompt, std::int64_t completion)> cost;
   // Called once for every step as it ends (ok, failed or skipped), one call at a time.
   std::function<void(const StepSpec& step, const StepResult& result)> on_step_done;
+  // Polled (every 100 ms at most): once true, the run winds down (above). May be null.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 RunResult run_pipeline(const Plan& plan, const StepExecutor& execute,

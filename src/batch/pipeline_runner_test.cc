@@ -1,6 +1,7 @@
 // The pipeline scheduler against a fake executor that sleeps and answers like the gateway: the
 // order steps run in, that independent steps truly overlap (timed, with generous margins),
-// foreach fan-out and its bounds, retries, and failures skipping only what depends on them.
+// foreach fan-out and its bounds, retries, failures skipping only what depends on them, and a
+// stop that finishes what is in flight.
 #include "batch/pipeline_runner.h"
 
 #include <gmock/gmock.h>
@@ -351,6 +352,72 @@ steps:
   EXPECT_EQ(r.steps[3].status, StepStatus::kFailed);
   EXPECT_EQ(r.steps[3].items[0].attempts, 1);
   EXPECT_EQ(r.steps[3].error, "HTTP 400: bad field");
+}
+
+// sluice run's Ctrl-C: what is in flight finishes and is kept; no retry is waited for; nothing
+// new is sent; every step not finished is skipped as interrupted.
+TEST(PipelineRunnerTest, AStopFinishesWhatIsInFlightAndSkipsTheRest) {
+  Plan plan = plan_of(R"(defaults: {model: m, retries: 5}
+steps:
+  - {name: slow, prompt: x}
+  - {name: after, prompt: "{{steps.slow.output}}"}
+  - {name: fan, foreach: [1, 2, 3, 4, 5, 6], max_workers: 1, prompt: "{{item}}"}
+  - {name: flaky, prompt: z}
+)");
+  FakeGateway gw;
+  gw.delay = {{"slow", 600ms}, {"fan", 100ms}};
+  gw.answer = [](const StepRequest& req, int) -> std::optional<Reply> {
+    if (req.step != "flaky") return std::nullopt;
+    Reply r;
+    r.status = 503;
+    r.retry_after_s = 60;  // a long wait the stop must cut short
+    return r;
+  };
+  std::atomic<bool> stop{false};
+  RunnerOptions options;
+  options.stop = &stop;
+  std::vector<std::string> reported;
+  options.on_step_done = [&](const StepSpec& step, const StepResult&) {
+    reported.push_back(step.name);
+  };
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(150ms);
+    stop = true;
+  });
+  auto start = std::chrono::steady_clock::now();
+  RunResult r = run_pipeline(plan, gw.executor(), options);
+  double took = elapsed_ms(start);
+  stopper.join();
+
+  EXPECT_TRUE(r.interrupted);
+  EXPECT_FALSE(r.ok());
+  EXPECT_GE(took, 590) << "the request in flight was waited for";
+  EXPECT_LT(took, 2000) << "the 60 s Retry-After was not";
+  const StepResult& slow = r.steps[plan.index_of("slow")];
+  EXPECT_EQ(slow.status, StepStatus::kOk) << "it was in flight: its answer counts";
+  EXPECT_EQ(slow.output, "slow:x");
+  const StepResult& after = r.steps[plan.index_of("after")];
+  EXPECT_EQ(after.status, StepStatus::kSkipped);
+  EXPECT_EQ(after.error, "not run: the run was interrupted");
+  const StepResult& fan = r.steps[plan.index_of("fan")];
+  EXPECT_EQ(fan.status, StepStatus::kSkipped);
+  // One at a time, 100 ms each: about two had ended when the stop came (more on a slow machine).
+  std::size_t fanned = 0;
+  while (fanned < fan.items.size() && fan.items[fanned].ok) ++fanned;
+  EXPECT_GE(fanned, 1u);
+  EXPECT_LT(fanned, 6u);
+  EXPECT_EQ(fan.error, "interrupted after " + std::to_string(fanned) + " of 6 requests");
+  for (std::size_t i = fanned; i < fan.items.size(); ++i) EXPECT_FALSE(fan.items[i].ok) << i;
+  const StepResult& flaky = r.steps[plan.index_of("flaky")];
+  EXPECT_EQ(flaky.status, StepStatus::kFailed);
+  EXPECT_EQ(flaky.items[0].attempts, 1);
+  EXPECT_THAT(flaky.error, HasSubstr("interrupted before it was tried again"));
+  int sent_after = 0;
+  for (const auto& call : gw.calls()) sent_after += call.step == "after";
+  EXPECT_EQ(sent_after, 0);
+  EXPECT_EQ(gw.calls().size(), 2 + fanned) << "slow, flaky and the items of fan that ended";
+  std::sort(reported.begin(), reported.end());
+  EXPECT_THAT(reported, ElementsAre("after", "fan", "flaky", "slow"));
 }
 
 TEST(PipelineRunnerTest, AForeachFailsWhenAnItemDoesAndTheOthersStillRun) {

@@ -8,11 +8,9 @@
 // otherwise, nothing with --quiet. The summary goes to stdout. Exit 0 when every line succeeded,
 // 1 when any failed or the input has problems, 130 after SIGINT or SIGTERM (what was in flight
 // is finished and written first; a second signal ends the command at once).
-#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -22,26 +20,12 @@
 #include "batch/runner.h"
 #include "cli/commands.h"
 #include "cli/engine.h"
+#include "cli/interrupts.h"
 #include "config/prices.h"
 
 namespace sluice::cli {
 
 namespace {
-
-// Set by the first SIGINT or SIGTERM: nothing new is sent, the answers in flight are written,
-// and the command exits 130. The handler resets itself, so a second signal ends it at once.
-std::atomic<bool> interrupted{false};
-
-extern "C" void on_interrupt(int) { interrupted.store(true); }
-
-void catch_interrupts() {
-  struct sigaction sa {};
-  sa.sa_handler = on_interrupt;
-  sa.sa_flags = SA_RESETHAND;
-  sigemptyset(&sa.sa_mask);
-  ::sigaction(SIGINT, &sa, nullptr);
-  ::sigaction(SIGTERM, &sa, nullptr);
-}
 
 struct BatchOptions {
   std::string input;
@@ -222,7 +206,7 @@ int run_batch(BatchOptions opts) {
                  static_cast<unsigned long long>(plan->total), opts.output.c_str());
   }
   catch_interrupts();
-  auto result = batch::Runner::run((*engine)->client(), run, on_progress, &interrupted);
+  auto result = batch::Runner::run((*engine)->client(), run, on_progress, &interrupted());
   if (drew) std::fprintf(stderr, "\n");
   engine->reset();
   if (!result) {
@@ -230,10 +214,10 @@ int run_batch(BatchOptions opts) {
     return 1;
   }
   print_summary(opts, *result);
-  if (interrupted.load()) {
+  if (interrupted().load()) {
     std::cerr << "sluice batch: interrupted; what finished is in " << opts.output
               << ", and the same command continues from there\n";
-    return 130;
+    return kInterruptedExit;
   }
   return result->failed == 0 ? 0 : 1;
 }

@@ -6,7 +6,8 @@
 //
 // Exit code 0 when every step succeeded; 1 when the pipeline is invalid (every problem on stderr
 // as FILE:LINE: message), the gateway cannot be opened, a step failed, or an output could not be
-// written.
+// written; 130 after SIGINT or SIGTERM (the requests in flight are finished and written, the
+// steps not finished are skipped, and the manifest says "interrupted").
 #include <cstdio>
 #include <iostream>
 #include <optional>
@@ -17,6 +18,7 @@
 #include "batch/pipeline_runner.h"
 #include "cli/commands.h"
 #include "cli/engine.h"
+#include "cli/interrupts.h"
 #include "cli/table.h"
 #include "config/loader.h"
 
@@ -191,6 +193,8 @@ int run(const RunCmdOptions& o) {
   batch::StepExecutor execute = [&client](const batch::StepRequest& req) {
     return client.post(req.target, req.body, req.timeout);
   };
+  options.stop = &interrupted();
+  catch_interrupts();
   batch::RunResult result = batch::run_pipeline(*plan, execute, options);
   if (auto written = out.write_manifest(*plan, result); !written) {
     write_errors.push_back(written.error().message);
@@ -214,6 +218,11 @@ int run(const RunCmdOptions& o) {
   std::cout << " in " << seconds(result.duration_ms) << "; " << hits << " answers from the cache; "
             << fixed(cost, 6) << " USD. Outputs and manifest.json in " << out.path().string()
             << "\n";
+  if (result.interrupted) {
+    std::cerr << kCommand << ": interrupted; through a cache, a re-run asks again only for what "
+              << "did not finish\n";
+    return kInterruptedExit;
+  }
   return result.ok() && write_errors.empty() ? 0 : 1;
 }
 

@@ -2,12 +2,15 @@
 // branches finishing in about the time of the longer one, not the sum; every kind of step's file
 // and the manifest; --dry-run sending nothing; a cycle refused with its file:line; a re-run
 // answered from the cache, and a changed input recomputing only the steps that use it; a failed
-// step skipping only what depends on it.
+// step skipping only what depends on it; Ctrl-C finishing what is in flight, writing the
+// manifest, and a re-run asking only for what did not finish.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <boost/json.hpp>
 
+#include "support/await.h"
 #include "support/cli_run.h"
 #include "support/free_port.h"
 #include "support/process.h"
@@ -280,6 +283,48 @@ steps:
   EXPECT_EQ(step(m3, "topical").at("cache"), "miss");
   EXPECT_EQ(step(m3, "both").at("cache"), "miss");
   EXPECT_EQ(mock.requests(), sent + 2);
+}
+
+TEST(PipelineTest, AnInterruptWritesTheManifestAndAReRunAsksOnlyForWhatDidNotFinish) {
+  TempDir dir;
+  auto mock = start_mock(dir, {"--first-token-delay", "500ms"});
+  ASSERT_NE(mock.port, 0);
+  std::string config = dir.write(
+      "sluice.yaml", config_for(mock.base_url(), "cache:\n  enabled: true\n  disk: {path: " +
+                                                     dir.file("cache").string() + "}\n"));
+  std::string pipeline = dir.write("chain.yaml", R"(defaults: {model: m, params: {temperature: 0}}
+steps:
+  - {name: first, prompt: "One"}
+  - {name: second, prompt: "Two after {{steps.first.output}}"}
+  - {name: third, prompt: "Three after {{steps.second.output}}"}
+  - {name: fourth, prompt: "Four after {{steps.third.output}}"}
+)");
+  fs::path out = dir.file("out");
+  auto run = Process::start({sluice_binary(), "run", pipeline, "-c", config, "-o", out.string()},
+                            dir.file("run.log").string());
+  ASSERT_TRUE(eventually([&] { return fs::exists(out / "first.txt"); }, 20s)) << run->log();
+  run->signal(SIGINT);
+  EXPECT_EQ(run->wait(10s), 130) << run->log();
+  EXPECT_THAT(run->log(), HasSubstr("interrupted"));
+  json::object m = manifest(out);
+  EXPECT_EQ(m.at("status"), "interrupted");
+  EXPECT_EQ(step(m, "first").at("status"), "ok");
+  // The step in flight when the signal came finished; nothing after it was sent.
+  EXPECT_EQ(step(m, "second").at("status"), "ok");
+  EXPECT_FALSE(slurp(out / "second.txt").empty());
+  EXPECT_EQ(step(m, "third").at("status"), "skipped");
+  EXPECT_EQ(step(m, "third").at("error"), "not run: the run was interrupted");
+  EXPECT_EQ(step(m, "fourth").at("status"), "skipped");
+  const std::int64_t sent = mock.requests();
+  EXPECT_EQ(sent, 2);
+
+  auto again = sluice(dir, {"run", pipeline, "-c", config, "-o", out.string()});
+  ASSERT_EQ(again.code, 0) << again.err;
+  json::object m2 = manifest(out);
+  EXPECT_EQ(m2.at("status"), "ok");
+  EXPECT_EQ(step(m2, "first").at("cache"), "hit");
+  EXPECT_EQ(step(m2, "second").at("cache"), "hit");
+  EXPECT_EQ(mock.requests(), sent + 2) << "only third and fourth reached the upstream";
 }
 
 TEST(PipelineTest, AFailedStepSkipsWhatDependsOnItAndTheRunExits1) {
