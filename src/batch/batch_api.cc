@@ -245,6 +245,17 @@ asio::awaitable<void> BatchApi::create_file(gateway::RequestContext& ctx) {
                now_s = ctx.worker.services.clock->unix_ms() / 1000]() -> Upload {
     auto parts = http::parse_multipart(body, boundary);
     if (!parts) return {parts.error(), {}};
+    // As for the JSON routes: a field this gateway would not honour is refused, not dropped.
+    for (const http::MultipartPart& part : *parts) {
+      if (part.name.starts_with("expires_after")) {
+        return {invalid("expires_after is not supported: files are kept until they are deleted.",
+                        "expires_after"),
+                {}};
+      }
+      if (part.name != "purpose" && part.name != "file") {
+        return {invalid("Unrecognized request argument supplied: " + part.name, part.name), {}};
+      }
+    }
     const http::MultipartPart* purpose = http::find_part(*parts, "purpose");
     if (purpose == nullptr)
       return {invalid("Missing required parameter: 'purpose'.", "purpose"), {}};
