@@ -11,9 +11,14 @@ the table gives the median of the per-round ratios gateway/direct of requests pe
 issue's targets: the gateway's throughput at least 90% of direct; peak RSS under 100 MiB for
 1,000 and for 1,000,000 lines.
 
+With --peer-nginx each round also sends the file through nginx as a plain reverse proxy (one
+worker, as the in-process gateway has by default; proxy_bench.py's configuration) to the same
+upstream: what the hop through a proxy costs on this machine, whatever the proxy.
+
     python3 bench/load/batch_bench.py                         # 3 rounds of 100,000 lines
     python3 bench/load/batch_bench.py --lines 20000 --rounds 5 --concurrency 64
     python3 bench/load/batch_bench.py --rss-only --rss-lines 1000,1000000
+    python3 bench/load/batch_bench.py --rss-lines '' --upstream-delay-ms 2 --peer-nginx
 
 Python 3 standard library only; needs nginx. Everything listens on 127.0.0.1 and lives in a
 temporary directory; every process is stopped on exit, and every run has a time bound.
@@ -115,15 +120,17 @@ def main() -> int:
     ap.add_argument("--rss-lines", default="1000,1000000",
                     help="input sizes whose peak RSS is measured (through the gateway)")
     ap.add_argument("--rss-only", action="store_true")
+    ap.add_argument("--peer-nginx", action="store_true",
+                    help="also run each round through nginx as a reverse proxy")
     ap.add_argument("--timeout", type=float, default=900, help="seconds, per run")
     args = ap.parse_args()
     args.sluice = os.path.abspath(args.sluice)
-    if args.upstream_delay_ms == 0 and not shutil.which("nginx"):
+    if (args.upstream_delay_ms == 0 or args.peer_nginx) and not shutil.which("nginx"):
         ap.error("nginx is not on PATH")
     command = shlex.join(["python3", os.path.relpath(sys.argv[0])] + sys.argv[1:])
 
     tmp = Path(tempfile.mkdtemp(prefix="sluice-batch-bench-"))
-    for d in ("upstream-tmp", "www"):
+    for d in ("upstream-tmp", "proxy-tmp", "www"):
         (tmp / d).mkdir()
     started: list = []
     try:
@@ -147,15 +154,27 @@ def main() -> int:
         conf = gateway_config(tmp, upstream_port, args.workers)
         via_gateway = ["-c", str(conf)]
         direct = ["--url", f"http://127.0.0.1:{upstream_port}"]
+        paths = [("direct", direct), ("gateway", via_gateway)]
+        if args.peer_nginx:
+            json_port, stream_port = pb.free_port(), pb.free_port()
+            while stream_port == json_port:
+                stream_port = pb.free_port()
+            proxy = pb.start_nginx("proxy", pb.render("proxy.conf.in", {
+                "USER": "user root;" if os.geteuid() == 0 else "", "DIR": tmp,
+                "WORKERS": args.workers, "UPSTREAM_PORT": upstream_port, "STREAM_PATH": "stream",
+                "JSON_PORT": json_port, "STREAM_PORT": stream_port}), tmp)
+            started.append(proxy)
+            pb.wait_port(json_port, proxy.proc, "nginx proxy", tmp / "proxy-error.log")
+            paths.append(("nginx", ["--url", f"http://127.0.0.1:{json_port}"]))
         print(f"upstream: {what}; concurrency {args.concurrency}; "
               f"in-process gateway workers {args.workers}", flush=True)
 
-        ratios, rows = [], []
+        ratios, nginx_ratios, rows = [], [], []
         if not args.rss_only:
             input_path = tmp / f"in-{args.lines}.jsonl"
             write_input(input_path, args.lines)
             for r in range(args.rounds):
-                order = [("direct", direct), ("gateway", via_gateway)]
+                order = list(paths)
                 if r % 2:
                     order.reverse()
                 got = {}
@@ -165,6 +184,8 @@ def main() -> int:
                           f"{got[name]['seconds']:6.1f} s  peak RSS "
                           f"{got[name]['peak_rss_kib'] / 1024:.1f} MiB", flush=True)
                 ratios.append(got["gateway"]["rps"] / got["direct"]["rps"])
+                if "nginx" in got:
+                    nginx_ratios.append(got["nginx"]["rps"] / got["direct"]["rps"])
                 rows.append(got)
 
         rss = []
@@ -188,6 +209,11 @@ def main() -> int:
                   f"{statistics.median(r['gateway']['rps'] for r in rows):,.0f} | "
                   f"{statistics.median(ratios):.3f} (rounds: "
                   f"{', '.join(f'{x:.3f}' for x in ratios)}) |")
+            if nginx_ratios:
+                print(f"| the same through nginx as a reverse proxy | | "
+                      f"{statistics.median(r['nginx']['rps'] for r in rows):,.0f} | "
+                      f"{statistics.median(nginx_ratios):.3f} (rounds: "
+                      f"{', '.join(f'{x:.3f}' for x in nginx_ratios)}) |")
         if rss:
             print("\n| input lines | peak RSS of `sluice batch -c` | req/s |")
             print("|---|---|---|")
