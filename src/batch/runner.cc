@@ -407,11 +407,10 @@ class Run {
     line += output_id(rng_);
     line += R"(","custom_id":)";
     api::append_json_string(line, item.request.custom_id);
-    boost::system::error_code ec;
-    json::value body;
-    if (reply.status != 0) body = json::parse(reply.body, ec);
+    // Parsed only to check it and read its usage: into an arena the next answer reuses.
+    const json::value* body = reply.status != 0 ? answers_.parse(reply.body) : nullptr;
     bool ok = false;
-    if (reply.status != 0 && !ec && body.is_object()) {
+    if (body != nullptr && body->is_object()) {
       line += R"(,"response":{"status_code":)";
       api::append_int(line, reply.status);
       line += R"(,"request_id":)";
@@ -420,7 +419,7 @@ class Run {
       line += reply.body;
       line += R"(},"error":null})";
       ok = reply.status >= 200 && reply.status < 300;
-      if (ok) count_usage(item.request, body.get_object(), reply);
+      if (ok) count_usage(item.request, body->get_object(), reply);
     } else {
       std::string message = reply.status == 0
                                 ? reply.error
@@ -494,6 +493,7 @@ class Run {
   asio::steady_timer ticker_;
   AutoConcurrency auto_;
   std::mt19937_64 rng_;
+  api::JsonArenaParser answers_;  // write()'s, on the client's thread (write does not suspend)
   int in_flight_ = 0;
   Clock::time_point paused_until_{};
   Clock::time_point started_;
