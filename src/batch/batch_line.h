@@ -21,7 +21,7 @@ struct BatchLine {
   std::string custom_id;
   api::Endpoint endpoint = api::Endpoint::kChatCompletions;
   std::string url;              // as written, e.g. "/v1/chat/completions"
-  std::string body;             // the `body` object, serialized
+  std::string body;             // the `body` object, as the line wrote it
   std::string model;            // body.model
   std::int64_t max_tokens = 0;  // body.max_tokens or max_completion_tokens; 0 when absent
 };

@@ -33,6 +33,44 @@ TEST(BatchLineTest, ParsesTheOpenAIFormat) {
   EXPECT_EQ(capped->max_tokens, 77);
 }
 
+// The body goes upstream as it was written; escapes, duplicates and depth read as JSON reads them.
+TEST(BatchLineTest, TheBodyIsKeptAsWrittenAndEscapesReadAsJSON) {
+  auto spaced = parse_batch_line(
+      R"({ "body" : { "model" : "m" , "temperature":1.50, "messages":[{"content":"}"}] } ,)"
+      R"( "custom_id":"a\"b\u00e9", "method":"POST", "url":"/v1/chat/completions" })");
+  ASSERT_TRUE(spaced) << spaced.error().message;
+  EXPECT_EQ(spaced->body,
+            R"({ "model" : "m" , "temperature":1.50, "messages":[{"content":"}"}] })");
+  EXPECT_EQ(spaced->custom_id, "a\"b\xc3\xa9");
+  EXPECT_EQ(spaced->model, "m");
+
+  auto escaped =
+      parse_batch_line(R"({"custom_\u0069d":"e","method":"POST","url":"/v1/embeddings",)"
+                       R"("bo\u0064y":{"mod\u0065l":"m\u0031","input":"x","max_tokens":5}})");
+  ASSERT_TRUE(escaped) << escaped.error().message;
+  EXPECT_EQ(escaped->custom_id, "e");
+  EXPECT_EQ(escaped->model, "m1");
+  EXPECT_EQ(escaped->max_tokens, 5);
+  EXPECT_EQ(boost::json::parse(escaped->body).at("input"), "x");
+
+  // A second body replaces the first, its stream and its cap with it.
+  auto twice = parse_batch_line(
+      R"({"custom_id":"t","method":"POST","url":"/v1/chat/completions",)"
+      R"("body":{"model":"a","stream":true,"max_tokens":9},"body":{"model":"b"}})");
+  ASSERT_TRUE(twice) << twice.error().message;
+  EXPECT_EQ(twice->model, "b");
+  EXPECT_EQ(twice->max_tokens, 0);
+  EXPECT_EQ(twice->body, R"({"model":"b"})");
+
+  // As deep as the gateway reads a request (128), deeper than Boost.JSON's default of 32.
+  std::string deep = std::string(60, '[') + std::string(60, ']');
+  auto nested = parse_batch_line(
+      R"({"custom_id":"d","method":"POST","url":"/v1/chat/completions","body":{"model":"m","x":)" +
+      deep + "}}");
+  ASSERT_TRUE(nested) << nested.error().message;
+  EXPECT_EQ(nested->body, R"({"model":"m","x":)" + deep + "}");
+}
+
 TEST(BatchLineTest, EveryBadShapeNamesItsField) {
   struct Case {
     const char* line;
@@ -58,6 +96,18 @@ TEST(BatchLineTest, EveryBadShapeNamesItsField) {
            Case{R"({"custom_id":"a","method":"POST","url":"/v1/chat/completions",)"
                 R"("body":{"model":"m","stream":true}})",
                 "body.stream must not be true"},
+           Case{R"({"custom_id":7,"method":"POST","url":"/v1/embeddings","body":{"model":"m"}})",
+                "custom_id"},
+           Case{R"({"custom_id":"a","method":"POST","url":["/v1/embeddings"],"body":{}})",
+                "url must be a string"},
+           Case{R"({"custom_id":"a","method":"POST","url":"/v1/embeddings","body":{"model":{}}})",
+                "body.model"},
+           Case{R"({"custom_id":"a","method":"POST","url":"/v1/embeddings"})",
+                "body must be a JSON object"},
+           Case{
+               R"({"custom_id":"a","method":"POST","url":"/v1/embeddings","body":{"model":"m"}} x)",
+               "not valid JSON"},
+           Case{R"("just a string")", "must be a JSON object"},
        }) {
     auto r = parse_batch_line(c.line);
     ASSERT_FALSE(r) << c.line;
