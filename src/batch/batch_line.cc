@@ -69,6 +69,7 @@ class LineFields {
         model_ = {};
         stream_ = false;
         max_tokens_ = 0;
+        max_completion_tokens_.reset();
         // An unsplit key points into the line: its value follows the closing quote and a colon.
         body_key_end_ =
             whole && s.data() >= line_.data() && s.data() + s.size() < line_.data() + line_.size()
@@ -77,10 +78,11 @@ class LineFields {
       }
     } else if (depth_ == 2 && top_ == Top::kBody) {
       part_.append(s.data(), s.size());
-      field_ = part_ == "model"                                            ? Field::kModel
-               : part_ == "stream"                                         ? Field::kStream
-               : part_ == "max_tokens" || part_ == "max_completion_tokens" ? Field::kMaxTokens
-                                                                           : Field::kOther;
+      field_ = part_ == "model"                   ? Field::kModel
+               : part_ == "stream"                ? Field::kStream
+               : part_ == "max_tokens"            ? Field::kMaxTokens
+               : part_ == "max_completion_tokens" ? Field::kMaxCompletionTokens
+                                                  : Field::kOther;
     }
     part_.clear();
     return true;
@@ -110,6 +112,7 @@ class LineFields {
   bool on_number_part(json::string_view, error_code&) { return true; }
   bool on_int64(std::int64_t v, json::string_view, error_code&) {
     if (in_body_field(Field::kMaxTokens)) max_tokens_ = v;
+    if (in_body_field(Field::kMaxCompletionTokens)) max_completion_tokens_ = v;
     value(Kind::kOther);
     return true;
   }
@@ -142,10 +145,11 @@ class LineFields {
   std::size_t body_key_end() const { return body_key_end_; }
   const Member& model() const { return model_; }
   bool stream() const { return stream_; }
-  std::int64_t max_tokens() const { return max_tokens_; }
+  // max_completion_tokens when given (it is the newer name), else max_tokens.
+  std::int64_t max_tokens() const { return max_completion_tokens_.value_or(max_tokens_); }
 
  private:
-  enum class Field { kOther, kModel, kStream, kMaxTokens };
+  enum class Field { kOther, kModel, kStream, kMaxTokens, kMaxCompletionTokens };
 
   static Top top_member(std::string_view k) {
     if (k == "custom_id") return Top::kCustomId;
@@ -199,6 +203,7 @@ class LineFields {
   std::size_t body_key_end_ = 0;
   bool stream_ = false;
   std::int64_t max_tokens_ = 0;
+  std::optional<std::int64_t> max_completion_tokens_;
 };
 
 }  // namespace

@@ -31,6 +31,11 @@ TEST(BatchLineTest, ParsesTheOpenAIFormat) {
                        R"("body":{"model":"m","max_completion_tokens":77,"messages":[]}})");
   ASSERT_TRUE(capped);
   EXPECT_EQ(capped->max_tokens, 77);
+  auto both =
+      parse_batch_line(R"({"custom_id":"c","method":"POST","url":"/v1/chat/completions",)"
+                       R"("body":{"model":"m","max_completion_tokens":77,"max_tokens":5}})");
+  ASSERT_TRUE(both);
+  EXPECT_EQ(both->max_tokens, 77) << "the newer name counts";
 }
 
 // The body goes upstream as it was written; escapes, duplicates and depth read as JSON reads them.
