@@ -5,9 +5,10 @@
 #include <boost/json/serialize.hpp>
 
 #include <optional>
-
 #include <string>
+
 #include "api/canonical_request.h"
+#include "api/json_scan.h"
 
 namespace sluice::api {
 
@@ -67,7 +68,8 @@ class Fields {
     if (prompt_open_) {
       // The first prompt's value ended before this key: past it are only `,` and whitespace.
       prompt_open_ = false;
-      if (key_.size() == s.size() && in_body(s)) note_prompt_end(s.data() - 1 - body_.data());
+      std::size_t at = key_.size() == s.size() ? offset_in(body_, s) : std::string_view::npos;
+      if (at != std::string_view::npos) note_prompt_end(at - 1);
     }
     top_ = top_member(key_);
     if (top_ == Top::kStreamOptions) request_.has_stream_options = true;
@@ -75,10 +77,12 @@ class Fields {
               : key_ == "stream" ? Member::kStream
               : key_ == "user"   ? Member::kUser
                                  : Member::kOther;
-    if (top_ == Top::kPrompt && request_.prompt_begin == 0 && in_body(s)) {
+    if (top_ == Top::kPrompt && request_.prompt_begin == 0) {
       // An unsplit key points into the body: the value follows its closing quote and the colon.
-      request_.prompt_begin = static_cast<std::size_t>(s.data() + s.size() - body_.data()) + 1;
-      prompt_open_ = true;
+      if (std::size_t at = offset_in(body_, s); at != std::string_view::npos) {
+        request_.prompt_begin = at + s.size() + 1;
+        prompt_open_ = true;
+      }
     }
     key_.clear();
     if (member_ == Member::kModel && seen_model_) return fail(ec, duplicate("model"));
@@ -107,10 +111,10 @@ class Fields {
     }
     seen_model_ = true;
     member_ = Member::kOther;
-    const char* at = s.data();
-    if (!model_escaped_ && at > body_.data() && at + s.size() < body_.data() + body_.size()) {
+    std::size_t at = model_escaped_ ? std::string_view::npos : offset_in(body_, s);
+    if (at != std::string_view::npos && at > 0) {
       // Unescaped strings come straight from the input: the quotes are around the view.
-      request_.model_begin = static_cast<std::size_t>(at - body_.data()) - 1;
+      request_.model_begin = at - 1;
       request_.model_end = request_.model_begin + s.size() + 2;
     } else {
       model_.append(s.data(), s.size());
@@ -257,9 +261,6 @@ class Fields {
   }
   static constexpr std::string_view kWhitespace = " \t\r\n";
 
-  bool in_body(string_view s) const {
-    return s.data() >= body_.data() && s.data() + s.size() < body_.data() + body_.size();
-  }
   // `sep` is the index of what follows the prompt's value (the next key's opening quote, or the
   // object's closing brace): the value ends at the last non-blank before it, past a comma.
   void note_prompt_end(std::size_t sep) {

@@ -1,5 +1,7 @@
 #include "api/json_scan.h"
 
+#include <functional>
+
 #include <array>
 #include <cstring>
 
@@ -63,6 +65,16 @@ std::size_t json_value_end(std::string_view text, std::size_t at) {
     }
   }
   return std::string_view::npos;
+}
+
+std::size_t offset_in(std::string_view text, std::string_view part) {
+  // Compared as addresses: std::less gives a total order even for pointers into other arrays.
+  std::less<const char*> before;
+  if (before(part.data(), text.data()) ||
+      !before(part.data() + part.size(), text.data() + text.size())) {
+    return std::string_view::npos;
+  }
+  return static_cast<std::size_t>(part.data() - text.data());
 }
 
 }  // namespace sluice::api

@@ -16,4 +16,9 @@ namespace sluice::api {
 // inside `text`.
 std::size_t json_value_end(std::string_view text, std::size_t at);
 
+// Where `part`, a key or string a SAX parser handed over, starts in `text`: an unescaped one in a
+// document parsed in one piece points into it, with its closing quote after it. npos when `part`
+// is elsewhere (a copy the parser made to decode an escape).
+std::size_t offset_in(std::string_view text, std::string_view part);
+
 }  // namespace sluice::api

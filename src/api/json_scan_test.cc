@@ -35,5 +35,14 @@ TEST(JsonValueEnd, UnclosedIsNpos) {
   EXPECT_EQ(json_value_end("   ", 0), std::string_view::npos);
 }
 
+TEST(OffsetIn, OnlyAViewIntoTheTextWithAByteAfterIt) {
+  std::string_view text = R"({"model":"m"})";
+  EXPECT_EQ(offset_in(text, text.substr(2, 5)), 2u);  // model
+  EXPECT_EQ(offset_in(text, text.substr(0, 1)), 0u);
+  EXPECT_EQ(offset_in(text, text.substr(12, 1)), std::string_view::npos);  // nothing after it
+  std::string copy(text.substr(2, 5));  // what the parser decoded elsewhere
+  EXPECT_EQ(offset_in(text, copy), std::string_view::npos);
+}
+
 }  // namespace
 }  // namespace sluice::api

@@ -71,10 +71,8 @@ class LineFields {
         max_tokens_ = 0;
         max_completion_tokens_.reset();
         // An unsplit key points into the line: its value follows the closing quote and a colon.
-        body_key_end_ =
-            whole && s.data() >= line_.data() && s.data() + s.size() < line_.data() + line_.size()
-                ? static_cast<std::size_t>(s.data() + s.size() - line_.data()) + 1
-                : 0;
+        std::size_t at = whole ? api::offset_in(line_, s) : std::string_view::npos;
+        body_key_end_ = at != std::string_view::npos ? at + s.size() + 1 : 0;
       }
     } else if (depth_ == 2 && top_ == Top::kBody) {
       part_.append(s.data(), s.size());
@@ -259,7 +257,8 @@ core::Result<BatchLine> parse_batch_line(std::string_view line) {
     return out;
   }
   json::value whole = json::parse(line, ec, {}, options);
-  const json::value* body = !ec && whole.is_object() ? whole.get_object().if_contains("body") : 0;
+  const json::value* body =
+      !ec && whole.is_object() ? whole.get_object().if_contains("body") : nullptr;
   if (body == nullptr) return invalid("body must be a JSON object", "body");
   out.body = json::serialize(*body);
   return out;
